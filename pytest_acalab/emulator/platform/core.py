@@ -1,0 +1,325 @@
+"""The platform every resource provider stands on: routing, ARM semantics, auth, errors, time."""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from email.utils import formatdate
+from typing import Any
+
+from pytest_acalab.emulator.platform import errors
+from pytest_acalab.emulator.platform.clock import Clock
+from pytest_acalab.emulator.platform.errors import ArmError
+from pytest_acalab.emulator.platform.faults import Faults
+from pytest_acalab.emulator.platform.http import Headers, Request, Response
+from pytest_acalab.emulator.platform.identity import Identity
+from pytest_acalab.emulator.platform.lro import Operations
+from pytest_acalab.emulator.platform.resource_types import Ctx, ResourceId, ResourceType
+from pytest_acalab.emulator.platform.scheduler import Scheduler
+from pytest_acalab.emulator.platform.services import Services
+from pytest_acalab.emulator.platform.store import Store
+
+log = logging.getLogger("pytest_acalab.emulator")
+MANAGEMENT = "management"
+Handler = Callable[..., Response]
+
+# Real Azure namespaces this emulator does not implement: ARM answers NoRegisteredProviderFound for
+# them, and InvalidResourceNamespace for names that are no namespace at all.
+KNOWN_AZURE_NAMESPACES = {
+    "microsoft.storage", "microsoft.web", "microsoft.keyvault", "microsoft.network", "microsoft.compute",
+    "microsoft.sql", "microsoft.insights", "microsoft.managedidentity", "microsoft.containerservice",
+    "microsoft.documentdb", "microsoft.servicebus", "microsoft.eventhub", "microsoft.cache",
+    "microsoft.dbforpostgresql", "microsoft.cognitiveservices", "microsoft.apimanagement",
+}
+
+
+@dataclass
+class Route:
+    methods: frozenset[str]
+    regex: re.Pattern[str]
+    handler: Handler
+    host: str
+    auth: bool
+    api_version: bool
+
+
+def _compile(pattern: str) -> re.Pattern[str]:
+    out = ""
+    for piece in re.split(r"(\{[^}]+\})", pattern):
+        if piece.startswith("{"):
+            name, _, kind = piece[1:-1].partition(":")
+            out += f"(?P<{name}>.+)" if kind == "path" else f"(?P<{name}>[^/]+)"
+        else:
+            out += re.escape(piece)
+    return re.compile(f"^{out}/?$", re.IGNORECASE)
+
+
+class Platform:
+    """State, time and HTTP semantics shared by every provider."""
+
+    def __init__(self, clock: Clock, subscription_id: str, tenant_id: str, page_size: int = 100) -> None:
+        self.clock = clock
+        self.store = Store(subscription_id=subscription_id, tenant_id=tenant_id)
+        self.scheduler = Scheduler(self.store.lock)
+        self.operations = Operations(clock, self.scheduler)
+        self.identity = Identity(tenant_id)
+        self.faults = Faults()
+        self.services = Services()
+        self.page_size = page_size
+        self.base_url = ""
+        self.registry_url: Callable[[str], str] = lambda login_server: self.base_url
+        self._routes: list[Route] = []
+        self._types: dict[str, ResourceType] = {}
+        self._namespaces: dict[str, str] = {}
+        self.secrets: set[str] = set()
+        """Every secret value the emulator hands out; tests scan outputs for them."""
+        self.lock: threading.RLock = self.store.lock
+        self.route("GET", "/{tenant}/v2.0/.well-known/openid-configuration", self.identity.openid_configuration,
+                   auth=False)
+        self.route("POST", "/{tenant}/oauth2/v2.0/token", self.identity.token, auth=False)
+
+    # registration ------------------------------------------------------------------------------
+    def route(self, methods: str, pattern: str, handler: Handler, *, host: str = MANAGEMENT,
+              auth: bool = True, api_version: bool = False) -> None:
+        """Register an explicit route; ``host`` is ``management`` or ``registry``."""
+        self._routes.append(Route(frozenset(methods.upper().split()), _compile(pattern), handler, host, auth,
+                                  api_version))
+
+    def register_type(self, rt: ResourceType) -> None:
+        self._types[rt.full_type.lower()] = rt
+        self._namespaces[rt.namespace.lower()] = rt.namespace
+
+    def resource_type(self, full_type: str) -> ResourceType | None:
+        return self._types.get(full_type.lower())
+
+    @property
+    def namespaces(self) -> dict[str, str]:
+        return dict(self._namespaces)
+
+    def types_in(self, namespace: str) -> list[ResourceType]:
+        return [t for t in self._types.values() if t.namespace.lower() == namespace.lower()]
+
+    def remember_secret(self, value: str) -> str:
+        if value:
+            self.secrets.add(value)
+        return value
+
+    # dispatch ----------------------------------------------------------------------------------
+    def dispatch(self, req: Request) -> Response:
+        request_id = str(uuid.uuid4())
+        correlation = req.headers.get("x-ms-correlation-request-id") or str(uuid.uuid4())
+        try:
+            self.scheduler.run_due()
+            resp = self._dispatch(req)
+        except ArmError as exc:
+            resp = Response.json(exc.status, exc.body(), exc.headers)
+        except Exception:  # the emulator keeps serving whatever one handler did
+            log.exception("emulator handler failed for %s %s", req.method, req.path)
+            resp = Response.json(500, {"error": {"code": "InternalServerError",
+                                                 "message": "Encountered internal server error."}})
+        if resp.status:
+            resp.headers["x-ms-request-id"] = request_id
+            resp.headers["x-ms-correlation-request-id"] = correlation
+            resp.headers["Date"] = formatdate(usegmt=True)
+            if "x-ms-client-request-id" in req.headers:
+                resp.headers["x-ms-client-request-id"] = req.headers["x-ms-client-request-id"]
+        return resp
+
+    def _fault(self, req: Request) -> Response | None:
+        if req.internal or req.host != MANAGEMENT or not req.path.lower().startswith("/subscriptions"):
+            return None
+        kind = self.faults.draw()
+        if kind == "429":
+            return Response.json(429, {"error": {
+                "code": "TooManyRequests",
+                "message": "The request is being throttled as the limit has been reached for operation type - "
+                           "Read_ObservationWindow_00:05:00. For more information, see - https://aka.ms/srpthrottlinglimits"}},
+                {"Retry-After": "1"})
+        if kind == "503":
+            return Response.json(503, {"error": {
+                "code": "ServiceUnavailable",
+                "message": "The service is currently unavailable. Please try again later."}},
+                {"Retry-After": "1"})
+        if kind == "reset":
+            return Response(0)
+        return None
+
+    def _dispatch(self, req: Request) -> Response:
+        fault = self._fault(req)
+        if fault is not None:
+            return fault
+        if req.method in ("GET", "HEAD") and req.host == MANAGEMENT:
+            op_resp = self._operation_poll(req)
+            if op_resp is not None:
+                return op_resp
+        for route in self._routes:
+            if route.host == MANAGEMENT and req.host != MANAGEMENT:
+                continue
+            if route.host != MANAGEMENT and req.host == MANAGEMENT:
+                continue
+            m = route.regex.match(req.path)
+            if not m:
+                continue
+            if req.method not in route.methods and not (req.method == "HEAD" and "GET" in route.methods):
+                continue
+            if route.auth and not req.internal:
+                req.principal = self.identity.authenticate(req)
+            if route.api_version and not req.query_ci("api-version"):
+                raise errors.missing_api_version()
+            return route.handler(req, **m.groupdict())
+        if req.host == MANAGEMENT and req.path.lower().startswith("/subscriptions/"):
+            return self._arm(req)
+        return Response.json(404, {"error": {"code": "NotFound",
+                                             "message": f"No route for {req.method} {req.path}."}})
+
+    def _operation_poll(self, req: Request) -> Response | None:
+        """Status (``...OperationStatuses/{id}``) and result (``...OperationResults/{id}``) URLs."""
+        parts = [p for p in req.path.split("/") if p]
+        if len(parts) < 3:
+            return None
+        kind = parts[-2].lower()
+        if not (kind.endswith("operationstatuses") or kind.endswith("operationresults")):
+            return None
+        op = self.operations.get(parts[-1][-36:])
+        if op is None:
+            return None
+        if not req.internal:
+            req.principal = self.identity.authenticate(req)
+        if kind.endswith("operationstatuses") and not op.extra.get("location_style"):
+            return self.operations.status_response(op)
+        return self.operations.location_response(op)
+
+    # ARM generic resource dispatch --------------------------------------------------------------
+    def _arm(self, req: Request) -> Response:
+        if not req.internal:
+            req.principal = self.identity.authenticate(req)
+        api_version = req.query_ci("api-version")
+        if not api_version:
+            raise errors.missing_api_version()
+        parts = [p for p in req.path.split("/") if p]
+        self.check_subscription(parts[1])
+        # /subscriptions/{s}/providers/{ns}/{type}  (list across the subscription)
+        if len(parts) >= 5 and parts[2].lower() == "providers" and len(parts) == 5:
+            rt = self._type_or_error(parts[3], (parts[4],), api_version, req)
+            ctx = Ctx(self, req, api_version)
+            return self.page(req, rt.list(ctx, None, None))
+        if len(parts) < 6 or parts[2].lower() != "resourcegroups" or parts[4].lower() != "providers":
+            raise ArmError(404, "InvalidRequestUri", f"The request URI '{req.path}' is not valid.")
+        group = parts[3]
+        namespace = parts[5]
+        rest = parts[6:]
+        if not rest:
+            raise ArmError(404, "InvalidRequestUri", f"The request URI '{req.path}' is not valid.")
+        types, names = tuple(rest[0::2]), tuple(rest[1::2])
+        ctx = Ctx(self, req, api_version)
+        if len(rest) % 2 == 1:
+            # a collection (list) or an action on the resource named before it
+            collection = self.resource_type(f"{namespace}/{'/'.join(types)}")
+            if collection is not None and req.method in ("GET", "HEAD"):
+                self._check_version(collection, api_version, req)
+                self.require_group(group)
+                parent = ResourceId(parts[1], group, namespace, types[:-1], names) if names else None
+                if parent is not None:
+                    self._type_or_error(namespace, parent.types, api_version, req).lookup(ctx, parent)
+                return self.page(req, collection.list(ctx, parent, group))
+            rid = ResourceId(parts[1], group, namespace, types[:-1], names)
+            if not names:
+                raise self._unknown_type(namespace, types, api_version)
+            rt = self._type_or_error(namespace, rid.types, api_version, req)
+            self.require_group(group)
+            action = types[-1]
+            method_name = {k.lower(): v for k, v in rt.actions.items()}.get(action.lower())
+            if method_name is None or req.method != "POST":
+                raise ArmError(404, "NotFound" if method_name is None else "MethodNotAllowed",
+                               f"The action '{action}' is not supported on '{rt.full_type}'." if method_name is None
+                               else f"The requested resource does not support http method '{req.method}'.")
+            return getattr(rt, method_name)(ctx, rid, req.json())
+        rid = ResourceId(parts[1], group, namespace, types, names)
+        rt = self._type_or_error(namespace, types, api_version, req)
+        self.require_group(group)
+        if req.method in ("GET", "HEAD"):
+            return rt.get(ctx, rid)
+        if req.method == "PUT":
+            body = req.json()
+            if not isinstance(body, dict):
+                raise ArmError(400, "InvalidRequestContent",
+                               "The request content was invalid and could not be deserialized: "
+                               "a JSON object was expected.")
+            return rt.put(ctx, rid, body)
+        if req.method == "PATCH":
+            body = req.json()
+            if not isinstance(body, dict):
+                raise ArmError(400, "InvalidRequestContent",
+                               "The request content was invalid and could not be deserialized: "
+                               "a JSON object was expected.")
+            return rt.patch(ctx, rid, body)
+        if req.method == "DELETE":
+            return rt.delete(ctx, rid)
+        raise rt.method_not_allowed(req.method)
+
+    def _unknown_type(self, namespace: str, types: tuple[str, ...], api_version: str) -> ArmError:
+        if namespace.lower() in self._namespaces:
+            return errors.invalid_resource_type("/".join(types), self._namespaces[namespace.lower()], api_version)
+        if namespace.lower() in KNOWN_AZURE_NAMESPACES:
+            return ArmError(
+                400, "NoRegisteredProviderFound",
+                f"No registered resource provider found for location 'global' and API version '{api_version}' "
+                f"for type '{'/'.join(types)}'. The supported api-versions are ''. The supported locations are ''.")
+        return errors.invalid_resource_namespace(namespace)
+
+    def _type_or_error(self, namespace: str, types: tuple[str, ...], api_version: str, req: Request) -> ResourceType:
+        rt = self.resource_type(f"{namespace}/{'/'.join(types)}")
+        if rt is None:
+            raise self._unknown_type(namespace, types, api_version)
+        self._check_version(rt, api_version, req)
+        return rt
+
+    @staticmethod
+    def _check_version(rt: ResourceType, api_version: str, req: Request) -> None:
+        if rt.api_versions and api_version not in rt.api_versions:
+            raise errors.invalid_api_version(api_version, rt.full_type, list(rt.api_versions))
+
+    def check_subscription(self, subscription: str) -> None:
+        if subscription.lower() != self.store.subscription_id.lower():
+            raise ArmError(404, "SubscriptionNotFound", f"The subscription '{subscription}' could not be found.")
+
+    def require_group(self, name: str):  # noqa: ANN201 - ResourceGroup
+        group = self.store.group(name)
+        if group is None:
+            raise errors.resource_group_not_found(name)
+        return group
+
+    def page(self, req: Request, items: list[dict[str, Any]]) -> Response:
+        """One page of ``items`` with ARM's ``nextLink`` (``$skiptoken`` is an offset here)."""
+        try:
+            start = int(req.query_ci("$skiptoken") or 0)
+        except ValueError:
+            raise ArmError(400, "InvalidSkipToken", "The provided skip token is invalid.") from None
+        top = req.query_ci("$top")
+        size = min(self.page_size, int(top)) if top and top.isdigit() and int(top) > 0 else self.page_size
+        chunk = items[start:start + size]
+        body: dict[str, Any] = {"value": chunk}
+        if start + size < len(items):
+            query = "&".join(f"{k}={v}" for k, v in req.query.items() if k.lower() != "$skiptoken")
+            body["nextLink"] = f"{self.base_url}{req.path}?{query}&$skiptoken={start + size}"
+        return Response.json(200, body)
+
+    # in-process calls -------------------------------------------------------------------------
+    def call(self, method: str, path: str, body: Any = None, api_version: str | None = None,
+             principal: dict[str, Any] | None = None) -> Response:
+        """Send a request to the emulator from inside it (template deployments use this), skipping auth."""
+        import json
+
+        target = path if api_version is None else f"{path}{'&' if '?' in path else '?'}api-version={api_version}"
+        raw = json.dumps(body).encode() if body is not None else b""
+        req = Request.build(method, target, Headers([("Content-Type", "application/json")]), raw, MANAGEMENT)
+        req.internal = True
+        req.principal = principal
+        return self.dispatch(req)
+
+    def lro_base(self) -> str:
+        return self.base_url

@@ -1,0 +1,28 @@
+"""Every resource provider the emulator carries, registered on one platform."""
+
+from __future__ import annotations
+
+import importlib
+
+from pytest_acalab.emulator.platform.core import Platform
+
+# Each module exposes ``register(platform)``. Order matters only for explicit routes.
+PROVIDERS = (
+    "pytest_acalab.emulator.resources.groups",
+    "pytest_acalab.emulator.resources.deployments",
+    "pytest_acalab.emulator.operationalinsights.responses",
+    "pytest_acalab.emulator.containerregistry.responses",
+    "pytest_acalab.emulator.authorization.responses",
+    "pytest_acalab.emulator.app.responses",
+)
+
+
+def register_all(platform: Platform) -> None:
+    for name in PROVIDERS:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name == name:
+                continue  # provider not written yet
+            raise
+        module.register(platform)

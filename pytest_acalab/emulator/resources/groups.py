@@ -1,0 +1,231 @@
+"""Resource groups, the subscription, provider registrations and generic resource listing (HTTP)."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from pytest_acalab.emulator.platform.core import Platform
+from pytest_acalab.emulator.platform.errors import ArmError, resource_group_not_found
+from pytest_acalab.emulator.platform.http import Request, Response
+from pytest_acalab.emulator.platform.resource_types import Ctx, ResourceId
+from pytest_acalab.emulator.platform.store import ResourceGroup
+
+_NAME = re.compile(r"^[-\w\._\(\)]{1,90}$")
+_TAG_FILTER = re.compile(
+    r"^\s*tagName\s+eq\s+'(?P<name>[^']*)'(?:\s+and\s+tagValue\s+eq\s+'(?P<value>[^']*)')?\s*$", re.I)
+_TYPE_FILTER = re.compile(r"^\s*resourceType\s+eq\s+'(?P<type>[^']*)'\s*$", re.I)
+
+
+def _tag_filter(expr: str | None) -> tuple[str, str | None] | None:
+    if not expr:
+        return None
+    m = _TAG_FILTER.match(expr)
+    if not m:
+        raise ArmError(400, "InvalidFilterInQueryString",
+                       f"Invalid $filter '{expr}' specified in the query string.")
+    return m["name"], m["value"]
+
+
+def _match_tags(tags: dict[str, str], flt: tuple[str, str | None] | None) -> bool:
+    if flt is None:
+        return True
+    name, value = flt
+    for k, v in tags.items():
+        if k.lower() == name.lower() and (value is None or v == value):
+            return True
+    return False
+
+
+class ResourceGroups:
+    def __init__(self, platform: Platform) -> None:
+        self.p = platform
+
+    def register(self) -> None:
+        p = self.p
+        rg = "/subscriptions/{sub}/resourcegroups/{name}"
+        p.route("GET", "/subscriptions", self.list_subscriptions, api_version=True)
+        p.route("GET", "/subscriptions/{sub}", self.get_subscription, api_version=True)
+        p.route("GET", "/subscriptions/{sub}/resourcegroups", self.list_groups, api_version=True)
+        p.route("PUT", rg, self.put_group, api_version=True)
+        p.route("PATCH", rg, self.patch_group, api_version=True)
+        p.route("GET", rg, self.get_group, api_version=True)
+        p.route("DELETE", rg, self.delete_group, api_version=True)
+        p.route("GET", rg + "/resources", self.list_group_resources, api_version=True)
+        p.route("GET", "/subscriptions/{sub}/resources", self.list_resources, api_version=True)
+        p.route("GET", "/subscriptions/{sub}/providers", self.list_providers, api_version=True)
+        p.route("GET", "/subscriptions/{sub}/providers/{ns}", self.get_provider, api_version=True)
+        p.route("POST", "/subscriptions/{sub}/providers/{ns}/register", self.get_provider, api_version=True)
+
+    # subscription --------------------------------------------------------------------------------
+    def _subscription_body(self) -> dict[str, Any]:
+        s = self.p.store
+        return {
+            "id": f"/subscriptions/{s.subscription_id}", "subscriptionId": s.subscription_id,
+            "tenantId": s.tenant_id, "displayName": s.subscription_name, "state": "Enabled",
+            "subscriptionPolicies": {"locationPlacementId": "Public_2014-09-01", "quotaId": "PayAsYouGo_2014-09-01",
+                                     "spendingLimit": "Off"},
+            "authorizationSource": "RoleBased",
+        }
+
+    def list_subscriptions(self, req: Request) -> Response:
+        return Response.json(200, {"value": [self._subscription_body()], "count": {"type": "Total", "value": 1}})
+
+    def get_subscription(self, req: Request, sub: str) -> Response:
+        self.p.check_subscription(sub)
+        return Response.json(200, self._subscription_body())
+
+    # groups --------------------------------------------------------------------------------------
+    def put_group(self, req: Request, sub: str, name: str) -> Response:
+        self.p.check_subscription(sub)
+        if not _NAME.match(name) or name.endswith("."):
+            raise ArmError(400, "InvalidResourceGroup",
+                           f"The provided resource group name '{name}' has these invalid characters: "
+                           "'{0}'. The name can only be a letter, digit, '-', '.', '(', ')' or '_'.")
+        body = req.json()
+        if not isinstance(body, dict) or not body.get("location"):
+            raise ArmError(400, "LocationRequired", "The location property is required for this definition.")
+        tags = body.get("tags") or {}
+        if not isinstance(tags, dict) or not all(isinstance(v, str) for v in tags.values()):
+            raise ArmError(400, "InvalidRequestContent", "The request content was invalid: tags must be strings.")
+        with self.p.lock:
+            existing = self.p.store.group(name)
+            if existing and existing.provisioning_state == "Deleting":
+                raise ArmError(409, "ResourceGroupBeingDeleted",
+                               f"The resource group '{existing.name}' is in deprovisioning state and cannot "
+                               "perform this operation.")
+            if existing:
+                if existing.location.lower() != str(body["location"]).replace(" ", "").lower():
+                    raise ArmError(409, "InvalidResourceGroupLocation",
+                                   f"Invalid resource group location '{body['location']}'. The Resource group "
+                                   f"already exists in location '{existing.location}'.")
+                existing.tags = dict(tags)
+                return Response.json(200, existing.body())
+            group = ResourceGroup(name, str(body["location"]).replace(" ", "").lower(), dict(tags),
+                                  self.p.store.subscription_id, self.p.clock.now(),
+                                  managed_by=body.get("managedBy"))
+            self.p.store.put_group(group)
+            return Response.json(201, group.body())
+
+    def patch_group(self, req: Request, sub: str, name: str) -> Response:
+        self.p.check_subscription(sub)
+        body = req.json() or {}
+        with self.p.lock:
+            group = self.p.require_group(name)
+            if "tags" in body:
+                group.tags = dict(body["tags"] or {})
+            return Response.json(200, group.body())
+
+    def get_group(self, req: Request, sub: str, name: str) -> Response:
+        self.p.check_subscription(sub)
+        group = self.p.store.group(name)
+        if group is None:
+            raise resource_group_not_found(name)
+        if req.method == "HEAD":
+            return Response.empty(204)
+        return Response.json(200, group.body())
+
+    def list_groups(self, req: Request, sub: str) -> Response:
+        self.p.check_subscription(sub)
+        flt = _tag_filter(req.query_ci("$filter"))
+        groups = sorted(self.p.store.resource_groups.values(), key=lambda g: g.name.lower())
+        return self.p.page(req, [g.body() for g in groups if _match_tags(g.tags, flt)])
+
+    def delete_group(self, req: Request, sub: str, name: str) -> Response:
+        """202 + Location; the group shows ``Deleting`` until its resources are gone (cascade)."""
+        self.p.check_subscription(sub)
+        with self.p.lock:
+            group = self.p.require_group(name)
+            if group.provisioning_state == "Deleting":
+                op_id = group.__dict__.get("_delete_op")
+                op = self.p.operations.get(op_id) if op_id else None
+                if op is not None:
+                    return Response.empty(202, self.p.operations.location_headers(op))
+            group.provisioning_state = "Deleting"
+            ctx = Ctx(self.p, req, req.query_ci("api-version") or "")
+
+            def finish() -> None:
+                self.cascade(ctx, group.name)
+                self.p.store.drop_group(group.name)
+                return None
+
+            token = f"RESOURCEGROUPDELETIONJOB-{name.upper()}"
+            op = self.p.operations.start(
+                lambda oid: f"{self.p.base_url}/subscriptions/{sub}/operationresults/{token}-{oid}"
+                            f"?api-version={req.query_ci('api-version')}",
+                self.p.clock.duration("resource_group.delete"), finish,
+                final=lambda op: Response.empty(200))
+            op.extra["location_style"] = True
+            group.__dict__["_delete_op"] = op.id
+            return Response.empty(202, self.p.operations.location_headers(op))
+
+    def cascade(self, ctx: Ctx, group: str) -> None:
+        """Remove every resource of the group through its provider (children first)."""
+        resources = sorted(self.p.store.in_group(group), key=lambda r: -r.id.count("/"))
+        for res in resources:
+            if self.p.store.get(res.id) is None:
+                continue
+            rt = self.p.resource_type(res.type)
+            if rt is not None:
+                rt.remove(ctx, ResourceId.parse(res.id))
+            else:
+                self.p.store.remove(res.id)
+
+    # generic resources ---------------------------------------------------------------------------
+    def _generic(self, res: Any) -> dict[str, Any]:
+        out = {"id": res.body.get("id", res.id), "name": res.name, "type": res.type, "location": res.location}
+        for key in ("tags", "sku", "kind", "identity", "managedBy"):
+            if res.body.get(key) is not None:
+                out[key] = res.body[key]
+        return out
+
+    def _filtered(self, req: Request, resources: list[Any]) -> Response:
+        expr = req.query_ci("$filter")
+        if expr:
+            m = _TYPE_FILTER.match(expr)
+            if m:
+                resources = [r for r in resources if r.type.lower() == m["type"].lower()]
+            else:
+                flt = _tag_filter(expr)
+                resources = [r for r in resources if _match_tags(r.tags, flt)]
+        top_level = [r for r in resources if r.type.count("/") == 1]
+        return self.p.page(req, [self._generic(r) for r in sorted(top_level, key=lambda r: r.id.lower())])
+
+    def list_group_resources(self, req: Request, sub: str, name: str) -> Response:
+        self.p.check_subscription(sub)
+        self.p.require_group(name)
+        return self._filtered(req, self.p.store.in_group(name))
+
+    def list_resources(self, req: Request, sub: str) -> Response:
+        self.p.check_subscription(sub)
+        return self._filtered(req, list(self.p.store.resources.values()))
+
+    # providers -----------------------------------------------------------------------------------
+    def _provider_body(self, namespace: str) -> dict[str, Any]:
+        types = self.p.types_in(namespace)
+        return {
+            "id": f"/subscriptions/{self.p.store.subscription_id}/providers/{namespace}",
+            "namespace": namespace, "registrationState": "Registered", "registrationPolicy": "RegistrationRequired",
+            "resourceTypes": [
+                {"resourceType": t.type_name, "locations": ["Korea Central", "East US", "West Europe"],
+                 "apiVersions": list(t.api_versions) or ["2026-07-01", "2025-07-01", "2025-11-01",
+                                                         "2025-03-01-preview", "2024-03-01"],
+                 "capabilities": "None"}
+                for t in types
+            ],
+        }
+
+    def list_providers(self, req: Request, sub: str) -> Response:
+        self.p.check_subscription(sub)
+        return self.p.page(req, [self._provider_body(ns) for ns in sorted(self.p.namespaces.values())])
+
+    def get_provider(self, req: Request, sub: str, ns: str) -> Response:
+        self.p.check_subscription(sub)
+        canonical = self.p.namespaces.get(ns.lower())
+        if canonical is None:
+            raise ArmError(404, "InvalidResourceNamespace", f"The resource namespace '{ns}' is invalid.")
+        return Response.json(200, self._provider_body(canonical))
+
+
+def register(platform: Platform) -> None:
+    ResourceGroups(platform).register()

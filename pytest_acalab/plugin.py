@@ -1,0 +1,1 @@
+"""pytest entry point (registered under ``pytest11``): options, hooks and fixtures."""
