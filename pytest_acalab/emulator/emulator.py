@@ -99,6 +99,10 @@ class Emulator:
         """Keyword arguments for any ``azure-mgmt-*`` client to talk to this emulator."""
         return {"base_url": self.url, "credential_scopes": [ARM_SCOPE], "connection_verify": self.ca_bundle}
 
+    @property
+    def state_dir(self) -> Path:
+        return self._dir
+
     def describe(self) -> dict[str, str]:
         return {
             "arm_endpoint": self.url, "ca_bundle": self.ca_bundle, "subscription_id": self.subscription_id,

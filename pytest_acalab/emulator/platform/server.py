@@ -48,6 +48,13 @@ class _Handler(BaseHTTPRequestHandler):
             return b"".join(chunks)
         length = int(self.headers.get("Content-Length") or 0)
         if length > MAX_BODY:
+            # drain what the client sends so it can read the answer, then refuse it
+            remaining = length
+            while remaining > 0 and remaining <= 4 * MAX_BODY:
+                chunk = self.rfile.read(min(remaining, 1 << 20))
+                if not chunk:
+                    break
+                remaining -= len(chunk)
             return None
         return self.rfile.read(length) if length else b""
 

@@ -1,0 +1,162 @@
+"""The platform through the real SDK clients and raw HTTPS: resource groups, ARM errors, paging."""
+
+from __future__ import annotations
+
+import json
+import uuid
+
+import pytest
+import requests
+from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
+
+from pytest_acalab.emulator import Emulator
+
+
+def _token(emu: Emulator) -> str:
+    return emu.credential().get_token("https://management.azure.com/.default").token
+
+
+def _raw(emu: Emulator, method: str, path: str, **kw) -> requests.Response:  # noqa: ANN003
+    headers = kw.pop("headers", {})
+    headers.setdefault("Authorization", f"Bearer {_token(emu)}")
+    return requests.request(method, emu.url + path, headers=headers, verify=emu.ca_bundle, timeout=10, **kw)
+
+
+def test_resource_group_create_get_tags_and_filter(resource_client) -> None:  # noqa: ANN001
+    name = f"rg-{uuid.uuid4().hex[:6]}"
+    created = resource_client.resource_groups.create_or_update(
+        name, {"location": "koreacentral", "tags": {"acalab-lab": "demo", "team": "x"}})
+    assert created.name == name and created.properties.provisioning_state == "Succeeded"
+    assert resource_client.resource_groups.get(name.upper()).name == name  # case-insensitive
+    other = f"rg-{uuid.uuid4().hex[:6]}"
+    resource_client.resource_groups.create_or_update(other, {"location": "koreacentral", "tags": {"team": "y"}})
+    by_tag = [g.name for g in resource_client.resource_groups.list(filter="tagName eq 'team' and tagValue eq 'x'")]
+    assert by_tag == [name]
+    by_name = {g.name for g in resource_client.resource_groups.list(filter="tagName eq 'team'")}
+    assert {name, other} <= by_name
+    resource_client.resource_groups.begin_delete(name).result()
+    resource_client.resource_groups.begin_delete(other).result()
+    assert not resource_client.resource_groups.check_existence(name)
+
+
+def test_missing_group_is_arm_error(resource_client) -> None:  # noqa: ANN001
+    with pytest.raises(ResourceNotFoundError) as info:
+        resource_client.resource_groups.get("does-not-exist")
+    assert info.value.error.code == "ResourceGroupNotFound"
+    assert "Resource group 'does-not-exist' could not be found." in str(info.value)
+
+
+def test_paging_follows_next_link(resource_client, emu: Emulator) -> None:  # noqa: ANN001
+    names = [f"rg-page-{i}-{uuid.uuid4().hex[:4]}" for i in range(12)]
+    for n in names:
+        resource_client.resource_groups.create_or_update(n, {"location": "koreacentral", "tags": {"page": "1"}})
+    raw = _raw(emu, "GET", f"/subscriptions/{emu.subscription_id}/resourcegroups?api-version=2024-03-01"
+                           "&$filter=tagName eq 'page'")
+    assert raw.status_code == 200 and "nextLink" in raw.json() and len(raw.json()["value"]) == 5
+    listed = [g.name for g in resource_client.resource_groups.list(filter="tagName eq 'page'")]
+    assert sorted(listed) == sorted(names)
+    for n in names:
+        resource_client.resource_groups.begin_delete(n).result()
+
+
+def test_every_answer_carries_request_ids(emu: Emulator) -> None:
+    r = _raw(emu, "GET", f"/subscriptions/{emu.subscription_id}?api-version=2022-12-01",
+             headers={"x-ms-correlation-request-id": "corr-1", "Authorization": f"Bearer {_token(emu)}"})
+    assert r.status_code == 200
+    assert r.headers["x-ms-correlation-request-id"] == "corr-1"
+    uuid.UUID(r.headers["x-ms-request-id"])
+    bad = _raw(emu, "GET", f"/subscriptions/{emu.subscription_id}/resourcegroups/nope?api-version=2024-03-01")
+    assert bad.status_code == 404 and "x-ms-request-id" in bad.headers
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body", "status", "code"),
+    [
+        ("GET", "/subscriptions/{s}/resourcegroups", None, 400, "MissingApiVersionParameter"),
+        ("PUT", "/subscriptions/{s}/resourcegroups/rg-bad-json?api-version=2024-03-01", b"{not json", 400,
+         "InvalidRequestContent"),
+        ("PUT", "/subscriptions/{s}/resourcegroups/rg-no-location?api-version=2024-03-01", b"{}", 400,
+         "LocationRequired"),
+        ("GET", "/subscriptions/{s}/resourceGroups/{g}/providers/Microsoft.Foo/bars/x?api-version=1", None, 404,
+         "InvalidResourceNamespace"),
+        ("GET", "/subscriptions/{s}/resourceGroups/{g}/providers/Microsoft.Storage/storageAccounts/x"
+                "?api-version=2023-01-01", None, 400, "NoRegisteredProviderFound"),
+        ("GET", "/subscriptions/00000000-0000-0000-0000-000000000001/resourcegroups?api-version=2024-03-01",
+         None, 404, "SubscriptionNotFound"),
+    ],
+)
+def test_bad_requests_get_arm_errors_and_the_emulator_keeps_serving(
+    emu: Emulator, group: str, method: str, path: str, body: bytes | None, status: int, code: str,
+) -> None:
+    r = _raw(emu, method, path.format(s=emu.subscription_id, g=group), data=body,
+             headers={"Authorization": f"Bearer {_token(emu)}", "Content-Type": "application/json"})
+    assert r.status_code == status, r.text
+    assert r.json()["error"]["code"] == code
+    assert set(r.json()["error"]) >= {"code", "message"}
+    ok = _raw(emu, "GET", f"/subscriptions/{emu.subscription_id}/resourcegroups/{group}?api-version=2024-03-01")
+    assert ok.status_code == 200
+
+
+def test_unknown_type_in_known_namespace_is_invalid_resource_type(emu: Emulator, group: str) -> None:
+    r = _raw(emu, "GET", f"/subscriptions/{emu.subscription_id}/resourceGroups/{group}/providers/"
+                         "Microsoft.Resources/notAType/x?api-version=2024-03-01")
+    assert r.status_code == 400 and r.json()["error"]["code"] == "InvalidResourceType"
+
+
+def test_oversized_body_is_refused(emu: Emulator, group: str) -> None:
+    from pytest_acalab.emulator.platform import server
+
+    big = b'{"location":"x","tags":{"a":"' + b"x" * (server.MAX_BODY + 1) + b'"}}'
+    r = _raw(emu, "PUT", f"/subscriptions/{emu.subscription_id}/resourcegroups/{group}?api-version=2024-03-01",
+             data=big, headers={"Authorization": f"Bearer {_token(emu)}", "Content-Type": "application/json"})
+    assert r.status_code == 413 and r.json()["error"]["code"] == "RequestEntityTooLarge"
+
+
+def test_tokens_are_checked(emu: Emulator) -> None:
+    path = f"/subscriptions/{emu.subscription_id}/resourcegroups?api-version=2024-03-01"
+    assert _raw(emu, "GET", path, headers={"Authorization": ""}).json()["error"]["code"] == "AuthenticationFailed"
+    forged = _token(emu)[:-4] + "AAAA"
+    r = _raw(emu, "GET", path, headers={"Authorization": f"Bearer {forged}"})
+    assert r.status_code == 401 and r.json()["error"]["code"] == "InvalidAuthenticationToken"
+
+
+def test_wrong_client_secret_is_refused(emu: Emulator) -> None:
+    from azure.core.exceptions import ClientAuthenticationError
+    from azure.identity import ClientSecretCredential
+
+    cred = ClientSecretCredential(emu.tenant_id, emu.client_id, "wrong", authority=emu.url,
+                                  disable_instance_discovery=True, connection_verify=emu.ca_bundle)
+    with pytest.raises(ClientAuthenticationError, match="AADSTS7000215"):
+        cred.get_token("https://management.azure.com/.default")
+
+
+def test_case_insensitive_paths_and_double_slashes(emu: Emulator, group: str) -> None:
+    r = _raw(emu, "GET", f"//SUBSCRIPTIONS/{emu.subscription_id}/ResourceGroups/{group.upper()}"
+                         "?api-version=2024-03-01")
+    assert r.status_code == 200 and json.loads(r.text)["name"] == group
+
+
+def test_delete_group_is_an_lro_with_location(emu: Emulator, resource_client) -> None:  # noqa: ANN001
+    name = f"rg-del-{uuid.uuid4().hex[:6]}"
+    resource_client.resource_groups.create_or_update(name, {"location": "koreacentral"})
+    r = _raw(emu, "DELETE", f"/subscriptions/{emu.subscription_id}/resourcegroups/{name}?api-version=2024-03-01")
+    assert r.status_code == 202
+    assert "Location" in r.headers and int(r.headers["retry-after-ms"]) >= 1
+    poller = resource_client.resource_groups.begin_delete(name)
+    poller.result()
+    assert not resource_client.resource_groups.check_existence(name)
+
+
+def test_emulator_refuses_bad_profile() -> None:
+    with pytest.raises(ValueError, match="unknown clock profile"):
+        Emulator(profile="slow")
+
+
+def test_http_error_type_for_throttling_when_faults_on(emu: Emulator, resource_client) -> None:  # noqa: ANN001
+    emu.platform.faults.configure(1.0, kinds=("429",))
+    try:
+        r = _raw(emu, "GET", f"/subscriptions/{emu.subscription_id}/resourcegroups?api-version=2024-03-01")
+        assert r.status_code == 429 and r.headers["Retry-After"] == "1"
+    finally:
+        emu.platform.faults.configure(0.0)
+    assert isinstance(HttpResponseError, type)
