@@ -24,6 +24,13 @@ def resource_client(emu: Emulator):  # noqa: ANN201
                                     **emu.client_kwargs())
 
 
+@pytest.fixture(scope="session")
+def deployment_client(emu: Emulator):  # noqa: ANN201
+    from azure.mgmt.resource.deployments import DeploymentsMgmtClient
+
+    return DeploymentsMgmtClient(emu.credential(), emu.subscription_id, polling_interval=0, **emu.client_kwargs())
+
+
 @pytest.fixture
 def group(resource_client) -> Iterator[str]:  # noqa: ANN001
     name = f"rg-test-{uuid.uuid4().hex[:8]}"

@@ -188,7 +188,8 @@ class ResourceGroups:
             else:
                 flt = _tag_filter(expr)
                 resources = [r for r in resources if _match_tags(r.tags, flt)]
-        top_level = [r for r in resources if r.type.count("/") == 1]
+        top_level = [r for r in resources
+                     if r.type.count("/") == 1 and not r.type.lower().startswith("microsoft.resources/")]
         return self.p.page(req, [self._generic(r) for r in sorted(top_level, key=lambda r: r.id.lower())])
 
     def list_group_resources(self, req: Request, sub: str, name: str) -> Response:
