@@ -1,0 +1,61 @@
+"""A backend is where labs run: the local emulator or real Azure.
+
+It hands out one thing: how to reach Azure (credential, endpoints, TLS trust). Probes and actions
+build the same SDK clients from it in both cases, so there is one code path.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import Any
+
+ARM_SCOPE = "https://management.azure.com/.default"
+
+
+@dataclass(frozen=True)
+class Deadlines:
+    """Default waits, in seconds, when a lab does not say ``within``."""
+
+    probe: float
+    action: float
+    deployment: float
+    teardown: float
+    poll_interval: float
+    """Pause between two probe attempts (tenacity's wait); the emulator's clock makes it small."""
+
+
+class Backend(ABC):
+    name: str
+    subscription_id: str
+    location_override: str | None = None
+    deadlines: Deadlines
+
+    @abstractmethod
+    def credential(self) -> Any: ...
+
+    @abstractmethod
+    def arm_kwargs(self) -> dict[str, Any]:
+        """Keyword arguments every azure-mgmt client takes (base_url, scopes, TLS trust)."""
+
+    @abstractmethod
+    def logs_endpoint(self) -> str: ...
+
+    @abstractmethod
+    def registry_endpoint(self, login_server: str) -> str:
+        """The https URL that serves ``<name>.azurecr.io``'s data plane."""
+
+    @property
+    @abstractmethod
+    def tls_verify(self) -> str | bool:
+        """What ``requests`` / azure-core take as ``verify`` / ``connection_verify``."""
+
+    def secrets(self) -> set[str]:
+        """Secret values known up front (scrubbed from every output)."""
+        return set()
+
+    def describe(self) -> dict[str, str]:
+        return {"backend": self.name}
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        pass

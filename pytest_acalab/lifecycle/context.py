@@ -1,0 +1,149 @@
+"""What probes and actions see of a running lab: its resources, clients, phase and records."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from pytest_acalab.backends.base import Backend
+from pytest_acalab.backends.clients import Clients
+from pytest_acalab.labfile.model import Lab
+from pytest_acalab.reports.journal import Journal
+from pytest_acalab.reports.scrub import Scrubber
+
+# api-versions used to read a resource generically, per type (valid on Azure and on the emulator)
+READ_API_VERSIONS = {
+    "microsoft.app/containerapps": "2025-07-01",
+    "microsoft.app/managedenvironments": "2025-07-01",
+    "microsoft.containerregistry/registries": "2023-07-01",
+    "microsoft.operationalinsights/workspaces": "2023-09-01",
+}
+_REF = re.compile(r"\$\{([^}]+)\}")
+
+
+class LabError(Exception):
+    """The lab could not run (provisioning, an action or a probe could not be executed)."""
+
+
+@dataclass
+class ResourceRef:
+    alias: str
+    id: str
+    name: str
+    type: str
+    body: dict[str, Any]
+
+    def field(self, path: str) -> Any:
+        """``name``, ``location``, ``loginServer`` (looked up under properties too), or a dotted path."""
+        for root in (self.body, self.body.get("properties") or {}):
+            cur: Any = root
+            for part in path.split("."):
+                if isinstance(cur, dict) and part in cur:
+                    cur = cur[part]
+                else:
+                    break
+            else:
+                return cur
+        raise KeyError(f"resource '{self.alias}' ({self.type}) has no field '{path}'")
+
+
+@dataclass
+class ActionResult:
+    id: str
+    name: str
+    status: str
+    """``Succeeded`` or ``Failed`` (the action ran); an action that could not run raises instead."""
+    detail: str = ""
+    duration: float = 0.0
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class LabContext:
+    lab: Lab
+    backend: Backend
+    clients: Clients
+    resource_group: str
+    deployment_name: str
+    location: str
+    run_id: str
+    journal: Journal
+    scrubber: Scrubber
+    parameters: dict[str, Any] = field(default_factory=dict)
+    outputs: dict[str, Any] = field(default_factory=dict)
+    resources: dict[str, ResourceRef] = field(default_factory=dict)
+    action_results: dict[str, ActionResult] = field(default_factory=dict)
+    deployment: dict[str, Any] = field(default_factory=dict)
+    """The deployment's outcome: ``state``, ``error``, ``duration``."""
+    phase: str = "failing"
+    lab_started: datetime = field(default_factory=lambda: datetime.now(UTC))
+    phase_started: dict[str, datetime] = field(default_factory=dict)
+
+    def since(self, which: str = "phase") -> datetime:
+        if which == "lab":
+            return self.lab_started
+        return self.phase_started.get(self.phase, self.lab_started)
+
+    def refresh_resources(self) -> dict[str, ResourceRef]:
+        """Find the lab's resources by type in the group (a failed deployment has no outputs)."""
+        found: dict[str, ResourceRef] = {}
+        for alias, rtype in self.lab.infra.resources.items():
+            items = list(self.clients.resources.resources.list_by_resource_group(
+                self.resource_group, filter=f"resourceType eq '{rtype}'"))
+            if not items:
+                continue
+            item = sorted(items, key=lambda r: r.name)[0]
+            body = self.clients.resources.resources.get_by_id(
+                item.id, READ_API_VERSIONS.get(rtype.lower(), "2024-03-01")).as_dict()
+            found[alias] = ResourceRef(alias, item.id, item.name, item.type, _camel(body))
+        self.resources = found
+        return found
+
+    def resource(self, alias: str, refresh: bool = False) -> ResourceRef:
+        if refresh or alias not in self.resources:
+            self.refresh_resources()
+        try:
+            return self.resources[alias]
+        except KeyError:
+            declared = self.lab.infra.resources.get(alias)
+            raise LabError(f"no resource '{alias}' ({declared}) found in resource group "
+                           f"'{self.resource_group}'") from None
+
+    def resolve(self, value: Any) -> Any:
+        """Substitute ``${alias.field}``, ``${parameters.x}``, ``${outputs.x}``, ``${run.id}``."""
+        if isinstance(value, str):
+            def one(m: re.Match[str]) -> str:
+                return str(self._lookup(m.group(1).strip()))
+            whole = _REF.fullmatch(value)
+            if whole:
+                return self._lookup(whole.group(1).strip())
+            return _REF.sub(one, value)
+        if isinstance(value, Mapping):
+            return {k: self.resolve(v) for k, v in value.items()}
+        if isinstance(value, list | tuple):
+            return [self.resolve(v) for v in value]
+        return value
+
+    def _lookup(self, ref: str) -> Any:
+        root, _, rest = ref.partition(".")
+        if root == "parameters":
+            return self.parameters[rest]
+        if root == "outputs":
+            out = self.outputs.get(rest)
+            if out is None:
+                raise LabError(f"deployment output '{rest}' is not available (a failed deployment has none)")
+            return out.get("value") if isinstance(out, dict) else out
+        if root == "run":
+            return {"id": self.run_id, "resource_group": self.resource_group, "location": self.location}[rest]
+        if root == "resource_group":
+            return self.resource_group
+        return self.resource(root).field(rest or "name")
+
+
+def _camel(body: dict[str, Any]) -> dict[str, Any]:
+    """SDK ``as_dict()`` gives snake_case for top-level keys; properties stay as sent."""
+    out = dict(body)
+    return out

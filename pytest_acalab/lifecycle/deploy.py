@@ -1,0 +1,73 @@
+"""Deploying a lab's ARM template, and reading back what Azure reports about it."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+from pytest_acalab.lifecycle.context import LabContext, LabError
+
+
+def template_body(ctx: LabContext, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
+    path = ctx.lab.infra.template
+    try:
+        template = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise LabError(f"{path}: cannot read the ARM template: {exc}") from None
+    params = {**ctx.parameters, **(overrides or {})}
+    declared = template.get("parameters") or {}
+    values = {k: {"value": v} for k, v in params.items() if k in declared}
+    if "location" in declared and "location" not in params:
+        values["location"] = {"value": ctx.location}
+    return {"properties": {"mode": "Incremental", "template": template, "parameters": values}}
+
+
+def deploy_template(ctx: LabContext, overrides: dict[str, Any] | None = None,
+                    name: str | None = None) -> dict[str, Any]:
+    """Deploy and wait; never raises for a *failed deployment* (that is evidence), only when it cannot run.
+
+    Returns ``{"state", "error", "outputs", "duration", "name"}`` and stores it on the context.
+    """
+    from azure.core.exceptions import HttpResponseError
+
+    name = name or ctx.deployment_name
+    body = template_body(ctx, overrides)
+    started = time.monotonic()
+    client = ctx.clients.deployments.deployments
+    try:
+        poller = client.begin_create_or_update(ctx.resource_group, name, body)
+    except HttpResponseError as exc:
+        # refused up front (invalid template, validation): the lab cannot run as written
+        code = getattr(getattr(exc, "error", None), "code", None) or exc.status_code
+        raise LabError(f"{ctx.lab.infra.template}: the deployment was refused: ({code}) "
+                       f"{getattr(getattr(exc, 'error', None), 'message', None) or exc}") from None
+    error: dict[str, Any] | None = None
+    try:
+        poller.result(timeout=ctx.backend.deadlines.deployment)
+    except HttpResponseError as exc:
+        err = getattr(exc, "error", None)
+        error = {"code": getattr(err, "code", None) or str(exc.status_code),
+                 "message": getattr(err, "message", None) or str(exc)}
+    if not poller.done():
+        raise LabError(f"deployment '{name}' did not finish within {ctx.backend.deadlines.deployment:.0f}s")
+    deployment = client.get(ctx.resource_group, name)
+    props = deployment.properties
+    outcome = {
+        "name": name,
+        "state": props.provisioning_state,
+        "error": error or (props.error.as_dict() if props.error else None),
+        "outputs": props.outputs or {},
+        "duration": round(time.monotonic() - started, 3),
+    }
+    ctx.deployment = outcome
+    ctx.outputs = outcome["outputs"] or {}
+    ctx.journal.record("deploy", name, state=outcome["state"], duration=outcome["duration"],
+                       error=outcome["error"])
+    return outcome
+
+
+def deployment_operations(ctx: LabContext, name: str | None = None) -> list[dict[str, Any]]:
+    """The deployment's operations as plain dicts (camelCase, as the REST API sends them)."""
+    ops = ctx.clients.deployments.deployment_operations.list(ctx.resource_group, name or ctx.deployment_name)
+    return [op.as_dict(keep_readonly=True) for op in ops]
