@@ -1,1 +1,303 @@
-"""pytest entry point (registered under ``pytest11``): options, hooks and fixtures."""
+"""pytest entry point (``pytest11``): options, collection of lab folders, reports, fixtures.
+
+Kept light on purpose: nothing here imports an Azure SDK, so ``pytest --version`` with the plugin
+installed costs almost nothing; the SDKs load when a lab first runs.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+from collections.abc import Callable, Generator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pytest_acalab.collection.nodes import SESSION_KEY, LabDir, LabFile, LabItem, is_lab_dir
+from pytest_acalab.errors import AcalabError
+
+RESULTS_KEY = pytest.StashKey[dict[str, Any]]()
+PROPERTY_CAP = 600
+
+
+# ---------------------------------------------------------------------------------------------- options
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("acalab", "Azure Container Apps labs (pytest-acalab)")
+    group.addoption("--acalab-backend", choices=("emulator", "azure"), default=None,
+                    help="where labs run: the local emulator (default) or real Azure [env ACALAB_BACKEND]")
+    group.addoption("--acalab-subscription", default=None,
+                    help="Azure subscription id for --acalab-backend azure [env AZURE_SUBSCRIPTION_ID]")
+    group.addoption("--acalab-location", default=None, help="override every lab's location [env ACALAB_LOCATION]")
+    group.addoption("--acalab-keep", action="store_true", default=False,
+                    help="keep each lab's resource group after the run and print how to reach it")
+    group.addoption("--acalab-keep-on-failure", action="store_true", default=False,
+                    help="keep a lab's resource group when one of its items failed or errored")
+    group.addoption("--acalab-resource-group", default=None,
+                    help="run in this existing resource group; it is never deleted")
+    group.addoption("--acalab-report-dir", default=None,
+                    help="write each lab's experiment log (Markdown) and journal (JSON) here")
+    group.addoption("--acalab-profile", choices=("fast", "realistic"), default=None,
+                    help="emulator clock: fast (waits ~0) or realistic (Azure's durations / --acalab-speed)")
+    group.addoption("--acalab-speed", default=None, help="speed factor of the realistic emulator clock")
+    group.addoption("--acalab-delete-after", default=None,
+                    help="DeleteAfter tag on created groups, as a duration (default 6h) for 'acalab sweep'")
+    parser.addini("acalab_backend", "default backend (emulator|azure)", default="")
+    parser.addini("acalab_report_dir", "default --acalab-report-dir", default="")
+    parser.addini("acalab_profile", "default emulator clock profile", default="")
+    parser.addini("acalab_delete_after", "default DeleteAfter duration", default="")
+
+
+# ---------------------------------------------------------------------------------------------- configure
+def pytest_configure(config: pytest.Config) -> None:
+    from pytest_acalab.lifecycle.session import AcalabSession, Options
+
+    for marker in ("acalab: an item generated from a lab file",
+                   "failing: a hypothesis row checked in the failing state",
+                   "recovered: a hypothesis row checked after the recovery actions"):
+        config.addinivalue_line("markers", marker)
+    try:
+        options = Options.from_config(config)
+    except AcalabError as exc:
+        raise pytest.UsageError(str(exc)) from None
+    session = AcalabSession(options)
+    workerinput = getattr(config, "workerinput", None)
+    if workerinput and workerinput.get("acalab_run_id"):
+        session.run_id = workerinput["acalab_run_id"]
+    config.stash[SESSION_KEY] = session
+    config.stash[RESULTS_KEY] = {}
+    # Items of one lab share state: keep them on one xdist worker, spread labs over workers.
+    if getattr(config.option, "numprocesses", None) and getattr(config.option, "dist", "no") in ("load", "no"):
+        config.option.dist = "loadgroup"
+    if workerinput is None:
+        _install_sigterm()
+        _suite_properties(config, session)
+        config.pluginmanager.register(ResultCollector(config), "acalab-results")
+
+
+def pytest_configure_node(node: Any) -> None:  # pytest-xdist hook (controller side)
+    node.workerinput["acalab_run_id"] = node.config.stash[SESSION_KEY].run_id
+
+
+pytest_configure_node.optionalhook = True  # type: ignore[attr-defined]
+
+
+def _install_sigterm() -> None:
+    """SIGTERM becomes KeyboardInterrupt, so pytest's teardown (and our group deletion) still runs."""
+    try:
+        if signal.getsignal(signal.SIGTERM) in (signal.SIG_DFL, None):
+            def _raise(signum: int, frame: Any) -> None:
+                raise KeyboardInterrupt(f"signal {signum}")
+            signal.signal(signal.SIGTERM, _raise)
+    except ValueError:  # not in the main thread
+        pass
+
+
+def _suite_properties(config: pytest.Config, session: Any) -> None:
+    """Suite-level junit properties from the controller (record_testsuite_property fails under xdist)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    from _pytest.junitxml import xml_key
+
+    xml = config.stash.get(xml_key, None)
+    if xml is None:
+        return
+    opts = session.options
+    xml.add_global_property("acalab.backend", opts.backend)
+    xml.add_global_property("acalab.run_id", session.run_id)
+    xml.add_global_property("acalab.location", opts.location or "lab default")
+    if opts.backend == "emulator":
+        xml.add_global_property("acalab.emulator_profile", opts.profile)
+    for pkg in ("pytest-acalab", "azure-mgmt-appcontainers", "azure-mgmt-containerregistry", "azure-mgmt-resource",
+                "azure-monitor-query", "azure-identity"):
+        try:
+            xml.add_global_property(f"version.{pkg}", version(pkg))
+        except PackageNotFoundError:
+            pass
+
+
+# ---------------------------------------------------------------------------------------------- collection
+def pytest_collect_directory(path: Path, parent: pytest.Collector) -> pytest.Collector | None:
+    if is_lab_dir(path):
+        return LabDir.from_parent(parent, path=path)
+    return None
+
+
+def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
+    if file_path.name == "lab.yaml" and isinstance(parent, LabDir):
+        return LabFile.from_parent(parent, path=file_path)
+    return None
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        lab_dir = item.getparent(LabDir)
+        if lab_dir is not None:
+            item.add_marker(pytest.mark.xdist_group(name=f"acalab-{lab_dir.path.name}"))
+
+
+# ---------------------------------------------------------------------------------------------- reports
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, Any, Any]:
+    report = yield
+    from pytest_acalab.lifecycle.context import LabError
+    from pytest_acalab.reports.scrub import excerpt
+
+    session = item.config.stash[SESSION_KEY]
+    scrub = session.scrubber.text
+    exc = call.excinfo.value if call.excinfo else None
+    clean_error = isinstance(exc, AcalabError | LabError) or type(exc).__name__ in ("ProbeError", "ActionError")
+    if clean_error and report.failed:
+        where = f"{item.path}:{item.line()}: " if isinstance(item, LabItem) else ""
+        report.longrepr = scrub(f"{where}{type(exc).__name__}: {exc}")
+    elif report.longrepr is not None and not isinstance(report.longrepr, tuple):
+        report.longrepr = scrub(str(report.longrepr))
+    if type(exc).__name__ == "ProbeSkipped" and call.when == "setup":
+        report.outcome = "skipped"
+        report.longrepr = (str(item.path), item.line() if isinstance(item, LabItem) else 0, f"Skipped: {exc}")
+    lab_dir = item.getparent(LabDir)
+    if lab_dir is None:
+        return report
+    data: dict[str, Any] = {"lab_dir": str(lab_dir.path), "item": item.name, "when": call.when}
+    if isinstance(item, LabItem):
+        outcome = getattr(item, "outcome", None)
+        props = {"lab": item.lab.id, "phase": item.phase if item.row else "deployment"}
+        if item.row is not None:
+            props["variable"] = item.row.variable
+        if outcome is not None:
+            props.update(expected=outcome.expected, actual=outcome.actual, evidence_source=outcome.source,
+                         attempts=outcome.attempts, elapsed=f"{outcome.elapsed:.2f}s",
+                         evidence=excerpt(outcome.excerpt or "", PROPERTY_CAP))
+        if call.when == "call" or (call.when == "setup" and report.outcome != "passed"):
+            for key, value in props.items():
+                report.user_properties.append((f"acalab.{key}", scrub(str(value))))
+        data.update(props)
+    if call.when == "teardown" and lab_dir.run is not None and lab_dir.run.torn_down:
+        data["summary"] = session.scrubber.data(lab_dir.run.summary())
+        _write_journal(session, lab_dir)
+    report.acalab = session.scrubber.data(data)  # travels to the xdist controller
+    return report
+
+
+def _write_journal(session: Any, lab_dir: LabDir) -> None:
+    report_dir = session.options.report_dir
+    if report_dir is None or lab_dir.run is None:
+        return
+    lab_dir.run.journal.write(Path(report_dir) / lab_dir.run.lab.id / "journal.json")
+
+
+class ResultCollector:
+    """Controller-side: assembles each lab's results from item reports (also those sent by xdist workers)."""
+
+    def __init__(self, config: pytest.Config) -> None:
+        self.config = config
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        data = getattr(report, "acalab", None)
+        if not data:
+            return
+        from pytest_acalab.labfile import load_lab
+        from pytest_acalab.reports.experiment_log import LabResults
+
+        results: dict[str, LabResults] = self.config.stash[RESULTS_KEY]
+        key = data["lab_dir"]
+        if key not in results:
+            try:
+                results[key] = LabResults(load_lab(Path(key)))
+            except Exception:  # noqa: BLE001 - a broken lab already reported its collection error
+                return
+        lab_results = results[key]
+        if report.when == "call" or report.outcome != "passed":
+            outcome = "error" if report.when != "call" and report.failed else report.outcome
+            lab_results.record_item(data["item"], {
+                "outcome": outcome, "expected": data.get("expected"), "actual": data.get("actual"),
+                "source": data.get("evidence_source"),
+                "message": str(report.longrepr).splitlines()[-1][:200] if report.longrepr else None,
+            })
+        if "summary" in data:
+            lab_results.summary = data["summary"]
+
+    def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
+        state = self.config.stash[SESSION_KEY]
+        report_dir = state.options.report_dir
+        if not report_dir:
+            return
+        for lab_results in self.config.stash[RESULTS_KEY].values():
+            out = Path(report_dir) / lab_results.lab.id
+            out.mkdir(parents=True, exist_ok=True)
+            (out / "experiment-log.md").write_text(state.scrubber.text(lab_results.markdown()), encoding="utf-8")
+            (out / "results.json").write_text(json.dumps(state.scrubber.data(
+                {"items": lab_results.items, "summary": lab_results.summary}), indent=2, default=str),
+                encoding="utf-8")
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_unconfigure(config: pytest.Config) -> None:
+    state = config.stash.get(SESSION_KEY, None)
+    if state is not None:
+        state.close()
+
+
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+    results = config.stash.get(RESULTS_KEY, {})
+    if not results:
+        return
+    state = config.stash[SESSION_KEY]
+    tr = terminalreporter
+    for lab_results in results.values():
+        tr.write_sep("-", f"experiment log: {lab_results.lab.id}")
+        for line in lab_results.terminal():
+            tr.write_line(state.scrubber.text(line))
+        note = lab_results.summary.get("teardown")
+        if note:
+            tr.write_line(state.scrubber.text(note))
+    if state.options.report_dir:
+        tr.write_line(f"acalab reports written to {state.options.report_dir}")
+
+
+# ---------------------------------------------------------------------------------------------- fixtures
+def _lab_dir(request: pytest.FixtureRequest) -> LabDir:
+    node = request.node.getparent(LabDir)
+    if node is None:
+        raise pytest.UsageError(f"{request.node.nodeid}: lab fixtures work only in tests inside a lab folder "
+                                "(a folder holding lab.yaml)")
+    return node
+
+
+@pytest.fixture
+def lab_run(request: pytest.FixtureRequest) -> Any:
+    """The LabRun of the lab folder this test lives in, provisioned (deployed and triggered)."""
+    run = _lab_dir(request).get_run()
+    run.provision()
+    return run
+
+
+@pytest.fixture
+def lab_context(lab_run: Any) -> Any:
+    """The LabContext: clients, resource group, resources by alias, ``resolve('${registry.loginServer}')``."""
+    return lab_run.ctx
+
+
+@pytest.fixture
+def lab_resources(lab_context: Any) -> dict[str, Any]:
+    return lab_context.refresh_resources()
+
+
+@pytest.fixture
+def lab_probe(lab_context: Any) -> Callable[..., Any]:
+    """``lab_probe("revision_health", app="app")`` → Observation(value, source, excerpt)."""
+    from pytest_acalab.probes import run_probe
+
+    return lambda name, **args: run_probe(lab_context, name, args)
+
+
+@pytest.fixture
+def lab_action(lab_context: Any) -> Callable[..., Any]:
+    """``lab_action("update_app", app="app", image=...)`` → ActionResult."""
+    from pytest_acalab.actions import run_named_action
+
+    return lambda name, **args: run_named_action(lab_context, name, args)
+
+
+__all__ = ["os"]

@@ -81,6 +81,11 @@ class Platform:
         self.route("GET", "/{tenant}/v2.0/.well-known/openid-configuration", self.identity.openid_configuration,
                    auth=False)
         self.route("POST", "/{tenant}/oauth2/v2.0/token", self.identity.token, auth=False)
+        self.route("GET", "/acalab/registries/{login_server}", self._registry_endpoint)
+
+    def _registry_endpoint(self, req: Request, login_server: str) -> Response:
+        """Where a registry's data plane listens (for clients attached to a standalone emulator)."""
+        return Response.json(200, {"loginServer": login_server.lower(), "endpoint": self.registry_url(login_server)})
 
     # registration ------------------------------------------------------------------------------
     def route(self, methods: str, pattern: str, handler: Handler, *, host: str = MANAGEMENT,

@@ -1,0 +1,151 @@
+"""A lab folder becomes a pytest directory node; its lab.yaml becomes items, one per row and phase.
+
+The lab's lifecycle hangs on the directory node: pytest sets it up before the lab's first item and
+tears it down after the last one (YAML items and any ``test_*.py`` in the folder alike), also after
+failures and on Ctrl-C, because pytest's own setup/teardown stack drives it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pytest_acalab.labfile import LAB_FILE, LabFileError, load_lab
+from pytest_acalab.labfile.model import Lab, Row
+from pytest_acalab.lifecycle.lab_run import LabRun
+from pytest_acalab.lifecycle.session import AcalabSession
+
+SESSION_KEY = pytest.StashKey[AcalabSession]()
+
+
+class LabFailure(Exception):
+    """A check ran and saw the wrong state (a deviation): a test failure."""
+
+    def __init__(self, message: str, outcome: Any = None) -> None:
+        super().__init__(message)
+        self.outcome = outcome
+
+
+class LabDir(pytest.Dir):
+    """A folder holding lab.yaml: owns the lab run shared by everything inside it."""
+
+    run: LabRun | None = None
+
+    def lab(self) -> Lab:
+        cached = getattr(self, "_lab", None)
+        if cached is None:
+            cached = self._lab = load_lab(self.path / LAB_FILE)
+        return cached
+
+    def get_run(self) -> LabRun:
+        if self.run is None:
+            self.run = LabRun(self.lab(), self.config.stash[SESSION_KEY])
+        return self.run
+
+    def teardown(self) -> None:
+        if self.run is not None:
+            self.run.teardown()
+
+
+class LabFile(pytest.File):
+    def collect(self) -> Iterator[pytest.Item]:
+        try:
+            lab = load_lab(self.path)
+        except LabFileError as exc:
+            raise self.CollectError(str(exc)) from None
+        for name in lab.markers:  # a lab's own markers are declared by the lab: register them
+            if name not in _registered(self.config):
+                self.config.addinivalue_line("markers", f"{name}: declared by lab '{lab.id}'")
+        markers = [pytest.mark.acalab, *(getattr(pytest.mark, m) for m in lab.markers)]
+        yield DeploymentItem.from_parent(self, name="deployment", lab=lab, markers=markers)
+        for phase in ("failing", "recovered"):
+            for row in lab.rows:
+                yield RowItem.from_parent(self, name=row.item_id(phase), lab=lab, row=row, phase=phase,
+                                          markers=[*markers, getattr(pytest.mark, phase)])
+
+
+class LabItem(pytest.Item):
+    lab: Lab
+    phase: str = "failing"
+    row: Row | None = None
+
+    def __init__(self, *, lab: Lab, markers: list[Any], **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.lab = lab
+        for marker in markers:
+            self.add_marker(marker)
+        self.outcome: Any = None
+
+    def lab_dir(self) -> LabDir:
+        node = self.getparent(LabDir)
+        if node is None:  # a lab.yaml collected outside a lab folder node (should not happen)
+            raise LabFailure(f"{self.path}: not inside a lab folder")
+        return node
+
+    def lab_run(self) -> LabRun:
+        return self.lab_dir().get_run()
+
+    def line(self) -> int:
+        return self.row.line if self.row else self.lab.infra.line
+
+    def reportinfo(self) -> tuple[Path, int, str]:
+        return self.path, self.line() - 1, f"{self.lab.id}: {self.name}"
+
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:
+        if isinstance(excinfo.value, LabFailure):
+            return f"{self.path}:{self.line()}: {excinfo.value}"
+        return super().repr_failure(excinfo, style=style)
+
+
+class DeploymentItem(LabItem):
+    """Checks the deployment ended as the lab expects (``infra.expect``): Azure changing this is news."""
+
+    def setup(self) -> None:
+        self.lab_run().ensure("failing")
+
+    def runtest(self) -> None:
+        ctx = self.lab_run().ensure("failing")
+        state = ctx.deployment.get("state")
+        if state != self.lab.infra.expect:
+            err = ctx.deployment.get("error") or {}
+            detail = f" ({err.get('code')}: {err.get('message')})" if err else ""
+            raise LabFailure(
+                f"deployment '{ctx.deployment_name}': expected provisioningState {self.lab.infra.expect!r}, "
+                f"got {state!r}{detail}\n  evidence: Microsoft.Resources/deployments (ARM)")
+
+
+class RowItem(LabItem):
+    def __init__(self, *, row: Row, phase: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.row = row
+        self.phase = phase
+
+    def setup(self) -> None:
+        # Probing happens in setup: a probe that cannot run is an *error*; a wrong state is a *failure*.
+        assert self.row is not None
+        self.outcome = self.lab_run().check(self.row, self.phase)
+
+    def runtest(self) -> None:
+        outcome = self.outcome
+        if outcome is None or outcome.ok:
+            return
+        assert self.row is not None
+        raise LabFailure(
+            f"{self.row.key}[{self.phase}] ({self.row.variable}): expected {outcome.expected}, "
+            f"got {outcome.actual}\n  evidence: {outcome.source} after {outcome.attempts} attempt(s) "
+            f"in {outcome.elapsed:.1f}s\n  excerpt: {outcome.excerpt}", outcome)
+
+
+def _registered(config: pytest.Config) -> set[str]:
+    return {line.split(":")[0].split("(")[0].strip() for line in config.getini("markers")}
+
+
+def is_lab_dir(path: Path) -> bool:
+    return (path / LAB_FILE).is_file()
+
+
+__all__ = ["DeploymentItem", "LabDir", "LabFailure", "LabFile", "LabItem", "RowItem", "SESSION_KEY",
+           "is_lab_dir", "LabFileError"]

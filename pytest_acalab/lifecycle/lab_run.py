@@ -1,0 +1,200 @@
+"""One lab's lifecycle, shared by its items: backend, group, deployment, trigger, recovery, teardown."""
+
+from __future__ import annotations
+
+import logging
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+from pytest_acalab.errors import ConfigurationError
+from pytest_acalab.labfile.model import Lab, Row
+from pytest_acalab.lifecycle.context import ActionResult, LabContext, LabError
+from pytest_acalab.lifecycle.naming import group_name, group_tags
+from pytest_acalab.lifecycle.session import AcalabSession
+from pytest_acalab.reports.journal import Journal
+
+log = logging.getLogger("pytest_acalab")
+
+
+class LabRun:
+    """Provisioned on first use, torn down once, whatever happened in between."""
+
+    def __init__(self, lab: Lab, session: AcalabSession) -> None:
+        self.lab = lab
+        self.session = session
+        self.journal = Journal(lab.id, session.scrubber)
+        self.ctx: LabContext | None = None
+        self.error: BaseException | None = None
+        self.stage = "new"
+        self.failed = False
+        self.group_created = False
+        self.torn_down = False
+        self.teardown_note = ""
+        self.outcomes: dict[str, Any] = {}
+        self.started = time.monotonic()
+
+    # ------------------------------------------------------------------ provisioning
+    def provision(self) -> LabContext:
+        if self.error is not None:
+            raise self.error
+        if self.ctx is not None:
+            return self.ctx
+        try:
+            return self._provision()
+        except (LabError, ConfigurationError) as exc:
+            self.error = exc
+            raise
+        except Exception as exc:  # an SDK error while provisioning: the lab cannot run
+            self.error = LabError(f"lab '{self.lab.id}' could not be provisioned: {type(exc).__name__}: "
+                                  f"{self.session.scrubber.text(str(exc))}")
+            raise self.error from None
+
+    def _provision(self) -> LabContext:
+        from pytest_acalab.backends.clients import Clients
+        from pytest_acalab.lifecycle.deploy import deploy_template
+        from pytest_acalab.probes.retry import call
+
+        opts = self.session.options
+        backend = self.session.backend()
+        clients = Clients(backend)
+        location = backend.location_override or self.lab.location or "koreacentral"
+        reuse = opts.resource_group
+        group = reuse or group_name(self.lab.id, self.session.run_id)
+        ctx = LabContext(
+            lab=self.lab, backend=backend, clients=clients, resource_group=group,
+            deployment_name=f"acalab-{self.lab.id}"[:64], location=location, run_id=self.session.run_id,
+            journal=self.journal, scrubber=self.session.scrubber, parameters=dict(self.lab.infra.parameters),
+        )
+        deadline = backend.deadlines.action
+        if reuse:
+            exists = call(lambda: clients.resources.resource_groups.check_existence(group), deadline=deadline,
+                          what=f"check resource group '{group}'")
+            if not exists:
+                raise ConfigurationError(f"--acalab-resource-group {group}: no such resource group in "
+                                         f"subscription {backend.subscription_id}")
+            self.journal.record("lifecycle", "reuse-group", resource_group=group)
+        else:
+            tags = group_tags(self.lab.id, self.session.run_id, opts.delete_after)
+            self.group_created = True  # set first: an interrupt during the call still triggers a delete
+            call(lambda: clients.resources.resource_groups.create_or_update(
+                group, {"location": location, "tags": tags}), deadline=deadline,
+                what=f"create resource group '{group}'")
+            self.journal.record("lifecycle", "create-group", resource_group=group, tags=tags)
+        self.ctx = ctx
+        ctx.phase = "failing"
+        ctx.lab_started = datetime.now(UTC)
+        ctx.phase_started["failing"] = ctx.lab_started
+        deploy_template(ctx)
+        self.session.refresh_secrets()
+        ctx.refresh_resources()
+        for action in self.lab.trigger.actions:
+            self._act(action)
+        ctx.phase_started["failing"] = datetime.now(UTC) if self.lab.trigger.actions else ctx.lab_started
+        self.stage = "failing"
+        return ctx
+
+    def _act(self, action: Any) -> ActionResult:
+        from pytest_acalab.actions import run_action
+
+        assert self.ctx is not None
+        result = run_action(self.ctx, action)
+        self.session.refresh_secrets()
+        return result
+
+    def recover(self) -> LabContext:
+        ctx = self.provision()
+        if self.stage == "recovered":
+            return ctx
+        if self.error is not None:
+            raise self.error
+        ctx.phase = "recovered"
+        ctx.phase_started["recovered"] = datetime.now(UTC)
+        try:
+            for action in self.lab.recovery:
+                self._act(action)
+            ctx.refresh_resources()
+        except Exception as exc:
+            self.error = exc if isinstance(exc, LabError) else LabError(
+                f"recovery of lab '{self.lab.id}' could not run: {self.session.scrubber.text(str(exc))}")
+            raise self.error from None
+        self.stage = "recovered"
+        return ctx
+
+    def ensure(self, phase: str) -> LabContext:
+        ctx = self.recover() if phase == "recovered" else self.provision()
+        if phase == "failing" and self.stage == "recovered":
+            raise LabError(f"'{self.lab.id}' is already past recovery: failing-state items must run first")
+        ctx.phase = phase
+        return ctx
+
+    def check(self, row: Row, phase: str) -> Any:
+        from pytest_acalab.probes.checks import evaluate
+
+        ctx = self.ensure(phase)
+        outcome = evaluate(ctx, row.check(phase), default_within=ctx.backend.deadlines.probe)
+        self.outcomes[row.item_id(phase)] = outcome
+        if not outcome.ok:
+            self.failed = True
+        return outcome
+
+    # ------------------------------------------------------------------ teardown
+    def teardown(self) -> None:
+        """Delete the group this run created, unless told to keep it. Runs once, after anything."""
+        if self.torn_down:
+            return
+        self.torn_down = True
+        ctx = self.ctx
+        opts = self.session.options
+        group = ctx.resource_group if ctx else (opts.resource_group or group_name(self.lab.id, self.session.run_id))
+        backend = self.session._backend
+        if not self.group_created or backend is None:
+            if opts.resource_group:
+                self.teardown_note = f"reused resource group '{group}' left in place (not created by this run)"
+            return
+        keep_reason = ("--acalab-keep" if opts.keep else "cleanup: keep" if self.lab.cleanup == "keep"
+                       else "--acalab-keep-on-failure" if opts.keep_on_failure and (self.failed or self.error)
+                       else None)
+        if keep_reason:
+            where = (f"emulator {getattr(backend, 'url', '')} (gone when this process exits; attach a standalone "
+                     "'acalab emulator serve' to keep it)") if backend.name == "emulator" else \
+                f"subscription {backend.subscription_id}"
+            self.teardown_note = (f"kept resource group '{group}' ({keep_reason}) in {where}; inspect with: "
+                                  f"az group show -n {group}; rerun its checks with --acalab-resource-group {group}")
+            self.journal.record("lifecycle", "keep-group", resource_group=group, reason=keep_reason)
+            return
+        from azure.core.exceptions import ResourceNotFoundError
+
+        from pytest_acalab.backends.clients import Clients
+        from pytest_acalab.probes.retry import call
+
+        clients = ctx.clients if ctx else Clients(backend)
+        started = time.monotonic()
+        try:
+            poller = call(lambda: clients.resources.resource_groups.begin_delete(group),
+                          deadline=backend.deadlines.teardown, what=f"delete resource group '{group}'")
+            if backend.name == "emulator":
+                poller.result(timeout=backend.deadlines.teardown)
+            self.teardown_note = f"deleted resource group '{group}'"
+        except ResourceNotFoundError:
+            self.teardown_note = f"resource group '{group}' was already gone"
+        except Exception as exc:  # report, never mask the test outcome
+            self.teardown_note = (f"could not delete resource group '{group}': {self.session.scrubber.text(str(exc))}"
+                                  f"; it carries a DeleteAfter tag: 'acalab sweep' removes it")
+            log.warning(self.teardown_note)
+        self.journal.record("lifecycle", "delete-group", resource_group=group, note=self.teardown_note,
+                            elapsed=round(time.monotonic() - started, 3))
+
+    # ------------------------------------------------------------------ reporting
+    def summary(self) -> dict[str, Any]:
+        """What the controller needs to fill the experiment log (travels with xdist reports)."""
+        ctx = self.ctx
+        return {
+            "lab": self.lab.id,
+            "resource_group": ctx.resource_group if ctx else None,
+            "deployment": dict(ctx.deployment) if ctx else {},
+            "actions": {k: vars(v) for k, v in (ctx.action_results.items() if ctx else [])},
+            "teardown": self.teardown_note,
+            "error": self.session.scrubber.text(str(self.error)) if self.error else None,
+            "elapsed": round(time.monotonic() - self.started, 3),
+        }

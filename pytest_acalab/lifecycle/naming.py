@@ -1,0 +1,39 @@
+"""Names and tags for the resource groups a run creates: unique per run, lab and worker."""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+from datetime import UTC, datetime, timedelta
+
+TAG_RUN = "acalab-run"
+TAG_LAB = "acalab-lab"
+TAG_CREATED = "acalab-created"
+TAG_DELETE_AFTER = "DeleteAfter"
+TAG_WORKER = "acalab-worker"
+
+
+def new_run_id() -> str:
+    """Random, not clock-seeded: parallel runs started in the same second never collide."""
+    return secrets.token_hex(4)
+
+
+def worker_id() -> str:
+    return os.environ.get("PYTEST_XDIST_WORKER", "main")
+
+
+def group_name(lab_id: str, run_id: str, worker: str | None = None) -> str:
+    safe = re.sub(r"[^A-Za-z0-9_\-]", "-", lab_id)[:40]
+    return f"acalab-{safe}-{run_id}-{worker or worker_id()}"[:90]
+
+
+def group_tags(lab_id: str, run_id: str, keep_for: timedelta, now: datetime | None = None) -> dict[str, str]:
+    now = now or datetime.now(UTC)
+    return {
+        TAG_RUN: run_id,
+        TAG_LAB: lab_id,
+        TAG_CREATED: now.isoformat(timespec="seconds"),
+        TAG_DELETE_AFTER: (now + keep_for).isoformat(timespec="seconds"),
+        TAG_WORKER: worker_id(),
+    }
