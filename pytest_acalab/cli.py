@@ -56,7 +56,8 @@ def build_parser() -> argparse.ArgumentParser:
     sweep = sub.add_parser("sweep", help="delete resource groups this tool created whose DeleteAfter passed")
     sweep.add_argument("--dry-run", action="store_true", help="list what would be deleted, delete nothing")
     sweep.add_argument("--older-than", default=None, help="also require creation older than this (e.g. 2h)")
-    sweep.add_argument("--backend", choices=("azure", "emulator-url"), default="azure")
+    sweep.add_argument("--backend", choices=("azure", "emulator-url"), default="azure",
+                       help="azure (DefaultAzureCredential) or a running emulator (ACALAB_EMULATOR_URL ...)")
     sweep.add_argument("--subscription", default=None)
     sweep.set_defaults(func=_sweep)
     return parser
