@@ -82,6 +82,12 @@ class Platform:
                    auth=False)
         self.route("POST", "/{tenant}/oauth2/v2.0/token", self.identity.token, auth=False)
         self.route("GET", "/acalab/registries/{login_server}", self._registry_endpoint)
+        self.route("GET", "/metadata/endpoints", self._metadata, auth=False)
+
+    def _metadata(self, req: Request) -> Response:
+        from pytest_acalab.emulator.platform.metadata import metadata_endpoints
+
+        return metadata_endpoints(self.base_url)(req)
 
     def _registry_endpoint(self, req: Request, login_server: str) -> Response:
         """Where a registry's data plane listens (for clients attached to a standalone emulator)."""
