@@ -1,0 +1,437 @@
+"""Microsoft.App over HTTP: managedEnvironments, containerApps, revisions, replicas, event streams.
+
+Answers mirror the recorded Azure interactions (recordings 2023/2025 logstream, eventstream and
+replica_commands): status codes, LRO headers (``managedEnvironmentOperationStatuses`` /
+``containerappOperationStatuses`` / ``containerappOperationResults``) and body keys.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pytest_acalab.emulator.app import models
+from pytest_acalab.emulator.app.eventstream import EventStreams
+from pytest_acalab.emulator.app.models import (
+    APP_TYPE,
+    ENV_TYPE,
+    AppService,
+    ContainerApp,
+    Environment,
+    Replica,
+    Revision,
+    iso7,
+    iso_seconds,
+    location_key,
+)
+from pytest_acalab.emulator.platform.core import Platform
+from pytest_acalab.emulator.platform.errors import ArmError
+from pytest_acalab.emulator.platform.http import Response
+from pytest_acalab.emulator.platform.lro import Operation
+from pytest_acalab.emulator.platform.resource_types import Ctx, ResourceId, ResourceType
+from pytest_acalab.emulator.platform.store import Resource
+
+NAMESPACE = "Microsoft.App"
+VERIFICATION_ID = "D3F71C85EB6552E36A89A3E4A080C3CFB00181670B659B0003264FC673AA9B00"
+
+
+def _principal(ctx: Ctx) -> str:
+    claims = ctx.request.principal or {}
+    return str(claims.get("name") or claims.get("appid") or "acalab-emulator")
+
+
+def _system_data(created: Any, by: str, modified: Any) -> dict[str, Any]:
+    return {"createdBy": by, "createdByType": "Application", "createdAt": iso7(created), "lastModifiedBy": by,
+            "lastModifiedByType": "Application", "lastModifiedAt": iso7(modified or created)}
+
+
+class Bodies:
+    """ARM representations, computed from the models at answer time."""
+
+    def __init__(self, platform: Platform) -> None:
+        self.p = platform
+
+    def stream_base(self, location: str) -> str:
+        return self.p.base_url
+
+    def environment(self, env: Environment) -> dict[str, Any]:
+        props: dict[str, Any] = {
+            "provisioningState": env.provisioning_state, "daprAIInstrumentationKey": None,
+            "daprAIConnectionString": None, "vnetConfiguration": env.properties.get("vnetConfiguration"),
+            "defaultDomain": env.default_domain, "staticIp": env.static_ip,
+            "appLogsConfiguration": env.properties.get("appLogsConfiguration") or {"destination": None},
+            "zoneRedundant": bool(env.properties.get("zoneRedundant", False)),
+            "kedaConfiguration": {"version": "2.17.2"}, "daprConfiguration": {"version": "1.13.6-msft.6"},
+            "eventStreamEndpoint": f"{self.p.base_url}/subscriptions/{env.rid.subscription}/resourceGroups/"
+                                   f"{env.rid.resource_group}/managedEnvironments/{env.name}/eventstream",
+            "customDomainConfiguration": {"customDomainVerificationId": VERIFICATION_ID, "dnsSuffix": None,
+                                          "certificateValue": None, "certificatePassword": None,
+                                          "thumbprint": None, "subjectName": None, "expirationDateUtc": None},
+            "workloadProfiles": env.properties.get("workloadProfiles") or [
+                {"workloadProfileType": "Consumption", "name": "Consumption", "enableFips": False}],
+            "firstPartyConfiguration": None, "infrastructureResourceGroup": None,
+            "peerAuthentication": {"mtls": {"enabled": False}},
+            "peerTrafficConfiguration": {"encryption": {"enabled": False}},
+            "publicNetworkAccess": "Enabled",
+        }
+        body: dict[str, Any] = {"id": env.id, "name": env.name, "type": ENV_TYPE, "location": env.location,
+                                "systemData": _system_data(env.created, env.created_by, None), "properties": props}
+        if env.tags:
+            body["tags"] = dict(env.tags)
+        return body
+
+    def app(self, app: ContainerApp) -> dict[str, Any]:
+        domain = app.env.default_domain
+        config = {**app.configuration}
+        ingress = config.get("ingress")
+        if ingress:
+            ingress = dict(ingress)
+            if app.ever_succeeded:
+                ingress["fqdn"] = f"{app.name}.{domain}" if ingress.get("external") else \
+                    f"{app.name}.internal.{domain}"
+            config["ingress"] = ingress
+        latest = app.latest_revision
+        props: dict[str, Any] = {
+            "provisioningState": app.provisioning_state,
+        }
+        if app.ever_succeeded:
+            props["runningStatus"] = "Running"
+        props.update({
+            "managedEnvironmentId": app.env.id, "environmentId": app.env.id,
+            "workloadProfileName": app.workload_profile, "patchingMode": "Automatic",
+            "outboundIpAddresses": list(app.env.outbound_ips),
+            "latestRevisionName": latest, "latestReadyRevisionName": app.latest_ready,
+            "latestRevisionFqdn": (f"{latest}.{domain}" if ingress else "") if latest else None,
+            "customDomainVerificationId": VERIFICATION_ID, "configuration": config, "template": app.template,
+        })
+        if app.ever_succeeded:  # absent after a failed create (observed acr-pull-failure 05)
+            props["eventStreamEndpoint"] = (f"{self.p.base_url}/subscriptions/{app.rid.subscription}/resourceGroups/"
+                                            f"{app.rid.resource_group}/containerApps/{app.name}/eventstream")
+        props["delegatedIdentities"] = []
+        rid = app.rid
+        body: dict[str, Any] = {
+            "id": f"/subscriptions/{rid.subscription}/resourceGroups/{rid.resource_group}/providers/Microsoft.App/"
+                  f"containerapps/{app.name}",
+            "name": app.name, "type": APP_TYPE, "location": app.location,
+            "systemData": _system_data(app.created, app.created_by, app.modified), "properties": props,
+            "identity": app.identity,
+        }
+        if app.tags:
+            body["tags"] = dict(app.tags)
+        return body
+
+    def revision(self, app: ContainerApp, rev: Revision) -> dict[str, Any]:
+        props: dict[str, Any] = {"createdTime": iso_seconds(rev.created)}
+        if rev.last_active is not None:
+            props["lastActiveTime"] = iso_seconds(rev.last_active)
+        if app.configuration.get("ingress"):
+            props["fqdn"] = f"{rev.name}.{app.env.default_domain}"
+        props.update({"template": rev.template, "active": rev.active,
+                      "replicas": len(rev.replicas) if rev.active else 0,
+                      "trafficWeight": app.traffic_weight(rev.name)})
+        props.update(rev.states())
+        return {"id": f"{app.id}/revisions/{rev.name}", "name": rev.name,
+                "type": "Microsoft.App/containerapps/revisions", "properties": props}
+
+    def replica(self, app: ContainerApp, rev: Revision, rep: Replica) -> dict[str, Any]:
+        base = (f"{self.p.base_url}/subscriptions/{app.rid.subscription}/resourceGroups/{app.rid.resource_group}/"
+                f"containerApps/{app.name}/revisions/{rev.name}/replicas/{rep.name}")
+        wss = "wss" + base[len("https"):] if base.startswith("https") else base
+        containers = []
+        for c in rep.containers:
+            item: dict[str, Any] = {"name": c.name}
+            if c.container_id:
+                item["containerId"] = c.container_id
+            item.update({"ready": c.ready, "started": c.started, "restartCount": c.restart_count,
+                         "runningState": c.running_state, "runningStateDetails": c.details,
+                         "logStreamEndpoint": f"{base}/containers/{c.name}/logstream",
+                         "execEndpoint": f"{wss}/containers/{c.name}/exec",
+                         "debugEndpoint": f"{wss}/debug?targetContainer={c.name}"})
+            containers.append(item)
+        return {"id": f"{app.id}/revisions/{rev.name}/replicas/{rep.name}", "name": rep.name,
+                "type": "Microsoft.App/containerapps/revisions/replicas",
+                "properties": {"createdTime": rep.created.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                               "runningState": rep.running_state, "runningStateDetails": "",
+                               "containers": containers, "initContainers": []}}
+
+
+class _Base(ResourceType):
+    namespace = NAMESPACE
+
+    def __init__(self, svc: AppService, bodies: Bodies) -> None:
+        self.svc = svc
+        self.bodies = bodies
+
+    def _status_url(self, ctx: Ctx, location: str, kind: str, style: str = "Statuses"):  # noqa: ANN202
+        sub = ctx.store.subscription_id
+        query = f"?api-version={ctx.api_version}" + ("&azureAsyncOperation=true" if style == "Statuses" else "")
+        return lambda op_id: (f"{ctx.platform.base_url}/subscriptions/{sub}/providers/Microsoft.App/locations/"
+                              f"{location_key(location)}/{kind}Operation{style}/{op_id}{query}")
+
+    def _env(self, rid: ResourceId) -> Environment:
+        env = self.svc.env_by_id(rid.id)
+        if env is None:
+            raise ArmError(404, "ResourceNotFound",
+                           f"The Resource 'Microsoft.App/managedEnvironments/{rid.name}' under resource group "
+                           f"'{rid.resource_group}' was not found. For more details please go to "
+                           "https://aka.ms/ARMResourceNotFoundFix")
+        return env
+
+    def _app(self, rid: ResourceId) -> ContainerApp:
+        app = self.svc.apps.get(rid.id.lower())
+        if app is None or app.deleted:
+            raise ArmError(404, "ResourceNotFound",
+                           f"The Resource 'Microsoft.App/containerApps/{rid.name}' under resource group "
+                           f"'{rid.resource_group}' was not found. For more details please go to "
+                           "https://aka.ms/ARMResourceNotFoundFix")
+        return app
+
+
+class ManagedEnvironments(_Base):
+    type_name = "managedEnvironments"
+    actions = {"getAuthToken": "get_auth_token"}
+
+    def _sync(self, ctx: Ctx, env: Environment) -> dict[str, Any]:
+        body = self.bodies.environment(env)
+        res = ctx.store.get(env.id)
+        if res is not None:
+            res.body = body
+        return body
+
+    def get(self, ctx: Ctx, rid: ResourceId) -> Response:
+        return Response.json(200, self._sync(ctx, self._env(rid)))
+
+    def list(self, ctx: Ctx, parent: ResourceId | None, resource_group: str | None) -> list[dict[str, Any]]:
+        envs = [e for e in self.svc.envs.values()
+                if resource_group is None or e.rid.resource_group.lower() == resource_group.lower()]
+        return [self._sync(ctx, e) for e in sorted(envs, key=lambda e: e.id.lower())]
+
+    def _start(self, ctx: Ctx, env: Environment, seconds: float) -> Operation:
+        def finish() -> None:
+            if not env.deleted:
+                self.svc.environment_provisioned(env)
+                self._sync(ctx, env)
+
+        return ctx.platform.operations.start(self._status_url(ctx, env.location, "managedEnvironment"), seconds,
+                                             finish)
+
+    def put(self, ctx: Ctx, rid: ResourceId, body: Any) -> Response:
+        with ctx.platform.lock:
+            env, created = self.svc.put_environment(rid, body, _principal(ctx))
+            ctx.store.add(Resource(env.id, env.name, ENV_TYPE, rid.resource_group, env.location, {}, env,
+                                   env.created))
+            seconds = ctx.clock.duration("environment.create" if created else "app.update")
+            op = self._start(ctx, env, seconds)
+            return Response.json(201 if created else 200, self._sync(ctx, env),
+                                 ctx.platform.operations.async_headers(op))
+
+    def patch(self, ctx: Ctx, rid: ResourceId, body: Any) -> Response:
+        with ctx.platform.lock:
+            env = self.svc.patch_environment(self._env(rid), body, _principal(ctx))
+            op = self._start(ctx, env, ctx.clock.duration("app.update"))
+            return Response.empty(202, ctx.platform.operations.async_headers(op, location=True))
+
+    def delete(self, ctx: Ctx, rid: ResourceId) -> Response:
+        with ctx.platform.lock:
+            env = self.svc.env_by_id(rid.id)
+            if env is None:
+                return Response.empty(204)
+            env.provisioning_state = "Deleting"
+            op = ctx.platform.operations.start(self._status_url(ctx, env.location, "managedEnvironment", "Results"),
+                                               ctx.clock.duration("app.delete"),
+                                               lambda: self.svc.remove_environment(env))
+            op.extra["location_style"] = True
+            return Response.empty(202, ctx.platform.operations.location_headers(op))
+
+    def remove(self, ctx: Ctx, rid: ResourceId) -> None:
+        env = self.svc.env_by_id(rid.id)
+        if env is not None:
+            self.svc.remove_environment(env)
+        ctx.store.remove(rid.id)
+
+    def get_auth_token(self, ctx: Ctx, rid: ResourceId, body: Any) -> Response:
+        env = self._env(rid)
+        token, expires = self.svc.auth_token(env)
+        return Response.json(200, {"location": env.location, "properties": {"token": token, "expires": iso7(expires)},
+                                   "id": env.id, "name": env.name, "type": "Microsoft.App/environments/accesstoken"})
+
+
+class ContainerApps(_Base):
+    type_name = "containerApps"
+    actions = {"getAuthToken": "get_auth_token", "listSecrets": "list_secrets"}
+
+    def _sync(self, ctx: Ctx, app: ContainerApp) -> dict[str, Any]:
+        body = self.bodies.app(app)
+        res = ctx.store.get(app.id)
+        if res is not None:
+            res.body = body
+        return body
+
+    def get(self, ctx: Ctx, rid: ResourceId) -> Response:
+        return Response.json(200, self._sync(ctx, self._app(rid)))
+
+    def list(self, ctx: Ctx, parent: ResourceId | None, resource_group: str | None) -> list[dict[str, Any]]:
+        apps = [a for a in self.svc.apps.values() if not a.deleted and
+                (resource_group is None or a.rid.resource_group.lower() == resource_group.lower())]
+        return [self._sync(ctx, a) for a in sorted(apps, key=lambda a: a.id.lower())]
+
+    def _begin(self, ctx: Ctx, rid: ResourceId, body: dict[str, Any], current: ContainerApp | None) -> tuple[
+            ContainerApp, bool, Operation]:
+        spec = self.svc.validate_app(rid, body, current)
+        if current is not None:
+            self._check_revision_name(current, spec)
+        app, created = self.svc.begin_app(rid, spec, _principal(ctx))
+        if created:
+            ctx.store.add(Resource(app.id, app.name, APP_TYPE, rid.resource_group, app.location, {}, app,
+                                   app.created))
+        error = self.svc.validate_images(app, spec)
+        seconds = ctx.clock.duration("app.validate" if error else ("app.create" if created else "app.update"))
+
+        def finish() -> dict[str, Any] | None:
+            outcome = self.svc.finish_app(app, spec, error, created)
+            self._sync(ctx, app)
+            return outcome
+
+        op = ctx.platform.operations.start(self._status_url(ctx, app.location, "containerapp"), seconds, finish)
+        return app, created, op
+
+    def _check_revision_name(self, app: ContainerApp, spec: models.Spec) -> None:
+        suffix = spec.template.get("revisionSuffix")
+        base = app.revisions.get(app.latest_revision or "")
+        if not suffix or base is None or models._template_key(base.template) == models._template_key(spec.template):
+            return
+        name = f"{app.name}--{suffix}"
+        if name in app.revisions:
+            raise ArmError(400, "ContainerAppRevisionAlreadyExists",
+                           f"Revision '{name}' already exists. Revision names must be unique; use a different "
+                           "revisionSuffix.")
+
+    def put(self, ctx: Ctx, rid: ResourceId, body: Any) -> Response:
+        with ctx.platform.lock:
+            current = self.svc.apps.get(rid.id.lower())
+            current = current if current is not None and not current.deleted else None
+            app, created, op = self._begin(ctx, rid, body, current)
+            return Response.json(201 if created else 200, self._sync(ctx, app),
+                                 ctx.platform.operations.async_headers(op))
+
+    def patch(self, ctx: Ctx, rid: ResourceId, body: Any) -> Response:
+        with ctx.platform.lock:
+            app = self._app(rid)
+            current = {"location": app.location, "tags": app.tags, "identity": app.identity,
+                       "properties": {"environmentId": app.env.id, "workloadProfileName": app.workload_profile,
+                                      "configuration": {**app.configuration,
+                                                        "secrets": [dict(s, name=n) for n, s in app.secrets.items()]},
+                                      "template": app.template}}
+            merged = models._deep_merge(current, body)
+            _, _, op = self._begin(ctx, rid, merged, app)
+            return Response.empty(202, ctx.platform.operations.async_headers(op, location=True))
+
+    def delete(self, ctx: Ctx, rid: ResourceId) -> Response:
+        with ctx.platform.lock:
+            app = self.svc.apps.get(rid.id.lower())
+            if app is None or app.deleted:
+                return Response.empty(204)
+            self.svc.begin_delete_app(app)
+            op = ctx.platform.operations.start(self._status_url(ctx, app.location, "containerapp", "Results"),
+                                               ctx.clock.duration("app.delete"), lambda: self.svc.remove_app(app))
+            op.extra["location_style"] = True
+            return Response.empty(202, ctx.platform.operations.location_headers(op))
+
+    def remove(self, ctx: Ctx, rid: ResourceId) -> None:
+        app = self.svc.apps.get(rid.id.lower())
+        if app is not None:
+            self.svc.remove_app(app)
+        ctx.store.remove(rid.id)
+
+    def get_auth_token(self, ctx: Ctx, rid: ResourceId, body: Any) -> Response:
+        app = self._app(rid)
+        token, expires = self.svc.auth_token(app)
+        return Response.json(200, {"location": app.location, "properties": {"token": token, "expires": iso7(expires)},
+                                   "id": self.bodies.app(app)["id"], "name": app.name,
+                                   "type": "Microsoft.App/containerApps/accesstoken"})
+
+    def list_secrets(self, ctx: Ctx, rid: ResourceId, body: Any) -> Response:
+        app = self._app(rid)
+        value = [{"name": n, "value": s.get("value"), **({"keyVaultUrl": s["keyVaultUrl"]} if s.get("keyVaultUrl")
+                                                          else {})} for n, s in app.secrets.items()]
+        return Response.json(200, {"value": value})
+
+
+class Revisions(_Base):
+    type_name = "containerApps/revisions"
+    actions = {"activate": "activate", "deactivate": "deactivate", "restart": "restart"}
+
+    def _rev(self, rid: ResourceId) -> tuple[ContainerApp, Revision]:
+        app = self._app(rid.parent())
+        rev = app.revisions.get(rid.name)
+        if rev is None:
+            raise ArmError(404, "ContainerAppRevisionNotFound",
+                           f"Revision '{rid.name}' was not found for container app '{app.name}'.")
+        return app, rev
+
+    def lookup(self, ctx: Ctx, rid: ResourceId) -> Any:
+        return self._rev(rid)
+
+    def get(self, ctx: Ctx, rid: ResourceId) -> Response:
+        app, rev = self._rev(rid)
+        return Response.json(200, self.bodies.revision(app, rev))
+
+    def list(self, ctx: Ctx, parent: ResourceId | None, resource_group: str | None) -> list[dict[str, Any]]:
+        if parent is None:
+            return []
+        app = self._app(parent)
+        revs = sorted(app.revisions.values(), key=lambda r: r.created)
+        return [self.bodies.revision(app, r) for r in revs]
+
+    def activate(self, ctx: Ctx, rid: ResourceId, body: Any) -> Response:
+        with ctx.platform.lock:
+            app, rev = self._rev(rid)
+            self.svc.activate(app, rev)
+        return Response.empty(200)
+
+    def deactivate(self, ctx: Ctx, rid: ResourceId, body: Any) -> Response:
+        with ctx.platform.lock:
+            app, rev = self._rev(rid)
+            self.svc.deactivate(app, rev)
+        return Response.empty(200)
+
+    def restart(self, ctx: Ctx, rid: ResourceId, body: Any) -> Response:
+        with ctx.platform.lock:
+            app, rev = self._rev(rid)
+            self.svc.restart(app, rev)
+        return Response.empty(200)
+
+
+class Replicas(_Base):
+    type_name = "containerApps/revisions/replicas"
+
+    def _revision(self, rid: ResourceId) -> tuple[ContainerApp, Revision]:
+        return Revisions(self.svc, self.bodies)._rev(rid)
+
+    def lookup(self, ctx: Ctx, rid: ResourceId) -> Any:
+        return self.get(ctx, rid)
+
+    def get(self, ctx: Ctx, rid: ResourceId) -> Response:
+        app, rev = self._revision(rid.parent())
+        for rep in rev.replicas:
+            if rep.name == rid.name:
+                return Response.json(200, self.bodies.replica(app, rev, rep))
+        raise ArmError(404, "ContainerAppReplicaNotFound",
+                       f"Replica '{rid.name}' was not found for revision '{rev.name}'.")
+
+    def list(self, ctx: Ctx, parent: ResourceId | None, resource_group: str | None) -> list[dict[str, Any]]:
+        if parent is None:
+            return []
+        app, rev = self._revision(parent)
+        return [self.bodies.replica(app, rev, r) for r in rev.replicas]
+
+
+def register(platform: Platform) -> AppService:
+    svc = AppService(platform)
+    bodies = Bodies(platform)
+    for rt in (ManagedEnvironments(svc, bodies), ContainerApps(svc, bodies), Revisions(svc, bodies),
+               Replicas(svc, bodies)):
+        platform.register_type(rt)
+    svc.streams = EventStreams(platform, svc)
+    svc.streams.register()
+    platform.services.extra["app"] = svc
+    return svc
