@@ -51,6 +51,5 @@ def cloud_metadata(base_url: str) -> dict:
 
 def metadata_endpoints(base_url: str):  # noqa: ANN201
     def handler(req: Request) -> Response:
-        return Response.json(200, [cloud_metadata(base_url or req.headers.get("Host", ""))] if req.query_ci(
-            "api-version") and req.query_ci("api-version") >= "2022-09-01" else cloud_metadata(base_url))
+        return Response.json(200, cloud_metadata(base_url))
     return handler
