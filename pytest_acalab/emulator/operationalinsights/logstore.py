@@ -185,13 +185,47 @@ class WorkspaceLogs:
                 self._create_table(con, schema)
             placeholders = ", ".join(self._unnest(i, c.type) for i, c in enumerate(schema.columns, 1))
             n = len(schema.columns) + 1
+            names = ", ".join([*(_quote(c.name) for c in schema.columns), _VISIBLE])
             con.execute(
-                f"INSERT INTO {_STORE_SCHEMA}.{_quote('rows_' + table)} SELECT {placeholders}, UNNEST(${n})",
+                f"INSERT INTO {_STORE_SCHEMA}.{_quote('rows_' + table)} ({names}) "
+                f"SELECT {placeholders}, UNNEST(${n})",
                 [*columns, [visible_ns] * len(rows)],
             )
             self._first_visible[table] = min(self._first_visible.get(table, visible_ns), visible_ns)
             self._rows[table] = self._rows.get(table, 0) + len(rows)
         return len(rows)
+
+    def extend_schema(self, schema: TableSchema) -> None:
+        """Accept rows for *schema*: a new table, or more columns for a known one.
+
+        Custom-log tables grow a column the first time a record carries a new field (the HTTP Data
+        Collector API); existing columns keep their place and type, new ones are appended.
+        """
+        with self._lock:
+            current = self._schemas.get(schema.name)
+            if current is None:
+                self._schemas[schema.name] = schema
+                return
+            for column in schema.columns:
+                known = current.column(column.name)
+                if known is not None and known.type != column.type:
+                    raise LogIngestionError(
+                        f"{schema.name}: column {column.name!r} is {known.type}, not {column.type}"
+                    )
+            added = [c for c in schema.columns if current.column(c.name) is None]
+            if not added:
+                return
+            grown = TableSchema(current.name, current.columns + tuple(added), current.source_system,
+                                current.type_is_table_name)
+            if schema.name in self._first_visible:
+                con = self._connection()
+                table = f"{_STORE_SCHEMA}.{_quote('rows_' + schema.name)}"
+                for column in added:
+                    con.execute(f"ALTER TABLE {table} ADD COLUMN {_quote(column.name)} {_DUCK_TYPES[column.type]}")
+                if schema.name in self._views:
+                    con.execute(f"DROP VIEW main.{_quote(schema.name)}")
+                    self._views.discard(schema.name)
+            self._schemas[schema.name] = grown
 
     def tables(self, now: dt.datetime | None = None) -> list[str]:
         """Names of the tables that exist: that received a row (visible at *now*, if given)."""
