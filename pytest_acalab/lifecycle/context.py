@@ -97,7 +97,7 @@ class LabContext:
                 continue
             item = sorted(items, key=lambda r: r.name)[0]
             body = self.clients.resources.resources.get_by_id(
-                item.id, READ_API_VERSIONS.get(rtype.lower(), "2024-03-01")).as_dict()
+                item.id, api_version=READ_API_VERSIONS.get(rtype.lower(), "2024-03-01")).as_dict()
             found[alias] = ResourceRef(alias, item.id, item.name, item.type, _camel(body))
         self.resources = found
         return found

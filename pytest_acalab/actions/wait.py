@@ -1,0 +1,30 @@
+"""``wait_for``: wait until a check holds (the check runner's polling, within the action's deadline)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from pytest_acalab.actions.base import ActionError, Outcome, action
+
+if TYPE_CHECKING:
+    from pytest_acalab.labfile.model import Action
+    from pytest_acalab.lifecycle.context import LabContext
+
+
+@action("wait_for")
+def wait_for(ctx: LabContext, args: Mapping[str, Any], deadline: float, act: Action) -> Outcome:
+    from pytest_acalab.probes.base import ProbeError, ProbeSkipped
+    from pytest_acalab.probes.checks import evaluate
+
+    try:
+        outcome = evaluate(ctx, args["check"], default_within=deadline, where=f"action '{act.id}'")
+    except ProbeError as exc:
+        raise ActionError(str(exc)) from exc
+    except ProbeSkipped as exc:
+        return Outcome.failed(f"the check cannot be observed here: {exc.reason}")
+    data = {"attempts": outcome.attempts, "elapsed": outcome.elapsed, "source": outcome.source}
+    if outcome.ok:
+        return Outcome.succeeded(f"held after {outcome.attempts} attempt(s) over {outcome.elapsed:.1f}s "
+                                 f"({outcome.source})", **data)
+    return Outcome.failed(outcome.failure_message(), **data)

@@ -1,0 +1,74 @@
+"""Container app probes: ``app_state`` and ``app_image``."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from pytest_acalab.probes.base import Observation, probe, resource_name
+from pytest_acalab.probes.revisions import fetch_app
+
+if TYPE_CHECKING:
+    from pytest_acalab.lifecycle.context import LabContext
+
+__all__ = ["app_field", "app_summary", "container_image"]
+
+
+# ---- parsing (pure) ------------------------------------------------------------------------------------
+
+def app_field(app: Mapping[str, Any], path: str) -> Any:
+    """A field under ``properties`` by dotted path (``configuration.ingress.fqdn``); None when absent.
+
+    Absent and null are the same answer: after a failed create Azure omits ``eventStreamEndpoint``
+    and sends ``latestRevisionName: null`` (FIELD-NOTES 1).
+    """
+    cur: Any = app.get("properties") or {}
+    for part in path.split("."):
+        if isinstance(cur, Mapping):
+            cur = cur.get(part)
+        elif isinstance(cur, list) and part.isdigit() and int(part) < len(cur):
+            cur = cur[int(part)]
+        else:
+            return None
+    return cur
+
+
+def app_summary(app: Mapping[str, Any]) -> str:
+    props = app.get("properties") or {}
+    keys = ("provisioningState", "runningStatus", "latestRevisionName", "latestReadyRevisionName",
+            "latestRevisionFqdn")
+    shown = ", ".join(f"{k}={props.get(k)}" for k in keys)
+    stream = "present" if props.get("eventStreamEndpoint") else "absent"
+    return f"app {app.get('name')}: {shown}, eventStreamEndpoint {stream}"
+
+
+def container_image(app: Mapping[str, Any], container: str | None = None) -> tuple[Any, str]:
+    """(image, explanation) of the named container, or of the first one."""
+    containers = app_field(app, "template.containers") or []
+    if not containers:
+        return None, f"app {app.get('name')} has no containers in its template"
+    if container is None:
+        chosen = containers[0]
+    else:
+        chosen = next((c for c in containers if c.get("name") == container), None)
+        if chosen is None:
+            names = ", ".join(str(c.get("name")) for c in containers)
+            return None, f"app {app.get('name')} has no container '{container}' (has: {names})"
+    return chosen.get("image"), f"container '{chosen.get('name')}' image {chosen.get('image')}"
+
+
+# ---- probes --------------------------------------------------------------------------------------------
+
+@probe("app_state")
+def app_state(ctx: LabContext, args: Mapping[str, Any], deadline: float) -> Observation:
+    app = fetch_app(ctx, resource_name(ctx, args["app"]), deadline)
+    field = args["field"]
+    value = app_field(app, field)
+    return Observation(value, "container_app", app_summary(app), {"field": field})
+
+
+@probe("app_image")
+def app_image(ctx: LabContext, args: Mapping[str, Any], deadline: float) -> Observation:
+    app = fetch_app(ctx, resource_name(ctx, args["app"]), deadline)
+    image, why = container_image(app, args.get("container"))
+    return Observation(image, "container_app", f"{why}; {app_summary(app)}")

@@ -1,0 +1,273 @@
+"""The check runner: evaluate a lab CHECK, polling until its tolerance holds or its deadline passes.
+
+* A deviation (the probes ran; the answer was wrong) is ``CheckOutcome.ok == False``: a test FAILURE.
+* An error (a probe could not run) raises ``ProbeError``: a test ERROR. Inside ``any_of`` a probe that
+  cannot run counts as "does not hold" (recorded in the evidence), unless none of them could run.
+* ``ProbeSkipped`` (nothing observable from here) propagates for the plugin to turn into a skip.
+
+Polling uses tenacity (Chaos Toolkit users' "retry the probe until it holds within N seconds");
+``stable_for`` N asks for N consecutive holds (terraform's answer to eventual consistency). The whole
+check is polled as one: nested checks are evaluated once per attempt. Action results never change, so
+a check decided by them stops polling at once.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from tenacity import RetryCallState, Retrying, retry_if_result, stop_after_delay
+
+from pytest_acalab.labfile.model import ActionCheck, AllOfCheck, AnyOfCheck, Check, ProbeCheck
+from pytest_acalab.probes.base import ProbeError, ProbeSkipped
+from pytest_acalab.reports.scrub import excerpt as cap
+
+if TYPE_CHECKING:
+    from pytest_acalab.lifecycle.context import LabContext
+
+__all__ = ["EXCERPT_LIMIT", "CheckOutcome", "Evidence", "check_deadline", "evaluate"]
+
+EXCERPT_LIMIT = 600
+
+
+@dataclass
+class Evidence:
+    """What one probe (or action result) said in the last attempt."""
+
+    name: str
+    """Probe name, or ``action:<id>``."""
+    source: str
+    ok: bool
+    expected: str
+    actual: str
+    excerpt: str
+    line: int
+    error: str | None = None
+    skipped: str | None = None
+
+    def summary(self) -> str:
+        state = "held" if self.ok else ("could not run" if self.error else "skipped" if self.skipped
+                                        else "did not hold")
+        why = self.error or self.skipped or self.actual
+        return f"{self.name} ({self.source}) {state}: expected {self.expected}; actual {why}"
+
+
+@dataclass
+class CheckOutcome:
+    ok: bool
+    expected: str
+    actual: str
+    source: str
+    excerpt: str
+    attempts: int
+    elapsed: float
+    evidence: list[Evidence] = field(default_factory=list)
+    label: str = ""
+    deadline: float = 0.0
+    stable_for: int = 1
+    streak: int = 0
+
+    def failure_message(self) -> str:
+        """The message CI shows: expected vs actual, where the evidence came from, and an excerpt."""
+        stable = f", {self.streak}/{self.stable_for} consecutive holds" if self.stable_for > 1 else ""
+        return (f"{self.label}: expected {self.expected}; actual {self.actual}\n"
+                f"source: {self.source}; {self.attempts} attempt(s) over {self.elapsed:.1f}s "
+                f"(deadline {self.deadline:g}s{stable})\n"
+                f"evidence: {self.excerpt}")
+
+
+@dataclass
+class _Pass:
+    """One evaluation of a (possibly composite) check."""
+
+    ok: bool
+    final: bool
+    expected: str
+    actual: str
+    source: str
+    excerpt: str
+    evidence: list[Evidence]
+
+
+def check_deadline(check: Check, default: float) -> float:
+    """``within`` of the check, else the largest nested ``within``, else ``default``."""
+    within = getattr(check, "within", None)
+    if within is not None:
+        return within
+    nested = [check_deadline(c, -1.0) for c in getattr(check, "checks", ())]
+    nested = [n for n in nested if n >= 0]
+    return max(nested) if nested else default
+
+
+def evaluate(ctx: LabContext, check: Check, *, default_within: float | None = None,
+             where: str | None = None) -> CheckOutcome:
+    """Evaluate ``check``, polling until it holds ``stable_for`` times in a row or the deadline passes.
+
+    ``default_within``: deadline when the check has no ``within`` (default: the backend's probe deadline).
+    ``where``: how to name the check in messages (default ``lab.yaml:<line>``).
+    """
+    label = where or f"{ctx.lab.path.name}:{check.line}"
+    deadline = check_deadline(check, ctx.backend.deadlines.probe if default_within is None else default_within)
+    stable_for = max(int(getattr(check, "stable_for", 1) or 1), 1)
+    poll = max(ctx.backend.deadlines.poll_interval, 0.0)
+    started = time.monotonic()
+    state = {"attempt": 0, "streak": 0}
+
+    def attempt() -> _Pass:
+        state["attempt"] += 1
+        remaining = max(deadline - (time.monotonic() - started), 0.5)
+        result = _once(ctx, check, remaining, state["attempt"], started, label)
+        state["streak"] = state["streak"] + 1 if result.ok else 0
+        return result
+
+    def more(result: _Pass) -> bool:
+        if result.final:
+            return False
+        return not result.ok or state["streak"] < stable_for
+
+    def wait(rs: RetryCallState) -> float:
+        return max(min(poll, deadline - rs.seconds_since_start), 0.0)
+
+    retrying = Retrying(stop=stop_after_delay(deadline), wait=wait, retry=retry_if_result(more),
+                        retry_error_callback=lambda rs: rs.outcome.result() if rs.outcome else None)
+    result: _Pass = retrying(attempt)
+    held = result.ok and (result.final or state["streak"] >= stable_for)
+    actual = result.actual
+    if result.ok and not held:
+        actual = f"{actual} (held {state['streak']} of {stable_for} consecutive times required)"
+    return CheckOutcome(
+        ok=held, expected=result.expected, actual=actual, source=result.source,
+        excerpt=cap(ctx.scrubber.text(result.excerpt), EXCERPT_LIMIT), attempts=state["attempt"],
+        elapsed=round(time.monotonic() - started, 3), evidence=result.evidence, label=label,
+        deadline=deadline, stable_for=stable_for, streak=state["streak"])
+
+
+# ---- one pass ------------------------------------------------------------------------------------------
+
+def _once(ctx: LabContext, check: Check, remaining: float, attempt: int, started: float, label: str) -> _Pass:
+    if isinstance(check, ProbeCheck):
+        return _probe(ctx, check, remaining, attempt, started, label)
+    if isinstance(check, ActionCheck):
+        return _action(ctx, check, attempt, started)
+    if isinstance(check, AllOfCheck):
+        return _all_of(ctx, check, remaining, attempt, started, label)
+    if isinstance(check, AnyOfCheck):
+        return _any_of(ctx, check, remaining, attempt, started, label)
+    raise TypeError(f"not a check: {check!r}")
+
+
+def _probe(ctx: LabContext, check: ProbeCheck, remaining: float, attempt: int, started: float,
+           label: str) -> _Pass:
+    from pytest_acalab.probes import run_probe
+
+    try:
+        obs = run_probe(ctx, check.probe, check.args, deadline=remaining)
+    except ProbeSkipped as exc:
+        ctx.journal.record("probe", check.probe, attempt=attempt, ok=None, skipped=exc.reason, line=check.line,
+                           elapsed=round(time.monotonic() - started, 3))
+        raise
+    except ProbeError as exc:
+        ctx.journal.record("probe", check.probe, attempt=attempt, ok=None, error=str(exc), line=check.line,
+                           elapsed=round(time.monotonic() - started, 3))
+        raise ProbeError(f"probe '{check.probe}' ({label}, line {check.line}) could not run: {exc}") from exc
+    verdict = check.expect.evaluate(obs.value)
+    text = cap(ctx.scrubber.text(obs.excerpt or verdict.actual), EXCERPT_LIMIT)
+    ctx.journal.record("probe", check.probe, attempt=attempt, ok=verdict.ok, value=verdict.actual,
+                       source=obs.source, excerpt=text, line=check.line,
+                       elapsed=round(time.monotonic() - started, 3))
+    ev = Evidence(check.probe, obs.source, verdict.ok, verdict.expected, verdict.actual, text, check.line)
+    return _Pass(verdict.ok, False, verdict.expected, verdict.actual, obs.source, text, [ev])
+
+
+def _action(ctx: LabContext, check: ActionCheck, attempt: int, started: float) -> _Pass:
+    if check.action_id == "deploy":
+        state: Any = ctx.deployment.get("state")
+        state = getattr(state, "value", state)  # the SDK's ProvisioningState enum -> "Failed"
+        if state is None:
+            raise ProbeError(f"check on line {check.line}: the lab deployment has no recorded outcome yet")
+        error = ctx.deployment.get("error")
+        detail = "" if not error else str(error.get("message") if isinstance(error, dict) else error)
+        source = "deployment"
+    else:
+        result = ctx.action_results.get(check.action_id)
+        if result is None:
+            raise ProbeError(f"check on line {check.line}: action '{check.action_id}' has no recorded result "
+                             "(it has not run)")
+        state, detail, source = result.status, result.detail, f"action:{check.action_id}"
+    verdict = check.expect.evaluate(state)
+    text = cap(ctx.scrubber.text(f"{source} {state}" + (f": {detail}" if detail else "")), EXCERPT_LIMIT)
+    ctx.journal.record("check", f"action:{check.action_id}", attempt=attempt, ok=verdict.ok, value=verdict.actual,
+                       line=check.line, elapsed=round(time.monotonic() - started, 3))
+    ev = Evidence(f"action:{check.action_id}", source, verdict.ok, verdict.expected, verdict.actual, text,
+                  check.line)
+    return _Pass(verdict.ok, True, verdict.expected, verdict.actual, source, text, [ev])
+
+
+def _all_of(ctx: LabContext, check: AllOfCheck, remaining: float, attempt: int, started: float,
+            label: str) -> _Pass:
+    parts = [_once(ctx, c, remaining, attempt, started, label) for c in check.checks]
+    ok = all(p.ok for p in parts)
+    failing = [p for p in parts if not p.ok]
+    final = all(p.final for p in parts) if ok else any(p.final for p in failing)
+    expected = "all of (" + "; ".join(_describe_child(c) for c in check.checks) + ")"
+    shown = failing or parts
+    actual = "; ".join(f"{e.name}: {e.actual}" for p in shown for e in p.evidence if not e.ok or ok)
+    source = ", ".join(dict.fromkeys(p.source for p in shown))
+    text = " | ".join(p.excerpt for p in shown)
+    return _Pass(ok, final, expected, actual, source, text, [e for p in parts for e in p.evidence])
+
+
+def _any_of(ctx: LabContext, check: AnyOfCheck, remaining: float, attempt: int, started: float,
+            label: str) -> _Pass:
+    evidence: list[Evidence] = []
+    parts: list[_Pass] = []
+    errors: list[str] = []
+    skips: list[str] = []
+    for child in check.checks:
+        try:
+            part = _once(ctx, child, remaining, attempt, started, label)
+        except ProbeSkipped as exc:
+            skips.append(exc.reason)
+            evidence.append(_unavailable(child, skipped=exc.reason))
+            continue
+        except ProbeError as exc:
+            errors.append(str(exc))
+            evidence.append(_unavailable(child, error=str(exc)))
+            continue
+        parts.append(part)
+        evidence.extend(part.evidence)
+    if not parts:
+        if errors:
+            raise ProbeError("no check of any_of could run: " + " | ".join(errors + skips))
+        raise ProbeSkipped("no check of any_of can observe anything here: " + " | ".join(skips))
+    held = [p for p in parts if p.ok]
+    ok = bool(held)
+    final = any(p.final for p in held) if ok else (all(p.final for p in parts) and len(parts) == len(check.checks))
+    expected = "any of (" + "; ".join(_describe_child(c) for c in check.checks) + ")"
+    actual = "; ".join(f"{e.name} ({e.source}): {e.error or e.skipped or e.actual}" for e in evidence)
+    tried = ", ".join(dict.fromkeys(e.source for e in evidence))
+    if ok:
+        source = held[0].source
+        text = f"held: {held[0].source} (tried: {tried}): {held[0].excerpt}"
+    else:
+        source = tried
+        text = "none held; " + " || ".join(f"{e.source}: {e.error or e.skipped or e.excerpt}" for e in evidence)
+    return _Pass(ok, final, expected, actual, source, text, evidence)
+
+
+def _describe_child(check: Check) -> str:
+    if isinstance(check, ProbeCheck):
+        return f"{check.probe} {check.expect.describe()}"
+    if isinstance(check, ActionCheck):
+        return f"action:{check.action_id} {check.expect.describe()}"
+    kind = "all of" if isinstance(check, AllOfCheck) else "any of"
+    return f"{kind} (" + "; ".join(_describe_child(c) for c in check.checks) + ")"
+
+
+def _unavailable(check: Check, *, error: str | None = None, skipped: str | None = None) -> Evidence:
+    name = check.probe if isinstance(check, ProbeCheck) else (
+        f"action:{check.action_id}" if isinstance(check, ActionCheck) else "nested")
+    expect = getattr(check, "expect", None)
+    return Evidence(name, name, False, expect.describe() if expect else _describe_child(check), "",
+                    error or skipped or "", check.line, error=error, skipped=skipped)

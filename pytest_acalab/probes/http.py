@@ -1,0 +1,56 @@
+"""``http_endpoint``: status codes of N GETs to the app's ingress.
+
+When the host does not resolve or cannot be reached from here the probe is skipped (``ProbeSkipped``),
+not failed: the runner's network says nothing about the app (the emulator's fqdns never route).
+"""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from pytest_acalab.probes.apps import app_field
+from pytest_acalab.probes.base import Observation, ProbeSkipped, probe, resource_name
+from pytest_acalab.probes.revisions import fetch_app
+
+if TYPE_CHECKING:
+    from pytest_acalab.lifecycle.context import LabContext
+
+__all__ = ["ingress_host", "request_statuses"]
+
+
+def ingress_host(app: Mapping[str, Any]) -> str | None:
+    return app_field(app, "latestRevisionFqdn") or app_field(app, "configuration.ingress.fqdn")
+
+
+def request_statuses(url: str, count: int, *, verify: Any = True, timeout: float = 10.0) -> list[int | None]:
+    """Status code of each GET (None for a request that got no answer after connecting)."""
+    import requests
+
+    out: list[int | None] = []
+    with requests.Session() as session:
+        for _ in range(count):
+            try:
+                out.append(session.get(url, verify=verify, timeout=timeout, allow_redirects=False).status_code)
+            except requests.ConnectionError as exc:
+                raise ProbeSkipped(f"{url} is not reachable from here: {exc}") from exc
+            except requests.Timeout:
+                out.append(None)
+    return out
+
+
+@probe("http_endpoint")
+def http_endpoint(ctx: LabContext, args: Mapping[str, Any], deadline: float) -> Observation:
+    app_name = resource_name(ctx, args["app"])
+    app = fetch_app(ctx, app_name, deadline)
+    host = ingress_host(app)
+    if not host:
+        return Observation([], "http", f"app '{app_name}' has no ingress fqdn: nothing to request")
+    try:
+        socket.getaddrinfo(host, 443)
+    except OSError as exc:
+        raise ProbeSkipped(f"{host} does not resolve from here ({exc})") from exc
+    url = f"https://{host}{args.get('path') or '/'}"
+    statuses = request_statuses(url, int(args.get("requests") or 3), timeout=min(max(deadline, 1.0), 30.0))
+    return Observation(statuses, "http", f"GET {url}: {statuses}")

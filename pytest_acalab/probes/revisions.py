@@ -1,0 +1,133 @@
+"""Revision probes: ``revision_health``, ``revision_state``, ``revisions``.
+
+"Latest" means newest by ``createdTime``: Azure does not promise any list order (FIELD-NOTES 2).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from pytest_acalab.probes.base import Observation, fetch, parse_timestamp, probe, resource_name
+
+if TYPE_CHECKING:
+    from pytest_acalab.lifecycle.context import LabContext
+
+__all__ = [
+    "REVISION_FIELDS",
+    "fetch_app",
+    "fetch_revisions",
+    "latest_revision",
+    "no_revision_excerpt",
+    "revision_field",
+    "revision_summary",
+    "sort_revisions",
+]
+
+REVISION_FIELDS = ("healthState", "runningState", "provisioningState", "runningStateDetails",
+                   "provisioningError", "active", "trafficWeight", "replicas")
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+# ---- parsing (pure) ------------------------------------------------------------------------------------
+
+def _props(item: Mapping[str, Any]) -> Mapping[str, Any]:
+    """A revision's fields: under ``properties`` in REST bodies, flat in ``az ... --query`` projections."""
+    props = item.get("properties")
+    return props if isinstance(props, Mapping) else item
+
+
+def sort_revisions(revisions: list[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    """Oldest first by ``createdTime`` (name breaks ties; a missing time sorts first)."""
+    return sorted(revisions, key=lambda r: (parse_timestamp(_props(r).get("createdTime")) or _EPOCH,
+                                            str(r.get("name") or "")))
+
+
+def latest_revision(revisions: list[Mapping[str, Any]]) -> Mapping[str, Any] | None:
+    """The newest revision by ``createdTime``, or None when there is none."""
+    ordered = sort_revisions(revisions)
+    return ordered[-1] if ordered else None
+
+
+def revision_field(revision: Mapping[str, Any], field: str) -> Any:
+    return _props(revision).get(field)
+
+
+def revision_summary(revision: Mapping[str, Any]) -> str:
+    props = _props(revision)
+    parts = [f"{k}={props[k]}" for k in ("healthState", "runningState", "provisioningState", "active",
+                                          "trafficWeight", "replicas") if k in props]
+    for k in ("runningStateDetails", "provisioningError"):
+        if props.get(k):
+            parts.append(f"{k}={props[k]!r}")
+    return f"revision {revision.get('name')} (created {props.get('createdTime')}): " + ", ".join(parts)
+
+
+def no_revision_excerpt(app_name: str, app: Mapping[str, Any] | None) -> str:
+    """Case A evidence: no revision, and what the app itself says."""
+    if app is None:
+        return f"app '{app_name}' has no revision"
+    props = app.get("properties") or {}
+    return (f"app '{app_name}' has no revision (app provisioningState: {props.get('provisioningState')}, "
+            f"latestRevisionName: {props.get('latestRevisionName')})")
+
+
+# ---- fetching (SDK) ------------------------------------------------------------------------------------
+
+def fetch_app(ctx: LabContext, app_name: str, deadline: float) -> dict[str, Any]:
+    """The container app as Azure sends it (REST JSON, camelCase)."""
+    return fetch(ctx, lambda: ctx.clients.apps.container_apps.get(ctx.resource_group, app_name).as_dict(),
+                 what=f"GET container app '{app_name}'", deadline=deadline)
+
+
+def fetch_revisions(ctx: LabContext, app_name: str, deadline: float) -> list[dict[str, Any]]:
+    def run() -> list[dict[str, Any]]:
+        pager = ctx.clients.apps.container_apps_revisions.list_revisions(ctx.resource_group, app_name)
+        return [item.as_dict() for item in pager]
+
+    return fetch(ctx, run, what=f"list revisions of container app '{app_name}'", deadline=deadline)
+
+
+# ---- probes --------------------------------------------------------------------------------------------
+
+@probe("revision_health")
+def revision_health(ctx: LabContext, args: Mapping[str, Any], deadline: float) -> Observation:
+    app_name = resource_name(ctx, args["app"])
+    revisions = fetch_revisions(ctx, app_name, deadline)
+    latest = latest_revision(revisions)
+    if latest is None:
+        app = fetch_app(ctx, app_name, deadline)
+        return Observation("NoRevision", "revisions", no_revision_excerpt(app_name, app),
+                           {"app_provisioning_state": (app.get("properties") or {}).get("provisioningState")})
+    return Observation(revision_field(latest, "healthState"), "revisions", revision_summary(latest),
+                       {"revision": latest.get("name"), "revisions": len(revisions)})
+
+
+@probe("revision_state")
+def revision_state(ctx: LabContext, args: Mapping[str, Any], deadline: float) -> Observation:
+    app_name = resource_name(ctx, args["app"])
+    field = args["field"]
+    wanted = args.get("revision") or "latest"
+    revisions = fetch_revisions(ctx, app_name, deadline)
+    if wanted == "latest":
+        chosen = latest_revision(revisions)
+        if chosen is None:
+            app = fetch_app(ctx, app_name, deadline)
+            return Observation(None, "revisions", no_revision_excerpt(app_name, app))
+    else:
+        chosen = next((r for r in revisions if r.get("name") == wanted), None)
+        if chosen is None:
+            names = ", ".join(str(r.get("name")) for r in sort_revisions(revisions)) or "none"
+            return Observation(None, "revisions", f"app '{app_name}' has no revision '{wanted}' (has: {names})")
+    return Observation(revision_field(chosen, field), "revisions", revision_summary(chosen),
+                       {"revision": chosen.get("name")})
+
+
+@probe("revisions")
+def revisions_probe(ctx: LabContext, args: Mapping[str, Any], deadline: float) -> Observation:
+    app_name = resource_name(ctx, args["app"])
+    revisions = sort_revisions(fetch_revisions(ctx, app_name, deadline))
+    names = [str(r.get("name")) for r in revisions]
+    excerpt = "; ".join(revision_summary(r) for r in revisions[-5:]) or f"app '{app_name}' has no revision"
+    return Observation(names, "revisions", excerpt)

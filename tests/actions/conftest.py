@@ -1,0 +1,36 @@
+"""Fixtures of the action tests: an emulator per module, the acr_pull_failure lab deployed per test."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "probes"))  # acalab_probekit
+
+from acalab_probekit import context, copy_acr_lab  # noqa: E402
+
+from pytest_acalab.backends.emulator import EmulatorBackend  # noqa: E402
+from pytest_acalab.lifecycle.context import LabContext  # noqa: E402
+from pytest_acalab.lifecycle.deploy import deploy_template  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def backend() -> Iterator[EmulatorBackend]:
+    emulator = EmulatorBackend(profile="fast")
+    try:
+        yield emulator
+    finally:
+        emulator.close()
+
+
+@pytest.fixture
+def case_a(backend, tmp_path) -> LabContext:  # noqa: ANN001
+    """The lab deployed with its missing tag: the deployment failed, the app has no revision."""
+    lab = copy_acr_lab(tmp_path)
+    ctx = context(lab, backend, create_group=True)
+    deploy_template(ctx)
+    ctx.refresh_resources()
+    return ctx
