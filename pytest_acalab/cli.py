@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
 import shlex
 import signal
 import sys
@@ -12,20 +14,23 @@ from collections.abc import Sequence
 
 def _serve(args: argparse.Namespace) -> int:
     from pytest_acalab.emulator import Emulator
-    from pytest_acalab.emulator.connect import azure_cli_env, how_to_connect
+    from pytest_acalab.emulator.connect import azure_cli_script, how_to_connect, write_env_file
 
     stop = threading.Event()
     with Emulator(profile=args.profile, speed=args.speed, port=args.port) as emu:
-        print(how_to_connect(emu), flush=True)
-        if args.env_file:
-            with open(args.env_file, "w", encoding="utf-8") as fh:
-                fh.write(azure_cli_env(emu, shell=True) + "\n")
+        env_file = os.path.abspath(args.env_file) if args.env_file else str(emu.state_dir / "acalab.env")
+        write_env_file(env_file, azure_cli_script(emu))  # the secret goes here (0600), never to the terminal
+        print(how_to_connect(emu, env_file), flush=True)
         signal.signal(signal.SIGTERM, lambda *_: stop.set())
         try:
             while not stop.wait(0.5):
                 pass
         except KeyboardInterrupt:
             pass
+        finally:
+            if args.env_file:  # its secret and addresses die with this emulator
+                with contextlib.suppress(OSError):
+                    os.remove(env_file)
         print("\nemulator stopped", flush=True)
     return 0
 
@@ -40,7 +45,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (default: a free one)")
     serve.add_argument("--profile", choices=("fast", "realistic"), default="fast")
     serve.add_argument("--speed", type=float, default=1.0, help="speed factor for the realistic profile")
-    serve.add_argument("--env-file", help="also write the shell exports for SDKs and the Azure CLI here")
+    serve.add_argument("--env-file",
+                       help="write the shell exports and Azure CLI login for 'acalab emulator env' here (mode 0600; "
+                            "removed when the emulator stops); default: a file in the emulator's state directory")
     serve.set_defaults(func=_serve)
 
     env = emu_sub.add_parser("env", help="print shell exports pointing the Azure CLI at a running emulator")
@@ -64,8 +71,22 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _env(args: argparse.Namespace) -> int:
+    """Print the env file written by ``serve`` (``eval`` it), after checking its emulator answers."""
+    from pytest_acalab.emulator.connect import SECRET_VARIABLE, check_emulator, read_exports
+
     with open(args.source, encoding="utf-8") as fh:
-        sys.stdout.write(fh.read())
+        text = fh.read()
+    exports = read_exports(text)
+    url, ca = exports.get("ACALAB_EMULATOR_URL"), exports.get("ACALAB_EMULATOR_CA_BUNDLE")
+    if not url or not ca:
+        raise ValueError(f"{args.source} is not an env file written by 'acalab emulator serve --env-file'")
+    check_emulator(url, ca)
+    if sys.stdout.isatty():  # shown, not captured by eval: keep the secret off the screen
+        secret = exports.get(SECRET_VARIABLE, "")
+        if secret:
+            text = text.replace(secret, "<hidden: in the env file>")
+        print(f'# to apply: eval "$(acalab emulator env --from {shlex.quote(args.source)})"', file=sys.stderr)
+    sys.stdout.write(text)
     return 0
 
 

@@ -40,7 +40,7 @@ def run_action(ctx: LabContext, action: Action) -> ActionResult:
     if action.name not in actions:
         raise ActionError(f"action '{action.id}' (line {action.line}): unknown action '{action.name}' "
                           f"(known: {', '.join(sorted(actions))})")
-    deadline = action.timeout or ctx.backend.deadlines.action
+    deadline = ctx.backend.scale_wait(action.timeout) if action.timeout else ctx.backend.deadlines.action
     try:
         args = {k: (v if k in UNRESOLVED else ctx.resolve(v)) for k, v in action.args.items()}
     except Exception as exc:  # LabError / KeyError: a ${...} that cannot be resolved

@@ -50,6 +50,10 @@ class Backend(ABC):
     def tls_verify(self) -> str | bool:
         """What ``requests`` / azure-core take as ``verify`` / ``connection_verify``."""
 
+    def scale_wait(self, azure_seconds: float) -> float:
+        """Real seconds to allow for a wait a lab states in Azure time (``within: 10m``)."""
+        return azure_seconds
+
     def secrets(self) -> set[str]:
         """Secret values known up front (scrubbed from every output)."""
         return set()

@@ -48,6 +48,7 @@ class EmulatorBackend(Backend):
             self.subscription_id = self._emulator.subscription_id
             self.profile = profile
         divisor = 10_000.0 if profile == "fast" else max(speed, 1.0)
+        self.divisor = divisor
         # Waits scale with the emulator's clock: ten minutes of Azure time, at least a few real seconds.
         self.deadlines = Deadlines(
             probe=max(600 / divisor, 10.0), action=max(1800 / divisor, 30.0),
@@ -55,6 +56,11 @@ class EmulatorBackend(Backend):
             poll_interval=min(max(5 / divisor, 0.005), 0.5),
         )
         self._cred = None
+
+    def scale_wait(self, azure_seconds: float) -> float:
+        """Lab waits are Azure time: the emulator's clock runs them ``divisor`` times faster, yet a
+        wait keeps a floor of real seconds so a slow machine does not turn a pass into a timeout."""
+        return max(azure_seconds / self.divisor, min(azure_seconds, self.deadlines.probe))
 
     @property
     def emulator(self):  # noqa: ANN201 - Emulator | None (in-process only)

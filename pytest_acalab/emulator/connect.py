@@ -1,62 +1,168 @@
-"""How to point clients at a running emulator: SDK snippets and Azure CLI environment."""
+"""How to point clients at a running emulator: SDK snippets and the Azure CLI's environment.
+
+The unmodified Azure CLI reaches the emulator through documented knobs only: a custom cloud whose
+resource manager is the emulator (``az cloud register`` reads ``/metadata/endpoints``), the
+emulator's CA in ``REQUESTS_CA_BUNDLE``, instance discovery and telemetry off, a fresh
+``AZURE_CONFIG_DIR``, a service-principal login against the emulator's token authority, and
+``HTTPS_PROXY`` set to the emulator's loopback CONNECT proxy so that data-plane host names
+(``<acr>.azurecr.io``) reach it too. Never ``az login --identity``: its fallback is the
+instance-metadata address, which is not on a developer machine.
+"""
 
 from __future__ import annotations
 
+import os
 import shlex
+import subprocess
+from collections.abc import Mapping
+from pathlib import Path
 from typing import TYPE_CHECKING
+
+from pytest_acalab.errors import AcalabError
 
 if TYPE_CHECKING:
     from pytest_acalab.emulator.emulator import Emulator
 
 CLOUD_NAME = "AcalabEmulator"
+LOOPBACK = "127.0.0.1,localhost"
+SECRET_VARIABLE = "AZURE_CLIENT_SECRET"
+
+
+class AzureCliSetupError(AcalabError):
+    """An ``az`` command preparing the CLI for the emulator failed, or no emulator answers."""
 
 
 def cli_config_dir(emu: Emulator) -> str:
     return str(emu.state_dir / "azure-cli")
 
 
-def azure_cli_env(emu: Emulator, shell: bool = True) -> str:
-    """Shell lines that make an unmodified ``az`` talk to this emulator (``eval`` them)."""
-    env = {
-        "AZURE_CONFIG_DIR": cli_config_dir(emu),
+def azure_cli_environment(emu: Emulator, config_dir: str | os.PathLike[str] | None = None) -> dict[str, str]:
+    """Environment variables for an unmodified ``az`` (and the SDKs' environment credential).
+
+    Holds the service principal's secret (``AZURE_CLIENT_SECRET``): never print it.
+    """
+    proxy = emu.proxy_url
+    return {
+        "AZURE_CONFIG_DIR": str(config_dir) if config_dir is not None else cli_config_dir(emu),
         "REQUESTS_CA_BUNDLE": emu.ca_bundle,
         "AZURE_CORE_INSTANCE_DISCOVERY": "false",
         "AZURE_CORE_COLLECT_TELEMETRY": "false",
         "AZURE_CORE_SURVEY_MESSAGE": "false",
-        "AZURE_CORE_ONLY_SHOW_ERRORS": "false",
-        "NO_PROXY": "127.0.0.1,localhost",
+        # both spellings: Python's urllib lets lower-case proxy variables win over upper-case ones
+        "HTTPS_PROXY": proxy,
+        "https_proxy": proxy,
+        "NO_PROXY": LOOPBACK,
+        "no_proxy": LOOPBACK,
         "ACALAB_EMULATOR_URL": emu.url,
         "ACALAB_EMULATOR_CA_BUNDLE": emu.ca_bundle,
         "AZURE_SUBSCRIPTION_ID": emu.subscription_id,
         "AZURE_TENANT_ID": emu.tenant_id,
         "AZURE_CLIENT_ID": emu.client_id,
-        "AZURE_CLIENT_SECRET": emu.client_secret,
+        SECRET_VARIABLE: emu.client_secret,
         "AZURE_AUTHORITY_HOST": emu.url,
     }
-    lines = [f"export {k}={shlex.quote(v)}" for k, v in env.items()]
-    lines += [
-        f"az cloud register -n {CLOUD_NAME} --endpoint-resource-manager {emu.url}/ "
-        f"--endpoint-active-directory {emu.url} --endpoint-active-directory-resource-id "
-        f"https://management.core.windows.net/ >/dev/null 2>&1 || true",
-        f"az cloud set -n {CLOUD_NAME} >/dev/null",
-        'az login --service-principal -u "$AZURE_CLIENT_ID" -p "$AZURE_CLIENT_SECRET" '
-        '--tenant "$AZURE_TENANT_ID" >/dev/null',
+
+
+def login_commands(emu_url: str) -> list[list[str]]:
+    """The three ``az`` invocations that register the emulator's cloud and log in (secret from the env)."""
+    return [
+        ["az", "cloud", "register", "-n", CLOUD_NAME, "--endpoint-resource-manager", f"{emu_url}/"],
+        ["az", "cloud", "set", "-n", CLOUD_NAME],
+        ["az", "login", "--service-principal", "-u", "$AZURE_CLIENT_ID", "-p", f"${SECRET_VARIABLE}",
+         "--tenant", "$AZURE_TENANT_ID", "-o", "none"],
     ]
-    return "\n".join(lines)
 
 
-def how_to_connect(emu: Emulator) -> str:
-    """What ``acalab emulator serve`` prints: endpoints, CA file and how to use them."""
+def azure_cli_script(emu: Emulator) -> str:
+    """A shell script to ``eval``: the exports, then the custom cloud and the service-principal login.
+
+    Running it twice in one shell is harmless (the cloud is registered once per config dir).
+    """
+    env = azure_cli_environment(emu)
+    lines = ["# pytest-acalab: point the Azure CLI at the local emulator (eval this; it holds a secret)"]
+    lines += [f"export {k}={shlex.quote(v)}" for k, v in env.items()]
+    register, select, _ = login_commands(emu.url)
+    lines += [
+        f"az cloud show -n {CLOUD_NAME} >/dev/null 2>&1 || {shlex.join(register)} --only-show-errors >/dev/null",
+        f"{shlex.join(select)} --only-show-errors >/dev/null",
+        # expands the variables exported above: the secret is not repeated on this line
+        f'az login --service-principal -u "$AZURE_CLIENT_ID" -p "${SECRET_VARIABLE}" '
+        '--tenant "$AZURE_TENANT_ID" --only-show-errors >/dev/null',
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def write_env_file(path: str | os.PathLike[str], text: str) -> None:
+    """Write ``text`` readable by its owner only (0600), also when the file already existed."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        os.fchmod(fd, 0o600)
+        os.write(fd, text.encode())
+    finally:
+        os.close(fd)
+
+
+def read_exports(text: str) -> dict[str, str]:
+    """The ``export NAME=value`` lines of an env script, values unquoted."""
+    out: dict[str, str] = {}
+    for line in text.splitlines():
+        if line.startswith("export ") and "=" in line:
+            name, _, value = line[len("export "):].partition("=")
+            words = shlex.split(value)
+            out[name.strip()] = words[0] if words else ""
+    return out
+
+
+def check_emulator(url: str, ca_bundle: str, timeout: float = 5.0) -> None:
+    """Raise AzureCliSetupError unless an emulator answers ARM's metadata request at ``url``."""
+    import ssl
+    import urllib.error
+    import urllib.request
+
+    try:
+        context = ssl.create_default_context(cafile=ca_bundle)
+        handler = urllib.request.HTTPSHandler(context=context)
+        opener = urllib.request.build_opener(urllib.request.ProxyHandler({}), handler)
+        with opener.open(f"{url}/metadata/endpoints?api-version=2022-09-01", timeout=timeout) as resp:
+            resp.read()
+    except (OSError, ValueError, urllib.error.URLError) as exc:
+        raise AzureCliSetupError(
+            f"no emulator answers at {url} ({exc}); is 'acalab emulator serve' still running?") from None
+
+
+def prepare_azure_cli(emu: Emulator, config_dir: str | os.PathLike[str], az: str = "az",
+                      extra_env: Mapping[str, str] | None = None, timeout: float = 120) -> dict[str, str]:
+    """Register the emulator's cloud and log the service principal in, in a fresh ``config_dir``.
+
+    Returns the full environment for later ``az`` subprocesses. Raises AzureCliSetupError naming the
+    command that failed (with the secret masked in the message).
+    """
+    Path(config_dir).mkdir(parents=True, exist_ok=True)
+    env = {**os.environ, **(extra_env or {}), **azure_cli_environment(emu, config_dir)}
+    for argv in login_commands(emu.url):
+        argv = [az] + [env.get(a[1:], a) if a.startswith("$") else a for a in argv[1:]]
+        proc = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=timeout)
+        if proc.returncode != 0:
+            shown = " ".join("***" if a == emu.client_secret else a for a in argv)
+            output = (proc.stderr + proc.stdout).replace(emu.client_secret, "***")
+            raise AzureCliSetupError(f"'{shown}' failed with exit code {proc.returncode}: {output.strip()}")
+    return env
+
+
+def how_to_connect(emu: Emulator, env_file: str | None = None) -> str:
+    """What ``acalab emulator serve`` prints: endpoints, CA file and how to use them (never the secret)."""
+    env_hint = env_file or "<the --env-file you passed>"
     return f"""pytest-acalab emulator listening on 127.0.0.1 (Ctrl-C stops it)
 
   ARM endpoint      {emu.url}
   CA bundle         {emu.ca_bundle}
   Subscription      {emu.subscription_id}
   Tenant            {emu.tenant_id}
-  Client id         {emu.client_id}
+  Client id         {emu.client_id}   (secret: in the env file, mode 0600)
   Logs endpoint     {emu.logs_endpoint}   (LogsQueryClient(endpoint=...))
+  HTTPS proxy       {emu.proxy_url}   (routes <acr>.azurecr.io and other Azure host names here)
   Registries        each <name>.azurecr.io gets its own https://127.0.0.1:<port>; ask
-                    Emulator.registry_endpoint(login_server) or GET {emu.url}/acalab/registries
+                    Emulator.registry_endpoint(login_server) or GET {emu.url}/acalab/registries/<login server>
 
 Python SDK clients:
     from azure.identity import ClientSecretCredential
@@ -67,6 +173,8 @@ Python SDK clients:
                            credential_scopes=["https://management.azure.com/.default"],
                            connection_verify="{emu.ca_bundle}")
 
-Azure CLI (a custom cloud and a service principal; never 'az login --identity'):
-    eval "$(acalab emulator env --from <the --env-file you passed>)"
+Azure CLI (custom cloud '{CLOUD_NAME}', config dir {cli_config_dir(emu)}, CA bundle, instance
+discovery and telemetry off, HTTPS_PROXY for data-plane host names, service-principal login;
+never 'az login --identity'):
+    eval "$(acalab emulator env --from {env_hint})"
 """

@@ -14,8 +14,9 @@ from typing import Any
 
 from pytest_acalab.emulator.platform.clock import Clock
 from pytest_acalab.emulator.platform.core import MANAGEMENT, Platform
+from pytest_acalab.emulator.platform.proxy import ConnectProxy
 from pytest_acalab.emulator.platform.server import HttpsServer
-from pytest_acalab.emulator.platform.tls import mint
+from pytest_acalab.emulator.platform.tls import SERVER_NAMES, mint
 from pytest_acalab.emulator.providers import register_all
 
 ARM_SCOPE = "https://management.azure.com/.default"
@@ -35,6 +36,7 @@ class Emulator:
         self._own_dir = state_dir is None
         self._dir = Path(state_dir or tempfile.mkdtemp(prefix="acalab-emulator-"))
         self._server: HttpsServer | None = None
+        self._proxy: ConnectProxy | None = None
         self.principal = self.platform.identity.add_principal("acalab-emulator-sp")
         self.platform.remember_secret(self.principal.secret)
         register_all(self.platform)
@@ -54,6 +56,9 @@ class Emulator:
         return self
 
     def stop(self) -> None:
+        if self._proxy is not None:
+            self._proxy.close()
+            self._proxy = None
         if self._server is not None:
             self._server.close()
             self._server = None
@@ -77,6 +82,39 @@ class Emulator:
         assert self._server is not None, "start the emulator first"
         port = self._server.listen(login_server.lower())
         return f"https://127.0.0.1:{port}"
+
+    @property
+    def proxy_url(self) -> str:
+        """``http://127.0.0.1:<port>``: a CONNECT proxy for ``HTTPS_PROXY`` that routes Azure host names
+        (``<acr>.azurecr.io``, ``*.blob.core.windows.net``, ...) to this emulator (started on first use)."""
+        assert self._server is not None, "start the emulator first"
+        with self.platform.lock:
+            if self._proxy is None:
+                self._proxy = ConnectProxy(self._listener_for)
+            return self._proxy.url
+
+    def _listener_for(self, host: str) -> int | None:
+        """The loopback port serving ``host`` as Azure would, or None for hosts the emulator does not serve."""
+        server = self._server
+        if server is None:
+            return None
+        host = host.lower().rstrip(".")
+        if host.endswith(".azurecr.io") and host.count(".") == 2:
+            # like DNS: only registries that exist resolve (and each opens one listener, once)
+            registries = self.platform.store.of_type("Microsoft.ContainerRegistry/registries")
+            if not any(str((r.body.get("properties") or {}).get("loginServer", "")).lower() == host
+                       for r in registries):
+                return None
+            return server.listen(host)
+        for name in SERVER_NAMES:
+            if name in ("127.0.0.1", "localhost"):
+                continue
+            if name.startswith("*."):
+                if host.endswith(name[1:]) and "." not in host[: -len(name) + 1]:
+                    return server.port_of(MANAGEMENT)
+            elif host == name:
+                return server.port_of(MANAGEMENT)
+        return None
 
     @property
     def client_id(self) -> str:

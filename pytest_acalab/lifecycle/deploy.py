@@ -55,7 +55,7 @@ def deploy_template(ctx: LabContext, overrides: dict[str, Any] | None = None,
     props = deployment.properties
     outcome = {
         "name": name,
-        "state": props.provisioning_state,
+        "state": str(getattr(props.provisioning_state, "value", props.provisioning_state)),
         "error": error or (props.error.as_dict() if props.error else None),
         "outputs": props.outputs or {},
         "duration": round(time.monotonic() - started, 3),
@@ -70,4 +70,4 @@ def deploy_template(ctx: LabContext, overrides: dict[str, Any] | None = None,
 def deployment_operations(ctx: LabContext, name: str | None = None) -> list[dict[str, Any]]:
     """The deployment's operations as plain dicts (camelCase, as the REST API sends them)."""
     ops = ctx.clients.deployments.deployment_operations.list(ctx.resource_group, name or ctx.deployment_name)
-    return [op.as_dict(keep_readonly=True) for op in ops]
+    return [op.as_dict() for op in ops]

@@ -108,7 +108,9 @@ def evaluate(ctx: LabContext, check: Check, *, default_within: float | None = No
     ``where``: how to name the check in messages (default ``lab.yaml:<line>``).
     """
     label = where or f"{ctx.lab.path.name}:{check.line}"
-    deadline = check_deadline(check, ctx.backend.deadlines.probe if default_within is None else default_within)
+    stated = check_deadline(check, -1.0)
+    deadline = (ctx.backend.scale_wait(stated) if stated >= 0
+                else ctx.backend.deadlines.probe if default_within is None else default_within)
     stable_for = max(int(getattr(check, "stable_for", 1) or 1), 1)
     poll = max(ctx.backend.deadlines.poll_interval, 0.0)
     started = time.monotonic()

@@ -610,6 +610,15 @@ class RegistryContent:
             repo.tags[tag].attributes = _apply(repo.tags[tag].attributes, changes)
             return self.tag_attributes(repository, tag)
 
+    def update_manifest_attributes(self, repository: str, reference: str, changes: dict[str, Any]) -> dict[str, Any]:
+        """``PATCH /acr/v1/{repo}/_manifests/{digest}``; returns the new manifest attributes body."""
+        validate_repository_name(repository)
+        with self._lock:
+            digest = self._resolve(repository, reference)
+            manifest = self._repos[repository].manifests[digest]
+            manifest.attributes = _apply(manifest.attributes, changes)
+            return self.manifest_attributes(repository, digest)
+
     # --- whole images --------------------------------------------------------------------------
 
     def push_image(self, repository: str, tags: Iterable[str], image: oci.BuiltImage) -> str:

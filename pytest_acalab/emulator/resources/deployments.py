@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import re
 from typing import Any
 
 from pytest_acalab.emulator.platform.core import Platform
@@ -11,6 +13,55 @@ from pytest_acalab.emulator.platform.resource_types import Ctx, ResourceId, Reso
 from pytest_acalab.emulator.platform.store import Resource
 from pytest_acalab.emulator.resources import models
 from pytest_acalab.emulator.resources.templates import DeploymentContext, TemplateError, validate
+
+_BARE_NAME = re.compile(r"[A-Za-z_$][\w$]*")
+
+
+def loads_lenient(raw: bytes) -> Any:
+    """Parse a request body the way ARM does: JSON plus comments, unquoted property names and raw
+    control characters inside strings.
+
+    ``az deployment group create`` sends ``{"properties": {..., template:<the template file's text>}}``
+    to keep the template's whitespace; ARM accepts it, so the emulator must too.
+    """
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise ArmError(400, "InvalidRequestContent",
+                       f"The request content was invalid and could not be deserialized: '{exc}'.") from None
+    out: list[str] = []
+    i, n = 0, len(text)
+    while i < n:
+        c = text[i]
+        if c == '"':
+            j = i + 1
+            while j < n and text[j] != '"':
+                j += 2 if text[j] == "\\" else 1
+            out.append(text[i:j + 1])
+            i = j + 1
+        elif text.startswith("//", i):
+            end = text.find("\n", i)
+            i = n if end < 0 else end
+        elif text.startswith("/*", i):
+            end = text.find("*/", i + 2)
+            i = n if end < 0 else end + 2
+        elif c.isalpha() or c in "_$":
+            m = _BARE_NAME.match(text, i)
+            assert m is not None
+            word, i = m.group(), m.end()
+            k = i
+            while k < n and text[k] in " \t\r\n":
+                k += 1
+            is_key = k < n and text[k] == ":" and word not in ("true", "false", "null")
+            out.append(json.dumps(word) if is_key else word)
+        else:
+            out.append(c)
+            i += 1
+    try:
+        return json.loads("".join(out), strict=False)
+    except ValueError as exc:
+        raise ArmError(400, "InvalidRequestContent",
+                       f"The request content was invalid and could not be deserialized: '{exc}'.") from None
 
 
 def _parse_request(body: Any) -> tuple[dict[str, Any], dict[str, Any], str]:
@@ -157,3 +208,16 @@ def register(platform: Platform) -> None:
 
     platform.route("GET", "/subscriptions/{sub}/resourcegroups/{rg}/deployments/{name}/operations",
                    operations_without_provider)
+
+    def lenient_body(req: Request, **_: str) -> Response:
+        """Deployment PUT and validate: accept ARM's lenient JSON, then the usual ARM dispatch."""
+        if req.body.strip():
+            try:
+                json.loads(req.body)
+            except ValueError:
+                req.body = json.dumps(loads_lenient(req.body)).encode()
+        return platform._arm(req)
+
+    deployment = "/subscriptions/{sub}/resourcegroups/{rg}/providers/Microsoft.Resources/deployments/{name}"
+    platform.route("PUT", deployment, lenient_body)
+    platform.route("POST", deployment + "/validate", lenient_body)

@@ -1,0 +1,62 @@
+"""The ``ImageResolver`` service: can this image be pulled with these credentials, right now?
+
+Registered on ``platform.services.registry``; the Container Apps provider asks it before a replica
+pulls. Answers from the registries' current state (admin switch, passwords, role assignments,
+anonymous pull, content) and from the built-in public catalogue; any other host does not resolve.
+"""
+
+from __future__ import annotations
+
+from pytest_acalab.emulator.platform.services import PullAuth, PullResult
+
+from . import catalog
+from .content import RegistryError
+from .dataplane import UNAUTHORIZED_MESSAGE, DataPlane
+from .models import ANONYMOUS, Access, RegistryState, Subject
+
+
+class RegistryImageResolver:
+    def __init__(self, state: RegistryState, access: Access, dataplane: DataPlane) -> None:
+        self.state = state
+        self.access = access
+        self.dataplane = dataplane
+
+    @staticmethod
+    def catalogue_hosts() -> set[str]:
+        return {ref.split("/", 1)[0] for ref in catalog.references()}
+
+    def check_pull(self, image: str, auth: PullAuth) -> PullResult:
+        try:
+            ref = catalog.parse_reference(image.strip())
+        except ValueError as exc:
+            return PullResult(False, "NAME_INVALID", str(exc))
+        reference = ref.digest or ref.tag or "latest"
+        reg = self.state.by_host(ref.registry)
+        if reg is not None and reg.provisioning_state == "Succeeded":
+            subjects: list[Subject] = []
+            if auth.username or auth.password:
+                found = self.dataplane.subject_for_login(reg, auth.username, auth.password)
+                if found is not None:
+                    subjects.append(found)
+            if auth.principal_id:
+                subjects.append(Subject("principal", auth.principal_id))
+            subjects.append(ANONYMOUS)
+            if not any("pull" in self.access.grant(reg, s, "repository", ref.repository, ["pull"]) for s in subjects):
+                return PullResult(False, "UNAUTHORIZED", UNAUTHORIZED_MESSAGE,
+                                  [{"Type": "repository", "Name": ref.repository, "Action": "pull"}])
+            try:
+                record = reg.content.get_manifest(ref.repository, reference)
+                size = reg.content.manifest_attributes(ref.repository, record.digest)["manifest"]["imageSize"]
+            except RegistryError as exc:
+                return PullResult(False, exc.code, exc.message, exc.detail)
+            return PullResult(True, digest=record.digest, size=int(size))
+        if ref.registry in self.catalogue_hosts():
+            image_obj = catalog.lookup(ref.registry, ref.repository, ref.tag) if ref.tag else None
+            if image_obj is None or (ref.digest and ref.digest != image_obj.digest):
+                if ref.digest and not ref.tag:
+                    return PullResult(False, "MANIFEST_UNKNOWN", "manifest unknown",
+                                      {"Name": ref.repository, "Revision": ref.digest})
+                return PullResult(False, "MANIFEST_UNKNOWN", "manifest unknown", {"Tag": ref.tag})
+            size = len(image_obj.manifest) + len(image_obj.config) + sum(layer.size for layer in image_obj.layers)
+            return PullResult(True, digest=image_obj.digest, size=size)
+        return PullResult(False, "NO_SUCH_HOST", f"dial tcp: lookup {ref.registry}: no such host")
