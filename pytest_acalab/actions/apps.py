@@ -150,7 +150,7 @@ def set_traffic(ctx: LabContext, args: Mapping[str, Any], deadline: float, act: 
 def restart_revision(ctx: LabContext, args: Mapping[str, Any], deadline: float, act: Action) -> Outcome:
     from azure.core.exceptions import HttpResponseError
 
-    from pytest_acalab.probes.revisions import latest_revision
+    from pytest_acalab.probes.revisions import latest_of_app
 
     name = resource(ctx, args["app"]).name
     revisions_api = ctx.clients.apps.container_apps_revisions
@@ -158,7 +158,7 @@ def restart_revision(ctx: LabContext, args: Mapping[str, Any], deadline: float, 
     if revision == "latest":
         revisions = sdk(ctx, lambda: [r.as_dict() for r in revisions_api.list_revisions(ctx.resource_group, name)],
                         what=f"list revisions of app '{name}'", deadline=deadline)
-        latest = latest_revision(revisions)
+        latest = latest_of_app(ctx, name, revisions, deadline)
         if latest is None:
             return Outcome.failed(f"app '{name}' has no revision to restart")
         revision = str(latest.get("name"))

@@ -27,7 +27,7 @@ from pytest_acalab.probes.base import (
     probe,
     resource_name,
 )
-from pytest_acalab.probes.revisions import fetch_app, fetch_revisions, latest_revision
+from pytest_acalab.probes.revisions import fetch_app, fetch_revisions, latest_of_app
 
 if TYPE_CHECKING:
     from pytest_acalab.lifecycle.context import LabContext
@@ -290,7 +290,7 @@ def system_logs(ctx: LabContext, args: Mapping[str, Any], deadline: float) -> Ob
     revision = args.get("revision")
     app = fetch_app(ctx, app_name, deadline)
     if revision == "latest":
-        latest = latest_revision(fetch_revisions(ctx, app_name, deadline))
+        latest = latest_of_app(ctx, app_name, fetch_revisions(ctx, app_name, deadline), deadline)
         revision = str(latest.get("name")) if latest else "<none>"
     flt = LogFilter(reason=args.get("reason"), message=args.get("message"), revision=revision,
                     type=args.get("type"), since=since)

@@ -44,10 +44,32 @@ def sort_revisions(revisions: list[Mapping[str, Any]]) -> list[Mapping[str, Any]
                                             str(r.get("name") or "")))
 
 
-def latest_revision(revisions: list[Mapping[str, Any]]) -> Mapping[str, Any] | None:
-    """The newest revision by ``createdTime``, or None when there is none."""
-    ordered = sort_revisions(revisions)
+def latest_revision(revisions: list[Mapping[str, Any]], prefer: str | None = None) -> Mapping[str, Any] | None:
+    """The newest revision by ``createdTime``, or None when there is none.
+
+    ``createdTime`` has one-second precision, so two revisions made in the same second tie; ``prefer``
+    (the app's ``latestRevisionName``) breaks the tie the way Azure itself names the latest one.
+    """
+    ordered = sorted(revisions, key=lambda r: (parse_timestamp(_props(r).get("createdTime")) or _EPOCH,
+                                               prefer is not None and r.get("name") == prefer,
+                                               str(r.get("name") or "")))
     return ordered[-1] if ordered else None
+
+
+def has_tie_at_top(revisions: list[Mapping[str, Any]]) -> bool:
+    times = [parse_timestamp(_props(r).get("createdTime")) for r in revisions]
+    newest = max((t for t in times if t is not None), default=None)
+    return newest is not None and times.count(newest) > 1
+
+
+def latest_of_app(ctx: LabContext, app_name: str, revisions: list[Mapping[str, Any]],
+                  deadline: float) -> Mapping[str, Any] | None:
+    """``latest_revision``, asking the app for its latestRevisionName only when createdTime ties."""
+    prefer = None
+    if has_tie_at_top(revisions):
+        app = fetch_app(ctx, app_name, deadline) or {}
+        prefer = (app.get("properties") or {}).get("latestRevisionName")
+    return latest_revision(revisions, prefer)
 
 
 def revision_field(revision: Mapping[str, Any], field: str) -> Any:
@@ -95,7 +117,7 @@ def fetch_revisions(ctx: LabContext, app_name: str, deadline: float) -> list[dic
 def revision_health(ctx: LabContext, args: Mapping[str, Any], deadline: float) -> Observation:
     app_name = resource_name(ctx, args["app"])
     revisions = fetch_revisions(ctx, app_name, deadline)
-    latest = latest_revision(revisions)
+    latest = latest_of_app(ctx, app_name, revisions, deadline)
     if latest is None:
         app = fetch_app(ctx, app_name, deadline)
         return Observation("NoRevision", "revisions", no_revision_excerpt(app_name, app),
@@ -111,7 +133,7 @@ def revision_state(ctx: LabContext, args: Mapping[str, Any], deadline: float) ->
     wanted = args.get("revision") or "latest"
     revisions = fetch_revisions(ctx, app_name, deadline)
     if wanted == "latest":
-        chosen = latest_revision(revisions)
+        chosen = latest_of_app(ctx, app_name, revisions, deadline)
         if chosen is None:
             app = fetch_app(ctx, app_name, deadline)
             return Observation(None, "revisions", no_revision_excerpt(app_name, app))

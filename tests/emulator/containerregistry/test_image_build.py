@@ -147,7 +147,8 @@ def test_dockerignored_file_counts_as_missing(make_context) -> None:
     _assert_failed(build.run_build(context), "excluded by .dockerignore: stat secret.env: file does not exist")
 
 
-@pytest.mark.parametrize("payload", [b"just some text, not an archive", gzip.compress(b"gzip but not a tar")])
+@pytest.mark.parametrize("payload", [b"just some text, not an archive", gzip.compress(b"gzip but not a tar")],
+                         ids=["plain-text", "gzip-not-tar"])
 def test_context_that_is_not_a_tar_gz(payload: bytes) -> None:
     result = build.run_build(payload)
     _assert_failed(result, "the build context is not a tar.gz archive")
