@@ -41,12 +41,16 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--acalab-profile", choices=("fast", "realistic"), default=None,
                     help="emulator clock: fast (waits ~0) or realistic (Azure's durations / --acalab-speed)")
     group.addoption("--acalab-speed", default=None, help="speed factor of the realistic emulator clock")
+    group.addoption("--acalab-min-wait", default=None,
+                    help="emulator only: the least real time a stated wait gets (default 10s), e.g. 1s in "
+                         "the project's own tests [env ACALAB_MIN_WAIT]")
     group.addoption("--acalab-delete-after", default=None,
                     help="DeleteAfter tag on created groups, as a duration (default 6h) for 'acalab sweep'")
     parser.addini("acalab_backend", "default backend (emulator|azure)", default="")
     parser.addini("acalab_report_dir", "default --acalab-report-dir", default="")
     parser.addini("acalab_profile", "default emulator clock profile", default="")
     parser.addini("acalab_delete_after", "default DeleteAfter duration", default="")
+    parser.addini("acalab_min_wait", "emulator only: least real time a stated wait gets", default="")
 
 
 # ---------------------------------------------------------------------------------------------- configure
@@ -72,15 +76,18 @@ def pytest_configure(config: pytest.Config) -> None:
         config.option.dist = "loadgroup"
     if workerinput is None:
         _install_sigterm()
-        _suite_properties(config, session)
         config.pluginmanager.register(ResultCollector(config), "acalab-results")
 
 
+@pytest.hookimpl(optionalhook=True)
 def pytest_configure_node(node: Any) -> None:  # pytest-xdist hook (controller side)
     node.workerinput["acalab_run_id"] = node.config.stash[SESSION_KEY].run_id
 
 
-pytest_configure_node.optionalhook = True  # type: ignore[attr-defined]
+def pytest_sessionstart(session: pytest.Session) -> None:
+    config = session.config
+    if getattr(config, "workerinput", None) is None and SESSION_KEY in config.stash:
+        _suite_properties(config, config.stash[SESSION_KEY])
 
 
 def _install_sigterm() -> None:
@@ -170,8 +177,10 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
                          attempts=outcome.attempts, elapsed=f"{outcome.elapsed:.2f}s",
                          evidence=excerpt(outcome.excerpt or "", PROPERTY_CAP))
         if call.when == "call" or (call.when == "setup" and report.outcome != "passed"):
+            # junitxml writes the properties the *teardown* report copies from the item
             for key, value in props.items():
-                report.user_properties.append((f"acalab.{key}", scrub(str(value))))
+                item.user_properties.append((f"acalab.{key}", scrub(str(value))))
+            report.user_properties = list(item.user_properties)
         data.update(props)
     if call.when == "teardown" and lab_dir.run is not None and lab_dir.run.torn_down:
         data["summary"] = session.scrubber.data(lab_dir.run.summary())

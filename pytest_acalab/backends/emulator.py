@@ -20,7 +20,8 @@ ATTACH_VARS = ("ACALAB_EMULATOR_URL", "ACALAB_EMULATOR_CA_BUNDLE", "AZURE_TENANT
 class EmulatorBackend(Backend):
     name = "emulator"
 
-    def __init__(self, profile: str = "fast", speed: float = 1.0, location: str | None = None) -> None:
+    def __init__(self, profile: str = "fast", speed: float = 1.0, location: str | None = None,
+                 min_wait: float | None = None) -> None:
         self.location_override = location
         self._emulator = None
         if os.environ.get("ACALAB_EMULATOR_URL"):
@@ -50,8 +51,9 @@ class EmulatorBackend(Backend):
         divisor = 10_000.0 if profile == "fast" else max(speed, 1.0)
         self.divisor = divisor
         # Waits scale with the emulator's clock: ten minutes of Azure time, at least a few real seconds.
+        floor = 10.0 if min_wait is None else min_wait
         self.deadlines = Deadlines(
-            probe=max(600 / divisor, 10.0), action=max(1800 / divisor, 30.0),
+            probe=max(600 / divisor, floor), action=max(1800 / divisor, 3 * floor),
             deployment=max(1800 / divisor, 60.0), teardown=60.0,
             poll_interval=min(max(5 / divisor, 0.005), 0.5),
         )

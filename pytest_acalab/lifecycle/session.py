@@ -29,6 +29,7 @@ class Options:
     profile: str = "fast"
     speed: float = 1.0
     delete_after: timedelta = timedelta(hours=6)
+    min_wait: float | None = None
 
     @classmethod
     def from_config(cls, config: pytest.Config) -> Options:
@@ -47,9 +48,11 @@ class Options:
         report_dir = opt("acalab_report_dir", "acalab_report_dir", "ACALAB_REPORT_DIR")
         delete_after = opt("acalab_delete_after", "acalab_delete_after") or "6h"
         speed = opt("acalab_speed", None, "ACALAB_SPEED")
+        min_wait = opt("acalab_min_wait", "acalab_min_wait", "ACALAB_MIN_WAIT")
         try:
             keep_for = timedelta(seconds=parse_duration(str(delete_after)))
             speed_value = float(speed) if speed is not None else 1.0
+            min_wait_value = parse_duration(str(min_wait)) if min_wait is not None else None
         except ValueError as exc:
             raise ConfigurationError(f"acalab options: {exc}") from None
         return cls(
@@ -63,6 +66,7 @@ class Options:
             profile=opt("acalab_profile", "acalab_profile", "ACALAB_PROFILE") or "fast",
             speed=speed_value,
             delete_after=keep_for,
+            min_wait=min_wait_value,
         )
 
 
@@ -87,7 +91,8 @@ class AcalabSession:
                 else:
                     from pytest_acalab.backends.emulator import EmulatorBackend
 
-                    self._backend = EmulatorBackend(self.options.profile, self.options.speed, self.options.location)
+                    self._backend = EmulatorBackend(self.options.profile, self.options.speed, self.options.location,
+                                                    self.options.min_wait)
             except ConfigurationError as exc:
                 self._backend_error = exc
                 raise

@@ -14,7 +14,7 @@ from typing import Any
 from pytest_acalab.emulator.platform import errors
 from pytest_acalab.emulator.platform.clock import Clock
 from pytest_acalab.emulator.platform.errors import ArmError
-from pytest_acalab.emulator.platform.faults import Faults
+from pytest_acalab.emulator.platform.faults import KINDS, Faults
 from pytest_acalab.emulator.platform.http import Headers, Request, Response
 from pytest_acalab.emulator.platform.identity import Identity
 from pytest_acalab.emulator.platform.lro import Operations
@@ -65,9 +65,9 @@ class Platform:
         self.clock = clock
         self.store = Store(subscription_id=subscription_id, tenant_id=tenant_id)
         self.scheduler = Scheduler(self.store.lock)
-        self.operations = Operations(clock, self.scheduler)
-        self.identity = Identity(tenant_id)
         self.faults = Faults()
+        self.operations = Operations(clock, self.scheduler, self.faults)
+        self.identity = Identity(tenant_id)
         self.services = Services()
         self.page_size = page_size
         self.base_url = ""
@@ -83,6 +83,7 @@ class Platform:
         self.route("POST", "/{tenant}/oauth2/v2.0/token", self.identity.token, auth=False)
         self.route("GET", "/acalab/registries/{login_server}", self._registry_endpoint)
         self.route("GET", "/metadata/endpoints", self._metadata, auth=False)
+        self.route("GET PUT", "/acalab/faults", self._faults_switch)
 
     def _metadata(self, req: Request) -> Response:
         from pytest_acalab.emulator.platform.metadata import metadata_endpoints
@@ -92,6 +93,23 @@ class Platform:
     def _registry_endpoint(self, req: Request, login_server: str) -> Response:
         """Where a registry's data plane listens (for clients attached to a standalone emulator)."""
         return Response.json(200, {"loginServer": login_server.lower(), "endpoint": self.registry_url(login_server)})
+
+    def _faults_switch(self, req: Request) -> Response:
+        """Emulator-only: read (GET) or set (PUT) the fault switch of a standalone emulator.
+
+        PUT takes ``{"share", "kinds", "seed", "stall_then_fail", "retry_after"}`` (see ``Faults.configure``);
+        authenticated like ARM; not under ``/subscriptions``, so never faulted itself."""
+        if req.method == "PUT":
+            body = req.json() or {}
+            if not isinstance(body, dict):
+                raise ArmError(400, "InvalidRequestContent", "The fault switch takes a JSON object.")
+            try:
+                self.faults.configure(float(body.get("share", 0.0)), tuple(body.get("kinds") or KINDS),
+                                      int(body.get("seed", 0)), float(body.get("stall_then_fail", 0.0)),
+                                      float(body.get("retry_after", 1.0)))
+            except (TypeError, ValueError) as exc:
+                raise ArmError(400, "InvalidRequestContent", f"Invalid fault switch settings: {exc}") from None
+        return Response.json(200, self.faults.as_dict())
 
     # registration ------------------------------------------------------------------------------
     def route(self, methods: str, pattern: str, handler: Handler, *, host: str = MANAGEMENT,
@@ -144,17 +162,20 @@ class Platform:
         if req.internal or req.host != MANAGEMENT or not req.path.lower().startswith("/subscriptions"):
             return None
         kind = self.faults.draw()
+        if kind is None:
+            return None
+        retry = self.faults.retry_headers()
         if kind == "429":
             return Response.json(429, {"error": {
                 "code": "TooManyRequests",
                 "message": "The request is being throttled as the limit has been reached for operation type - "
                            "Read_ObservationWindow_00:05:00. For more information, see - https://aka.ms/srpthrottlinglimits"}},
-                {"Retry-After": "1"})
+                retry)
         if kind == "503":
             return Response.json(503, {"error": {
                 "code": "ServiceUnavailable",
                 "message": "The service is currently unavailable. Please try again later."}},
-                {"Retry-After": "1"})
+                retry)
         if kind == "reset":
             return Response(0)
         return None

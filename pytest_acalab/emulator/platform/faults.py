@@ -9,8 +9,11 @@ from __future__ import annotations
 import random
 import threading
 from dataclasses import dataclass, field
+from typing import Any
 
 KINDS = ("429", "503", "reset")
+STALL_FACTOR = 3.0
+"""A stalled long-running operation takes this many times its normal duration before it fails."""
 
 
 @dataclass
@@ -20,19 +23,35 @@ class Faults:
     seed: int = 0
     stall_then_fail: float = 0.0
     """Share of long-running operations that stall (take 3x longer) and then fail."""
+    retry_after: float = 1.0
+    """Seconds the 429/503 answers ask the client to wait (ARM commonly asks for seconds)."""
     injected: dict[str, int] = field(default_factory=dict)
     _rng: random.Random = field(default_factory=random.Random, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def configure(self, share: float, kinds: tuple[str, ...] = KINDS, seed: int = 0,
-                  stall_then_fail: float = 0.0) -> None:
+                  stall_then_fail: float = 0.0, retry_after: float = 1.0) -> None:
+        """``retry_after``: what the 429/503 answers ask for, in seconds; below one second it is sent as
+        ``retry-after-ms`` so fast tests do not sleep a second per injected fault."""
         if not 0.0 <= share <= 1.0 or not 0.0 <= stall_then_fail <= 1.0:
             raise ValueError("fault shares must be between 0 and 1")
+        if retry_after < 0:
+            raise ValueError(f"retry_after must be >= 0 seconds, got {retry_after}")
         unknown = set(kinds) - set(KINDS)
         if unknown:
             raise ValueError(f"unknown fault kinds {sorted(unknown)}; expected some of {', '.join(KINDS)}")
-        self.share, self.kinds, self.seed, self.stall_then_fail = share, tuple(kinds), seed, stall_then_fail
-        self._rng = random.Random(seed)
+        with self._lock:
+            self.share, self.kinds, self.seed = share, tuple(kinds), seed
+            self.stall_then_fail, self.retry_after = stall_then_fail, retry_after
+            self._rng = random.Random(seed)
+            self.injected = {}
+
+    def retry_headers(self) -> dict[str, str]:
+        """``Retry-After`` (whole seconds) or, below a second, ``retry-after-ms`` alone: azure-core reads
+        ``Retry-After`` first, and ``Retry-After: 0`` would make it fall back to its own exponential backoff."""
+        if self.retry_after >= 1:
+            return {"Retry-After": str(round(self.retry_after))}
+        return {"retry-after-ms": str(max(int(self.retry_after * 1000), 1))}
 
     def draw(self) -> str | None:
         """The fault to inject into this request, if any."""
@@ -49,4 +68,14 @@ class Faults:
         if self.stall_then_fail <= 0:
             return False
         with self._lock:
-            return self._rng.random() < self.stall_then_fail
+            if self._rng.random() >= self.stall_then_fail:
+                return False
+            self.injected["stall_then_fail"] = self.injected.get("stall_then_fail", 0) + 1
+            return True
+
+    def as_dict(self) -> dict[str, Any]:
+        """The switch's settings and what it injected so far (``GET /acalab/faults``)."""
+        with self._lock:
+            return {"share": self.share, "kinds": list(self.kinds), "seed": self.seed,
+                    "stall_then_fail": self.stall_then_fail, "retry_after": self.retry_after,
+                    "injected": dict(self.injected)}

@@ -21,6 +21,7 @@ from urllib.parse import urlsplit
 
 from pytest_acalab.emulator.platform.clock import Clock, iso, wall_at
 from pytest_acalab.emulator.platform.errors import ArmError
+from pytest_acalab.emulator.platform.faults import STALL_FACTOR, Faults
 from pytest_acalab.emulator.platform.http import Response
 from pytest_acalab.emulator.platform.scheduler import Scheduler
 
@@ -46,15 +47,21 @@ class Operation:
         return self.status != "InProgress"
 
 
+def _stalled() -> Outcome:
+    return {"code": "InternalServerError",
+            "message": "The operation did not complete in the expected time and was aborted due to an internal "
+                       "server error. Please retry the request later."}
+
+
 class Operations:
     """Registry of running operations, completed by the scheduler when their time comes."""
 
-    def __init__(self, clock: Clock, scheduler: Scheduler) -> None:
+    def __init__(self, clock: Clock, scheduler: Scheduler, faults: Faults | None = None) -> None:
         self._clock = clock
         self._scheduler = scheduler
         self._ops: dict[str, Operation] = {}
-        self.stall_then_fail: float = 0.0
-        """Fault injection: share of operations that stall and then fail (set by the fault switch)."""
+        self.faults = faults or Faults()
+        """The fault switch: its ``stall_then_fail`` share of operations stall, then fail."""
 
     def start(
         self,
@@ -63,9 +70,19 @@ class Operations:
         finish: Callable[[], Outcome],
         final: Callable[[Operation], Response] | None = None,
     ) -> Operation:
-        """Start an operation taking ``seconds`` (real); ``finish`` applies its effect and may fail it."""
+        """Start an operation taking ``seconds`` (real); ``finish`` applies its effect and may fail it.
+
+        Fault injection (``stall_then_fail``): a drawn operation takes ``STALL_FACTOR`` times longer and
+        then fails with ARM's ``InternalServerError`` without applying its effect, as a stuck backend would.
+        """
         op_id = str(uuid.uuid4())
+        if self.faults.draw_stall():
+            seconds *= STALL_FACTOR
+            finish = _stalled
         op = Operation(op_id, status_url(op_id), self._clock.now(), time.monotonic() + seconds, finish, final)
+        if finish is _stalled:
+            op.extra["error_status"] = 500
+            op.extra["stalled"] = True
         self._ops[op_id] = op
         self._scheduler.at(op.due, lambda due, op=op: self._complete(op, due))
         return op
