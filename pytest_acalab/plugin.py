@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from pytest_acalab.collection.nodes import SESSION_KEY, LabDir, LabFile, LabItem, is_lab_dir
+from pytest_acalab.collection.nodes import NOTES_KEY, SESSION_KEY, LabDir, LabFile, LabItem, is_lab_dir
 from pytest_acalab.errors import AcalabError
 
 RESULTS_KEY = pytest.StashKey[dict[str, Any]]()
@@ -82,12 +82,35 @@ def pytest_configure(config: pytest.Config) -> None:
 @pytest.hookimpl(optionalhook=True)
 def pytest_configure_node(node: Any) -> None:  # pytest-xdist hook (controller side)
     node.workerinput["acalab_run_id"] = node.config.stash[SESSION_KEY].run_id
+    node.workerinput["acalab_loadgroup"] = getattr(node.config.option, "dist", "") == "loadgroup"
 
 
+@pytest.hookimpl(tryfirst=True)  # before xdist starts workers
 def pytest_sessionstart(session: pytest.Session) -> None:
     config = session.config
     if getattr(config, "workerinput", None) is None and SESSION_KEY in config.stash:
+        if config.pluginmanager.has_plugin("dsession") and not config.option.collectonly:
+            _validate_backend(config)  # the xdist controller never sees the items: check up front
         _suite_properties(config, config.stash[SESSION_KEY])
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    config = session.config
+    if getattr(config, "workerinput", None) is not None or config.option.collectonly:
+        return  # workers: the controller has checked; --collect-only needs no backend
+    if any(item.getparent(LabDir) is not None for item in session.items):
+        _validate_backend(config)
+
+
+def _validate_backend(config: pytest.Config) -> None:
+    """Fail fast, once, with one line saying what to set (no credential built, no network)."""
+    state = config.stash.get(SESSION_KEY, None)
+    if state is None:
+        return
+    try:
+        state.validate()
+    except AcalabError as exc:
+        raise pytest.UsageError(f"pytest-acalab (--acalab-backend {state.options.backend}): {exc}") from None
 
 
 def _install_sigterm() -> None:
@@ -137,7 +160,12 @@ def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Col
     return None
 
 
+@pytest.hookimpl(tryfirst=True)  # before xdist's worker reads the xdist_group marks
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    workerinput = getattr(config, "workerinput", None)
+    if workerinput and workerinput.get("acalab_loadgroup"):
+        # the worker parsed the user's command line (no --dist): tell xdist's worker side we group
+        config.option.loadgroup = True
     for item in items:
         lab_dir = item.getparent(LabDir)
         if lab_dir is not None:
@@ -250,17 +278,21 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
     results = config.stash.get(RESULTS_KEY, {})
-    if not results:
+    notes = dict(config.stash.get(NOTES_KEY, {}))
+    if not results and not notes:
         return
     state = config.stash[SESSION_KEY]
     tr = terminalreporter
-    for lab_results in results.values():
+    for key, lab_results in results.items():
         tr.write_sep("-", f"experiment log: {lab_results.lab.id}")
         for line in lab_results.terminal():
             tr.write_line(state.scrubber.text(line))
-        note = lab_results.summary.get("teardown")
+        note = lab_results.summary.get("teardown") or notes.get(key)
+        notes.pop(key, None)
         if note:
             tr.write_line(state.scrubber.text(note))
+    for note in notes.values():  # labs torn down without a final report (interrupted)
+        tr.write_line(state.scrubber.text(note))
     if state.options.report_dir:
         tr.write_line(f"acalab reports written to {state.options.report_dir}")
 

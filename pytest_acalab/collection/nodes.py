@@ -19,6 +19,8 @@ from pytest_acalab.lifecycle.lab_run import LabRun
 from pytest_acalab.lifecycle.session import AcalabSession
 
 SESSION_KEY = pytest.StashKey[AcalabSession]()
+NOTES_KEY = pytest.StashKey[dict[str, str]]()
+"""Teardown notes of labs torn down in this process, for when no report carries them (Ctrl-C)."""
 
 
 class LabFailure(Exception):
@@ -48,6 +50,8 @@ class LabDir(pytest.Dir):
     def teardown(self) -> None:
         if self.run is not None:
             self.run.teardown()
+            if self.run.teardown_note:
+                self.config.stash.setdefault(NOTES_KEY, {})[str(self.path)] = self.run.teardown_note
 
 
 class LabFile(pytest.File):
