@@ -17,6 +17,7 @@ import pytest
 
 from pytest_acalab.collection.nodes import NOTES_KEY, SESSION_KEY, LabDir, LabFile, LabItem, is_lab_dir
 from pytest_acalab.errors import AcalabError
+from pytest_acalab.lifecycle.bicep import describe as bicep_line
 
 RESULTS_KEY = pytest.StashKey[dict[str, Any]]()
 PROPERTY_CAP = 600
@@ -91,7 +92,11 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     if getattr(config, "workerinput", None) is None and SESSION_KEY in config.stash:
         if config.pluginmanager.has_plugin("dsession") and not config.option.collectonly:
             _validate_backend(config)  # the xdist controller never sees the items: check up front
-        _suite_properties(config, config.stash[SESSION_KEY])
+        state = config.stash[SESSION_KEY]
+        _suite_properties(config, state)
+        tr = config.pluginmanager.get_plugin("terminalreporter")
+        if tr is not None and config.option.verbose > 0:
+            state.progress = lambda message: (tr.ensure_newline(), tr.write_line(message))
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
@@ -200,6 +205,8 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         props = {"lab": item.lab.id, "phase": item.phase if item.row else "deployment"}
         if item.row is not None:
             props["variable"] = item.row.variable
+        elif lab_dir.run is not None and lab_dir.run.bicep is not None:  # the deployment item
+            props["bicep"] = bicep_line(lab_dir.run.bicep.as_dict())
         if outcome is not None:
             props.update(expected=outcome.expected, actual=outcome.actual, evidence_source=outcome.source,
                          attempts=outcome.attempts, elapsed=f"{outcome.elapsed:.2f}s",
@@ -254,6 +261,12 @@ class ResultCollector:
             })
         if "summary" in data:
             lab_results.summary = data["summary"]
+            from _pytest.junitxml import xml_key
+
+            bicep = data["summary"].get("bicep")
+            xml = self.config.stash.get(xml_key, None) if bicep else None
+            if xml is not None and bicep and (bicep.get("drift") or bicep.get("error")):
+                xml.add_global_property(f"acalab.bicep_drift.{lab_results.lab.id}", bicep_line(bicep))
 
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
         state = self.config.stash[SESSION_KEY]
@@ -291,6 +304,9 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
         notes.pop(key, None)
         if note:
             tr.write_line(state.scrubber.text(note))
+        bicep = lab_results.summary.get("bicep") or {}
+        if bicep.get("drift") or bicep.get("error"):
+            tr.write_line(f"WARNING: {bicep_line(bicep)}", yellow=True, bold=True)
     for note in notes.values():  # labs torn down without a final report (interrupted)
         tr.write_line(state.scrubber.text(note))
     if state.options.report_dir:

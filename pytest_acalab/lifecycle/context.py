@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -78,9 +78,13 @@ class LabContext:
     action_results: dict[str, ActionResult] = field(default_factory=dict)
     deployment: dict[str, Any] = field(default_factory=dict)
     """The deployment's outcome: ``state``, ``error``, ``duration``."""
+    template: dict[str, Any] | None = None
+    """The ARM template to deploy when it is not the committed file (compiled from Bicep just now)."""
     phase: str = "failing"
     lab_started: datetime = field(default_factory=lambda: datetime.now(UTC))
     phase_started: dict[str, datetime] = field(default_factory=dict)
+    on_wait: Callable[[str, float, float, int, str], None] | None = None
+    """Told about every unsuccessful attempt of a wait: (what, elapsed, deadline, attempts, last seen)."""
 
     def since(self, which: str = "phase") -> datetime:
         if which == "lab":
@@ -89,15 +93,21 @@ class LabContext:
 
     def refresh_resources(self) -> dict[str, ResourceRef]:
         """Find the lab's resources by type in the group (a failed deployment has no outputs)."""
+        from pytest_acalab.probes.retry import call
+
+        api = self.clients.resources.resources
+        budget = self.backend.deadlines.transient
         found: dict[str, ResourceRef] = {}
         for alias, rtype in self.lab.infra.resources.items():
-            items = list(self.clients.resources.resources.list_by_resource_group(
-                self.resource_group, filter=f"resourceType eq '{rtype}'"))
+            items = call(lambda rtype=rtype: list(api.list_by_resource_group(
+                self.resource_group, filter=f"resourceType eq '{rtype}'")), deadline=budget,
+                what=f"list {rtype} in resource group '{self.resource_group}'")
             if not items:
                 continue
             item = sorted(items, key=lambda r: r.name)[0]
-            body = self.clients.resources.resources.get_by_id(
-                item.id, api_version=READ_API_VERSIONS.get(rtype.lower(), "2024-03-01")).as_dict()
+            body = call(lambda item=item, rtype=rtype: api.get_by_id(
+                item.id, api_version=READ_API_VERSIONS.get(rtype.lower(), "2024-03-01")).as_dict(),
+                deadline=budget, what=f"GET {item.id}")
             found[alias] = ResourceRef(alias, item.id, item.name, item.type, _camel(body))
         self.resources = found
         return found

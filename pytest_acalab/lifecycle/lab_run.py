@@ -9,6 +9,7 @@ from typing import Any
 
 from pytest_acalab.errors import ConfigurationError
 from pytest_acalab.labfile.model import Lab, Row
+from pytest_acalab.lifecycle.bicep import BicepResult
 from pytest_acalab.lifecycle.context import ActionResult, LabContext, LabError
 from pytest_acalab.lifecycle.naming import group_name, group_tags
 from pytest_acalab.lifecycle.session import AcalabSession
@@ -32,7 +33,10 @@ class LabRun:
         self.torn_down = False
         self.teardown_note = ""
         self.outcomes: dict[str, Any] = {}
+        self.bicep: BicepResult | None = None
+        """The template compiled from the lab's Bicep and its drift from the committed JSON (if compiled)."""
         self.started = time.monotonic()
+        self._last_progress: dict[str, float] = {}
 
     # ------------------------------------------------------------------ provisioning
     def provision(self) -> LabContext:
@@ -46,12 +50,19 @@ class LabRun:
             self.error = exc
             raise
         except Exception as exc:  # an SDK error while provisioning: the lab cannot run
-            self.error = LabError(f"lab '{self.lab.id}' could not be provisioned: {type(exc).__name__}: "
-                                  f"{self.session.scrubber.text(str(exc))}")
+            from pytest_acalab.probes.retry import RetryExhausted
+
+            if isinstance(exc, RetryExhausted):
+                message = f"lab '{self.lab.id}' could not be provisioned: {transient_failure(exc)}"
+            else:
+                message = (f"lab '{self.lab.id}' could not be provisioned: {type(exc).__name__}: "
+                           f"{self.session.scrubber.text(str(exc))}")
+            self.error = LabError(self.session.scrubber.text(message))
             raise self.error from None
 
     def _provision(self) -> LabContext:
         from pytest_acalab.backends.clients import Clients
+        from pytest_acalab.lifecycle.bicep import resolve_template
         from pytest_acalab.lifecycle.deploy import deploy_template
         from pytest_acalab.probes.retry import call
 
@@ -66,7 +77,7 @@ class LabRun:
             deployment_name=f"acalab-{self.lab.id}"[:64], location=location, run_id=self.session.run_id,
             journal=self.journal, scrubber=self.session.scrubber, parameters=dict(self.lab.infra.parameters),
         )
-        deadline = backend.deadlines.action
+        deadline = min(backend.deadlines.action, backend.deadlines.transient)
         if reuse:
             exists = call(lambda: clients.resources.resource_groups.check_existence(group), deadline=deadline,
                           what=f"check resource group '{group}'")
@@ -81,10 +92,16 @@ class LabRun:
                 group, {"location": location, "tags": tags}), deadline=deadline,
                 what=f"create resource group '{group}'")
             self.journal.record("lifecycle", "create-group", resource_group=group, tags=tags)
+        ctx.on_wait = self._progress
         self.ctx = ctx
         ctx.phase = "failing"
         ctx.lab_started = datetime.now(UTC)
         ctx.phase_started["failing"] = ctx.lab_started
+        ctx.template, self.bicep = resolve_template(self.lab)
+        if self.bicep is not None:
+            self.journal.record("lifecycle", "bicep-build", **self.bicep.as_dict())
+            if self.bicep.drift:
+                log.warning("%s", self.bicep.warning())
         deploy_template(ctx)
         self.session.refresh_secrets()
         ctx.refresh_resources()
@@ -93,6 +110,17 @@ class LabRun:
         ctx.phase_started["failing"] = datetime.now(UTC) if self.lab.trigger.actions else ctx.lab_started
         self.stage = "failing"
         return ctx
+
+    def _progress(self, what: str, elapsed: float, deadline: float, attempts: int, last: str) -> None:
+        """Long waits say what they wait for, elapsed against the deadline, and attempts (every 5 s)."""
+        if elapsed < 5.0 or elapsed - self._last_progress.get(what, 0.0) < 5.0:
+            return
+        self._last_progress[what] = elapsed
+        message = self.session.scrubber.text(
+            f"[{self.lab.id}] waiting for {what}: {elapsed:.0f}s of {deadline:.0f}s, {attempts} attempts; {last}")
+        log.info(message)
+        if self.session.progress is not None:
+            self.session.progress(message)
 
     def _act(self, action: Any) -> ActionResult:
         from pytest_acalab.actions import run_action
@@ -156,9 +184,13 @@ class LabRun:
                        else "--acalab-keep-on-failure" if opts.keep_on_failure and (self.failed or self.error)
                        else None)
         if keep_reason:
-            where = (f"emulator {getattr(backend, 'url', '')} (gone when this process exits; attach a standalone "
-                     "'acalab emulator serve' to keep it)") if backend.name == "emulator" else \
-                f"subscription {backend.subscription_id}"
+            if backend.name != "emulator":
+                where = f"subscription {backend.subscription_id}"
+            elif getattr(backend, "emulator", None) is not None:
+                where = (f"emulator {getattr(backend, 'url', '')} (gone when this process exits; attach a "
+                         "standalone 'acalab emulator serve' to keep it)")
+            else:
+                where = f"the standalone emulator at {getattr(backend, 'url', '')}"
             self.teardown_note = (f"kept resource group '{group}' ({keep_reason}) in {where}; inspect with: "
                                   f"az group show -n {group}; rerun its checks with --acalab-resource-group {group}")
             self.journal.record("lifecycle", "keep-group", resource_group=group, reason=keep_reason)
@@ -170,17 +202,21 @@ class LabRun:
 
         clients = ctx.clients if ctx else Clients(backend)
         started = time.monotonic()
+        deadline = min(backend.deadlines.teardown, backend.deadlines.transient)
         try:
             poller = call(lambda: clients.resources.resource_groups.begin_delete(group),
-                          deadline=backend.deadlines.teardown, what=f"delete resource group '{group}'")
+                          deadline=deadline, what=f"delete resource group '{group}'")
             if backend.name == "emulator":
-                poller.result(timeout=backend.deadlines.teardown)
+                _wait_deleted(clients, poller, group, deadline)
             self.teardown_note = f"deleted resource group '{group}'"
         except ResourceNotFoundError:
             self.teardown_note = f"resource group '{group}' was already gone"
         except Exception as exc:  # report, never mask the test outcome
-            self.teardown_note = (f"could not delete resource group '{group}': {self.session.scrubber.text(str(exc))}"
-                                  f"; it carries a DeleteAfter tag: 'acalab sweep' removes it")
+            from pytest_acalab.probes.retry import RetryExhausted
+
+            why = transient_failure(exc) if isinstance(exc, RetryExhausted) else str(exc)
+            self.teardown_note = (f"could not delete resource group '{group}': {self.session.scrubber.text(why)}; "
+                                  f"it is left with its DeleteAfter tag for 'acalab sweep' to remove")
             log.warning(self.teardown_note)
         self.journal.record("lifecycle", "delete-group", resource_group=group, note=self.teardown_note,
                             elapsed=round(time.monotonic() - started, 3))
@@ -196,5 +232,45 @@ class LabRun:
             "actions": {k: vars(v) for k, v in (ctx.action_results.items() if ctx else [])},
             "teardown": self.teardown_note,
             "error": self.session.scrubber.text(str(self.error)) if self.error else None,
+            "bicep": self.bicep.as_dict() if self.bicep is not None else None,
             "elapsed": round(time.monotonic() - self.started, 3),
         }
+
+
+def transient_failure(exc: Any) -> str:
+    """What persistent transient errors mean for the user: which request, what Azure said, for how long."""
+    from pytest_acalab.probes.retry import describe_error
+
+    last = exc.last
+    status = getattr(last, "status_code", None)
+    kind = ("throttled (HTTP 429)" if status == 429 else "unavailable (HTTP 503)" if status == 503
+            else f"failing with HTTP {status}" if isinstance(status, int) else "dropping the connection")
+    return (f"{exc.what}: Azure kept answering {kind} for {exc.attempts} attempts over {exc.elapsed:.1f}s "
+            f"(each attempt after the Azure SDK's own retries); last answer: {describe_error(last)}")
+
+
+def _wait_deleted(clients: Any, poller: Any, group: str, deadline: float) -> None:
+    """Wait for a group deletion; if polling itself fails transiently, ask whether the group still exists."""
+    from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
+
+    from pytest_acalab.probes.retry import call, is_transient
+
+    started = time.monotonic()
+    try:
+        poller.result(timeout=deadline)
+        return
+    except ResourceNotFoundError:
+        return
+    except HttpResponseError as exc:
+        if not is_transient(exc):
+            raise
+    except Exception as exc:
+        if not is_transient(exc):
+            raise
+    while time.monotonic() - started < deadline:
+        left = max(deadline - (time.monotonic() - started), 0.5)
+        if not call(lambda: clients.resources.resource_groups.check_existence(group), deadline=left,
+                    what=f"check that resource group '{group}' is gone"):
+            return
+        time.sleep(0.05)
+    raise LabError(f"resource group '{group}' still exists {deadline:.0f}s after its deletion started")

@@ -75,8 +75,25 @@ class AcalabSession:
     options: Options
     run_id: str = field(default_factory=new_run_id)
     scrubber: Scrubber = field(default_factory=Scrubber)
+    progress: Any = None
+    """Callable[[str], None] showing long waits on the terminal (set by the plugin when verbose)."""
     _backend: Backend | None = None
     _backend_error: Exception | None = None
+
+    def validate(self) -> None:
+        """Check the backend's configuration without building it: environment and PATH only, no network.
+
+        ``ConfigurationError`` with one line saying what to set; the plugin turns it into a usage error
+        before the first item runs, instead of every lab erroring with the same message.
+        """
+        if self.options.backend == "azure":
+            from pytest_acalab.backends.azure import check_configuration
+
+            check_configuration(self.options.subscription)
+        else:
+            from pytest_acalab.backends.emulator import check_configuration as check_emulator
+
+            check_emulator()
 
     def backend(self) -> Backend:
         """The backend, created once per process on first use (``--collect-only`` never creates one)."""

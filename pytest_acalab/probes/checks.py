@@ -121,6 +121,9 @@ def evaluate(ctx: LabContext, check: Check, *, default_within: float | None = No
         remaining = max(deadline - (time.monotonic() - started), 0.5)
         result = _once(ctx, check, remaining, state["attempt"], started, label)
         state["streak"] = state["streak"] + 1 if result.ok else 0
+        if ctx.on_wait is not None and not result.final and state["streak"] < stable_for:
+            ctx.on_wait(label, time.monotonic() - started, deadline, state["attempt"],
+                        f"expected {result.expected}, now {result.actual}")
         return result
 
     def more(result: _Pass) -> bool:

@@ -141,3 +141,12 @@ def test_ordinary_test_files_in_a_lab_folder_use_the_lab_fixtures(pytester: pyte
     result.assert_outcomes(passed=6)
     # one group for the YAML items and the Python test, deleted once after both
     assert result.stdout.str().count("deleted resource group") == 1
+
+
+def test_long_waits_say_what_they_wait_for(pytester: pytest.Pytester) -> None:
+    rows = HOLDS.replace("expect: {equals: absent}", "expect: {equals: present}\n        within: 6s", 1)
+    write_lab(pytester.path, "slow", rows=rows)
+    result = pytester.runpytest("labs", "-v", "--acalab-min-wait", "6s", "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=4, failed=1)
+    result.stdout.fnmatch_lines([
+        "*[[]slow[]] waiting for lab.yaml:* 5s of 6s, * attempts; expected equals 'present', now 'absent'*"])

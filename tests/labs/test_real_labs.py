@@ -1,0 +1,61 @@
+"""The project's labs: they pass on the emulator, every negated expectation fails the right item with a
+message saying what was expected and what was seen, and their committed pages are not stale."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from pytest_acalab.labfile import load_lab
+from pytest_acalab.reports.labpage import render_page
+
+LABS = Path(__file__).resolve().parents[2] / "labs"
+LAB_NAMES = sorted(p.name for p in LABS.iterdir() if (p / "lab.yaml").is_file())
+
+
+def negate(check: dict[str, Any]) -> dict[str, Any]:
+    """The logical negation of a check (De Morgan for all_of / any_of)."""
+    out = dict(check)
+    if "all_of" in check:
+        del out["all_of"]
+        out["any_of"] = [negate(c) for c in check["all_of"]]
+    elif "any_of" in check:
+        del out["any_of"]
+        out["all_of"] = [negate(c) for c in check["any_of"]]
+    else:
+        out["expect"] = {"not": check["expect"]}
+    return out
+
+
+def test_both_labs_exist() -> None:
+    assert {"acr_pull_failure", "acr_tag_deleted"} <= set(LAB_NAMES)
+
+
+@pytest.mark.parametrize("name", LAB_NAMES)
+def test_every_negated_expectation_fails_its_own_item(pytester: pytest.Pytester, name: str) -> None:
+    target = pytester.path / "labs" / name
+    shutil.copytree(LABS / name, target)
+    data = yaml.safe_load((target / "lab.yaml").read_text())
+    for row in data["hypothesis"]["rows"]:
+        row["failing"] = negate(row["failing"])
+        row["recovered"] = negate(row["recovered"])
+    (target / "lab.yaml").write_text(yaml.safe_dump(data, sort_keys=False))
+    lab = load_lab(target)
+    result = pytester.runpytest("labs", "-q", "-rf", "--acalab-min-wait", "1s", "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1, failed=2 * len(lab.rows))
+    out = result.stdout.str()
+    for row in lab.rows:
+        for phase in ("failing", "recovered"):
+            assert f"FAILED labs/{name}/lab.yaml::{row.item_id(phase)}" in out
+    assert out.count(": expected ") >= 2 * len(lab.rows) and "got" in out and "evidence:" in out
+
+
+@pytest.mark.parametrize("name", LAB_NAMES)
+def test_committed_lab_page_is_rendered_from_the_lab_file(name: str) -> None:
+    lab = load_lab(LABS / name)
+    page = (LABS / name / "README.md").read_text(encoding="utf-8")
+    assert render_page(lab, page) == page, f"labs/{name}/README.md is stale: run 'acalab docs labs/{name}'"
