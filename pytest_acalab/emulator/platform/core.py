@@ -25,6 +25,7 @@ from pytest_acalab.emulator.platform.store import Store
 
 log = logging.getLogger("pytest_acalab.emulator")
 MANAGEMENT = "management"
+_API_VERSION = re.compile(r"\d{4}-\d{2}-\d{2}(-[A-Za-z]+)?")
 Handler = Callable[..., Response]
 
 # Real Azure namespaces this emulator does not implement: ARM answers NoRegisteredProviderFound for
@@ -200,8 +201,8 @@ class Platform:
                 continue
             if route.auth and not req.internal:
                 req.principal = self.identity.authenticate(req)
-            if route.api_version and not req.query_ci("api-version"):
-                raise errors.missing_api_version()
+            if route.api_version:
+                self._check_api_version_format(req.query_ci("api-version"))
             return route.handler(req, **m.groupdict())
         if req.host == MANAGEMENT and req.path.lower().startswith("/subscriptions/"):
             return self._arm(req)
@@ -230,8 +231,8 @@ class Platform:
         if not req.internal:
             req.principal = self.identity.authenticate(req)
         api_version = req.query_ci("api-version")
-        if not api_version:
-            raise errors.missing_api_version()
+        self._check_api_version_format(api_version)
+        assert api_version is not None
         parts = [p for p in req.path.split("/") if p]
         self.check_subscription(parts[1])
         # /subscriptions/{s}/providers/{ns}/{type}  (list across the subscription)
@@ -292,6 +293,16 @@ class Platform:
         if req.method == "DELETE":
             return rt.delete(ctx, rid)
         raise rt.method_not_allowed(req.method)
+
+    @staticmethod
+    def _check_api_version_format(api_version: str | None) -> None:
+        if not api_version:
+            raise errors.missing_api_version()
+        if not _API_VERSION.fullmatch(api_version):
+            raise ArmError(400, "InvalidApiVersionParameter",
+                           f"The api-version '{api_version}' is invalid. The supported versions are "
+                           "'yyyy-mm-dd' dates, optionally with a '-preview' suffix. "
+                           "Please see https://aka.ms/api-versions for more details.")
 
     def _unknown_type(self, namespace: str, types: tuple[str, ...], api_version: str) -> ArmError:
         if namespace.lower() in self._namespaces:

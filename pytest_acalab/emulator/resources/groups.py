@@ -174,7 +174,7 @@ class ResourceGroups:
     # generic resources ---------------------------------------------------------------------------
     def _generic(self, res: Any) -> dict[str, Any]:
         out = {"id": res.body.get("id", res.id), "name": res.name, "type": res.type, "location": res.location}
-        for key in ("tags", "sku", "kind", "identity", "managedBy"):
+        for key in ("tags", "sku", "kind", "identity", "managedBy", "systemData"):
             if res.body.get(key) is not None:
                 out[key] = res.body[key]
         return out
@@ -206,7 +206,8 @@ class ResourceGroups:
         types = self.p.types_in(namespace)
         return {
             "id": f"/subscriptions/{self.p.store.subscription_id}/providers/{namespace}",
-            "namespace": namespace, "registrationState": "Registered", "registrationPolicy": "RegistrationRequired",
+            "namespace": namespace, "authorizations": [], "registrationState": "Registered",
+            "registrationPolicy": "RegistrationRequired",
             "resourceTypes": [
                 {"resourceType": t.type_name, "locations": ["Korea Central", "East US", "West Europe"],
                  "apiVersions": list(t.api_versions) or ["2026-07-01", "2025-07-01", "2025-11-01",

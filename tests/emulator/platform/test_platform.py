@@ -73,11 +73,14 @@ def test_every_answer_carries_request_ids(emu: Emulator) -> None:
     ("method", "path", "body", "status", "code"),
     [
         ("GET", "/subscriptions/{s}/resourcegroups", None, 400, "MissingApiVersionParameter"),
+        ("GET", "/subscriptions/{s}/resourcegroups?api-version=latest", None, 400, "InvalidApiVersionParameter"),
+        ("GET", "/subscriptions/{s}/resourceGroups/{g}/providers/Microsoft.App/containerApps/x?api-version=2025",
+         None, 400, "InvalidApiVersionParameter"),
         ("PUT", "/subscriptions/{s}/resourcegroups/rg-bad-json?api-version=2024-03-01", b"{not json", 400,
          "InvalidRequestContent"),
         ("PUT", "/subscriptions/{s}/resourcegroups/rg-no-location?api-version=2024-03-01", b"{}", 400,
          "LocationRequired"),
-        ("GET", "/subscriptions/{s}/resourceGroups/{g}/providers/Microsoft.Foo/bars/x?api-version=1", None, 404,
+        ("GET", "/subscriptions/{s}/resourceGroups/{g}/providers/Microsoft.Foo/bars/x?api-version=2024-01-01", None, 404,
          "InvalidResourceNamespace"),
         ("GET", "/subscriptions/{s}/resourceGroups/{g}/providers/Microsoft.Storage/storageAccounts/x"
                 "?api-version=2023-01-01", None, 400, "NoRegisteredProviderFound"),
