@@ -80,3 +80,34 @@ def test_deployment_without_template_is_invalid_request_content(deployment_clien
     with pytest.raises(HttpResponseError) as info:
         deployment_client.deployments.begin_create_or_update(group, "x", {"properties": {"mode": "Incremental"}})
     assert info.value.error.code == "InvalidRequestContent"
+
+
+def test_deleting_a_group_removes_everything_in_it(resource_client, deployment_client, group) -> None:  # noqa: ANN001
+    import json
+    from pathlib import Path
+
+    template = json.loads((Path(__file__).parents[3] / "labs" / "acr_tag_deleted" / "infra" / "main.json").read_text())
+    _deploy(deployment_client, group, template, {"baseName": "casc"}).result()
+    types = sorted(r.type for r in resource_client.resources.list_by_resource_group(group))
+    assert types == ["Microsoft.App/containerApps", "Microsoft.App/managedEnvironments",
+                     "Microsoft.ContainerRegistry/registries", "Microsoft.OperationalInsights/workspaces"]
+    ids = [r.id for r in resource_client.resources.list_by_resource_group(group)]
+    resource_client.resource_groups.begin_delete(group).result()
+    assert not resource_client.resource_groups.check_existence(group)
+    everywhere = {r.id for r in resource_client.resources.list()}
+    assert not set(ids) & everywhere
+
+
+def test_a_group_shows_deleting_until_its_delete_operation_ends() -> None:
+    from azure.mgmt.resource.resources import ResourceManagementClient
+
+    from pytest_acalab.emulator import Emulator
+
+    with Emulator(profile="realistic", speed=100) as emu:  # a group delete then takes 0.45 s
+        client = ResourceManagementClient(emu.credential(), emu.subscription_id, polling_interval=0,
+                                          **emu.client_kwargs())
+        client.resource_groups.create_or_update("rg-slow", {"location": "koreacentral"})
+        poller = client.resource_groups.begin_delete("rg-slow")
+        assert client.resource_groups.get("rg-slow").properties.provisioning_state == "Deleting"
+        poller.result()
+        assert not client.resource_groups.check_existence("rg-slow")
