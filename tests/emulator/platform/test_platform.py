@@ -80,8 +80,8 @@ def test_every_answer_carries_request_ids(emu: Emulator) -> None:
          "InvalidRequestContent"),
         ("PUT", "/subscriptions/{s}/resourcegroups/rg-no-location?api-version=2024-03-01", b"{}", 400,
          "LocationRequired"),
-        ("GET", "/subscriptions/{s}/resourceGroups/{g}/providers/Microsoft.Foo/bars/x?api-version=2024-01-01", None, 404,
-         "InvalidResourceNamespace"),
+        ("GET", "/subscriptions/{s}/resourceGroups/{g}/providers/Microsoft.Foo/bars/x?api-version=2024-01-01",
+         None, 404, "InvalidResourceNamespace"),
         ("GET", "/subscriptions/{s}/resourceGroups/{g}/providers/Microsoft.Storage/storageAccounts/x"
                 "?api-version=2023-01-01", None, 400, "NoRegisteredProviderFound"),
         ("GET", "/subscriptions/00000000-0000-0000-0000-000000000001/resourcegroups?api-version=2024-03-01",
