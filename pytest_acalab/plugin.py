@@ -89,6 +89,7 @@ def pytest_configure_node(node: Any) -> None:  # pytest-xdist hook (controller s
 @pytest.hookimpl(tryfirst=True)  # before xdist starts workers
 def pytest_sessionstart(session: pytest.Session) -> None:
     config = session.config
+    _scrub_logs(config)
     if getattr(config, "workerinput", None) is None and SESSION_KEY in config.stash:
         if config.pluginmanager.has_plugin("dsession") and not config.option.collectonly:
             _validate_backend(config)  # the xdist controller never sees the items: check up front
@@ -97,6 +98,19 @@ def pytest_sessionstart(session: pytest.Session) -> None:
         tr = config.pluginmanager.get_plugin("terminalreporter")
         if tr is not None and config.option.verbose > 0:
             state.progress = lambda message: (tr.ensure_newline(), tr.write_line(message))
+
+
+def _scrub_logs(config: pytest.Config) -> None:
+    """Secrets never reach live logs, the log file or the logs captured into reports, whoever logged them."""
+    from pytest_acalab.reports.scrub import install_log_scrubber
+
+    logging_plugin = config.pluginmanager.get_plugin("logging-plugin")
+    state = config.stash.get(SESSION_KEY, None)
+    if logging_plugin is None or state is None:
+        return
+    handlers = [getattr(logging_plugin, name, None) for name in
+                ("log_cli_handler", "log_file_handler", "caplog_handler", "report_handler")]
+    install_log_scrubber([h for h in handlers if h is not None], state.scrubber)
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
@@ -199,6 +213,8 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     lab_dir = item.getparent(LabDir)
     if lab_dir is None:
         return report
+    if report.failed and lab_dir.run is not None:  # any item of the lab, YAML or Python: keep-on-failure
+        lab_dir.run.failed = True
     data: dict[str, Any] = {"lab_dir": str(lab_dir.path), "item": item.name, "when": call.when}
     if isinstance(item, LabItem):
         outcome = getattr(item, "outcome", None)

@@ -34,22 +34,34 @@ def _credential_sources() -> list[str]:
     return sources
 
 
+NO_SUBSCRIPTION = "no Azure subscription: pass --acalab-subscription ID or set AZURE_SUBSCRIPTION_ID"
+
+
+def check_configuration(subscription_id: str | None) -> tuple[str, list[str]]:
+    """The subscription and the credential sources that are configured, or ``ConfigurationError``.
+
+    Looks at the environment and PATH only: no credential object is built and nothing touches the network,
+    so a run can refuse to start (one line, before any item) instead of erroring in every lab.
+    """
+    subscription_id = subscription_id or os.environ.get("AZURE_SUBSCRIPTION_ID")
+    sources = _credential_sources()
+    if not sources:
+        raise ConfigurationError(WHAT_TO_SET)
+    if not subscription_id:
+        raise ConfigurationError(NO_SUBSCRIPTION)
+    return subscription_id, sources
+
+
 class AzureBackend(Backend):
     name = "azure"
 
     def __init__(self, subscription_id: str | None, location: str | None = None) -> None:
-        subscription_id = subscription_id or os.environ.get("AZURE_SUBSCRIPTION_ID")
-        sources = _credential_sources()
-        if not sources:
-            raise ConfigurationError(WHAT_TO_SET)
-        if not subscription_id:
-            raise ConfigurationError(
-                "no Azure subscription: pass --acalab-subscription ID or set AZURE_SUBSCRIPTION_ID")
+        subscription_id, sources = check_configuration(subscription_id)
         self.subscription_id = subscription_id
         self.location_override = location
         self.sources = sources
         self.deadlines = Deadlines(probe=600.0, action=1800.0, deployment=1800.0, teardown=60.0,
-                                   poll_interval=10.0)
+                                   poll_interval=10.0, transient=300.0)
         self._cred = None
 
     def credential(self) -> Any:

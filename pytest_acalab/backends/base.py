@@ -23,6 +23,9 @@ class Deadlines:
     teardown: float
     poll_interval: float
     """Pause between two probe attempts (tenacity's wait); the emulator's clock makes it small."""
+    transient: float = 300.0
+    """How long one lifecycle request (create/delete a group, deploy, read resources) may keep failing
+    transiently (429, 5xx, resets) before the run gives up on it. ARM's throttling windows are five minutes."""
 
 
 class Backend(ABC):

@@ -20,6 +20,9 @@ class Clients:
         kwargs = {**self.backend.arm_kwargs(), **extra}
         if self.backend.name == "emulator":
             kwargs.setdefault("polling_interval", 0)
+            # azure-core backs off 0.8 s x 2^n between retries without Retry-After (connection resets):
+            # Azure time, which the emulator's clock runs faster
+            kwargs.setdefault("retry_backoff_factor", max(0.8 / getattr(self.backend, "divisor", 1.0), 0.01))
         return cls(self.backend.credential(), self.backend.subscription_id, **kwargs)
 
     @functools.cached_property

@@ -17,6 +17,16 @@ ATTACH_VARS = ("ACALAB_EMULATOR_URL", "ACALAB_EMULATOR_CA_BUNDLE", "AZURE_TENANT
                "AZURE_CLIENT_SECRET", "AZURE_SUBSCRIPTION_ID")
 
 
+def check_configuration() -> None:
+    """``ConfigurationError`` when attaching to a running emulator is asked for but half configured."""
+    if os.environ.get("ACALAB_EMULATOR_URL"):
+        missing = [v for v in ATTACH_VARS if not os.environ.get(v)]
+        if missing:
+            raise ConfigurationError(
+                f"ACALAB_EMULATOR_URL is set but {', '.join(missing)} not: run "
+                "'eval \"$(acalab emulator env --from <env file>)\"' to attach to a running emulator")
+
+
 class EmulatorBackend(Backend):
     name = "emulator"
 
@@ -24,12 +34,8 @@ class EmulatorBackend(Backend):
                  min_wait: float | None = None) -> None:
         self.location_override = location
         self._emulator = None
+        check_configuration()
         if os.environ.get("ACALAB_EMULATOR_URL"):
-            missing = [v for v in ATTACH_VARS if not os.environ.get(v)]
-            if missing:
-                raise ConfigurationError(
-                    f"ACALAB_EMULATOR_URL is set but {', '.join(missing)} not: run "
-                    "'eval \"$(acalab emulator env --from <env file>)\"' to attach to a running emulator")
             self.url = os.environ["ACALAB_EMULATOR_URL"].rstrip("/")
             self.ca_bundle = os.environ["ACALAB_EMULATOR_CA_BUNDLE"]
             self.tenant_id = os.environ["AZURE_TENANT_ID"]
@@ -55,7 +61,7 @@ class EmulatorBackend(Backend):
         self.deadlines = Deadlines(
             probe=max(600 / divisor, floor), action=max(1800 / divisor, 3 * floor),
             deployment=max(1800 / divisor, 60.0), teardown=60.0,
-            poll_interval=min(max(5 / divisor, 0.005), 0.5),
+            poll_interval=min(max(5 / divisor, 0.005), 0.5), transient=max(300 / divisor, floor / 2),
         )
         self._cred = None
 

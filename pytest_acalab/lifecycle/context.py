@@ -28,6 +28,15 @@ class LabError(Exception):
     """The lab could not run (provisioning, an action or a probe could not be executed)."""
 
 
+def retried(backend: Backend, fn: Any, *, what: str, deadline: float | None = None) -> Any:
+    """One lifecycle SDK call, retried on transient failures (429, 5xx, resets) within the backend's budget
+    (``deadlines.transient`` unless ``deadline`` is smaller), pausing as probes do between attempts."""
+    from pytest_acalab.probes.retry import call
+
+    budget = backend.deadlines.transient if deadline is None else min(deadline, backend.deadlines.transient)
+    return call(fn, deadline=budget, what=what, base_wait=max(backend.deadlines.poll_interval, 0.05))
+
+
 @dataclass
 class ResourceRef:
     alias: str
@@ -93,21 +102,18 @@ class LabContext:
 
     def refresh_resources(self) -> dict[str, ResourceRef]:
         """Find the lab's resources by type in the group (a failed deployment has no outputs)."""
-        from pytest_acalab.probes.retry import call
-
         api = self.clients.resources.resources
-        budget = self.backend.deadlines.transient
         found: dict[str, ResourceRef] = {}
         for alias, rtype in self.lab.infra.resources.items():
-            items = call(lambda rtype=rtype: list(api.list_by_resource_group(
-                self.resource_group, filter=f"resourceType eq '{rtype}'")), deadline=budget,
+            items = retried(self.backend, lambda rtype=rtype: list(api.list_by_resource_group(
+                self.resource_group, filter=f"resourceType eq '{rtype}'")),
                 what=f"list {rtype} in resource group '{self.resource_group}'")
             if not items:
                 continue
             item = sorted(items, key=lambda r: r.name)[0]
-            body = call(lambda item=item, rtype=rtype: api.get_by_id(
+            body = retried(self.backend, lambda item=item, rtype=rtype: api.get_by_id(
                 item.id, api_version=READ_API_VERSIONS.get(rtype.lower(), "2024-03-01")).as_dict(),
-                deadline=budget, what=f"GET {item.id}")
+                what=f"GET {item.id}")
             found[alias] = ResourceRef(alias, item.id, item.name, item.type, _camel(body))
         self.resources = found
         return found

@@ -6,15 +6,17 @@ import json
 import time
 from typing import Any
 
-from pytest_acalab.lifecycle.context import LabContext, LabError
+from pytest_acalab.lifecycle.context import LabContext, LabError, retried
 
 
 def template_body(ctx: LabContext, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
     path = ctx.lab.infra.template
-    try:
-        template = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise LabError(f"{path}: cannot read the ARM template: {exc}") from None
+    template = ctx.template
+    if template is None:
+        try:
+            template = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise LabError(f"{path}: cannot read the ARM template: {exc}") from None
     params = {**ctx.parameters, **(overrides or {})}
     declared = template.get("parameters") or {}
     values = {k: {"value": v} for k, v in params.items() if k in declared}
@@ -31,27 +33,41 @@ def deploy_template(ctx: LabContext, overrides: dict[str, Any] | None = None,
     """
     from azure.core.exceptions import HttpResponseError
 
+    from pytest_acalab.probes.retry import is_transient
+
     name = name or ctx.deployment_name
     body = template_body(ctx, overrides)
     started = time.monotonic()
     client = ctx.clients.deployments.deployments
-    try:
-        poller = client.begin_create_or_update(ctx.resource_group, name, body)
+    limit = ctx.backend.deadlines.deployment
+    try:  # a PUT: safe to send again after throttling or a dropped connection
+        poller = retried(ctx.backend, lambda: client.begin_create_or_update(ctx.resource_group, name, body),
+                         what=f"PUT deployment '{name}'")
     except HttpResponseError as exc:
         # refused up front (invalid template, validation): the lab cannot run as written
         code = getattr(getattr(exc, "error", None), "code", None) or exc.status_code
         raise LabError(f"{ctx.lab.infra.template}: the deployment was refused: ({code}) "
                        f"{getattr(getattr(exc, 'error', None), 'message', None) or exc}") from None
     error: dict[str, Any] | None = None
+    done = False
     try:
-        poller.result(timeout=ctx.backend.deadlines.deployment)
-    except HttpResponseError as exc:
-        err = getattr(exc, "error", None)
-        error = {"code": getattr(err, "code", None) or str(exc.status_code),
-                 "message": getattr(err, "message", None) or str(exc)}
-    if not poller.done():
-        raise LabError(f"deployment '{name}' did not finish within {ctx.backend.deadlines.deployment:.0f}s")
-    deployment = client.get(ctx.resource_group, name)
+        poller.result(timeout=limit)
+        done = poller.done()
+    except Exception as exc:
+        if is_transient(exc):  # the *polling* failed, not the deployment: read its state from now on
+            done = False
+        elif isinstance(exc, HttpResponseError):
+            err = getattr(exc, "error", None)
+            error = {"code": getattr(err, "code", None) or str(exc.status_code),
+                     "message": getattr(err, "message", None) or str(exc)}
+            done = True
+        else:
+            raise
+    if not done:
+        done = _wait_terminal(ctx, name, limit - (time.monotonic() - started))
+    if not done:
+        raise LabError(f"deployment '{name}' did not finish within {limit:.0f}s")
+    deployment = retried(ctx.backend, lambda: client.get(ctx.resource_group, name), what=f"GET deployment '{name}'")
     props = deployment.properties
     outcome = {
         "name": name,
@@ -65,6 +81,23 @@ def deploy_template(ctx: LabContext, overrides: dict[str, Any] | None = None,
     ctx.journal.record("deploy", name, state=outcome["state"], duration=outcome["duration"],
                        error=outcome["error"])
     return outcome
+
+
+TERMINAL = {"succeeded", "failed", "canceled"}
+
+
+def _wait_terminal(ctx: LabContext, name: str, remaining: float) -> bool:
+    """Poll the deployment itself until it is Succeeded, Failed or Canceled; False when time runs out."""
+    client = ctx.clients.deployments.deployments
+    ends = time.monotonic() + max(remaining, 0.0)
+    while time.monotonic() < ends:
+        dep = retried(ctx.backend, lambda: client.get(ctx.resource_group, name),
+                      deadline=max(ends - time.monotonic(), 0.5), what=f"GET deployment '{name}'")
+        state = getattr(dep.properties.provisioning_state, "value", dep.properties.provisioning_state)
+        if str(state).lower() in TERMINAL:
+            return True
+        time.sleep(max(ctx.backend.deadlines.poll_interval, 0.02))
+    return False
 
 
 def deployment_operations(ctx: LabContext, name: str | None = None) -> list[dict[str, Any]]:

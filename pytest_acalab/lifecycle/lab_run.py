@@ -10,7 +10,7 @@ from typing import Any
 from pytest_acalab.errors import ConfigurationError
 from pytest_acalab.labfile.model import Lab, Row
 from pytest_acalab.lifecycle.bicep import BicepResult
-from pytest_acalab.lifecycle.context import ActionResult, LabContext, LabError
+from pytest_acalab.lifecycle.context import ActionResult, LabContext, LabError, retried
 from pytest_acalab.lifecycle.naming import group_name, group_tags
 from pytest_acalab.lifecycle.session import AcalabSession
 from pytest_acalab.reports.journal import Journal
@@ -64,7 +64,6 @@ class LabRun:
         from pytest_acalab.backends.clients import Clients
         from pytest_acalab.lifecycle.bicep import resolve_template
         from pytest_acalab.lifecycle.deploy import deploy_template
-        from pytest_acalab.probes.retry import call
 
         opts = self.session.options
         backend = self.session.backend()
@@ -79,8 +78,8 @@ class LabRun:
         )
         deadline = min(backend.deadlines.action, backend.deadlines.transient)
         if reuse:
-            exists = call(lambda: clients.resources.resource_groups.check_existence(group), deadline=deadline,
-                          what=f"check resource group '{group}'")
+            exists = retried(backend, lambda: clients.resources.resource_groups.check_existence(group),
+                             deadline=deadline, what=f"check resource group '{group}'")
             if not exists:
                 raise ConfigurationError(f"--acalab-resource-group {group}: no such resource group in "
                                          f"subscription {backend.subscription_id}")
@@ -88,7 +87,7 @@ class LabRun:
         else:
             tags = group_tags(self.lab.id, self.session.run_id, opts.delete_after)
             self.group_created = True  # set first: an interrupt during the call still triggers a delete
-            call(lambda: clients.resources.resource_groups.create_or_update(
+            retried(backend, lambda: clients.resources.resource_groups.create_or_update(
                 group, {"location": location, "tags": tags}), deadline=deadline,
                 what=f"create resource group '{group}'")
             self.journal.record("lifecycle", "create-group", resource_group=group, tags=tags)
@@ -198,16 +197,15 @@ class LabRun:
         from azure.core.exceptions import ResourceNotFoundError
 
         from pytest_acalab.backends.clients import Clients
-        from pytest_acalab.probes.retry import call
 
         clients = ctx.clients if ctx else Clients(backend)
         started = time.monotonic()
         deadline = min(backend.deadlines.teardown, backend.deadlines.transient)
         try:
-            poller = call(lambda: clients.resources.resource_groups.begin_delete(group),
-                          deadline=deadline, what=f"delete resource group '{group}'")
+            poller = retried(backend, lambda: clients.resources.resource_groups.begin_delete(group),
+                             deadline=deadline, what=f"delete resource group '{group}'")
             if backend.name == "emulator":
-                _wait_deleted(clients, poller, group, deadline)
+                _wait_deleted(backend, clients, poller, group, deadline)
             self.teardown_note = f"deleted resource group '{group}'"
         except ResourceNotFoundError:
             self.teardown_note = f"resource group '{group}' was already gone"
@@ -244,16 +242,16 @@ def transient_failure(exc: Any) -> str:
     last = exc.last
     status = getattr(last, "status_code", None)
     kind = ("throttled (HTTP 429)" if status == 429 else "unavailable (HTTP 503)" if status == 503
-            else f"failing with HTTP {status}" if isinstance(status, int) else "dropping the connection")
-    return (f"{exc.what}: Azure kept answering {kind} for {exc.attempts} attempts over {exc.elapsed:.1f}s "
-            f"(each attempt after the Azure SDK's own retries); last answer: {describe_error(last)}")
+            else f"failing (HTTP {status})" if isinstance(status, int) else "unreachable (connection reset or refused)")
+    return (f"{exc.what}: Azure was still {kind} after {exc.attempts} attempts over {exc.elapsed:.1f}s "
+            f"(each attempt includes the Azure SDK's own retries); last answer: {describe_error(last)}")
 
 
-def _wait_deleted(clients: Any, poller: Any, group: str, deadline: float) -> None:
+def _wait_deleted(backend: Any, clients: Any, poller: Any, group: str, deadline: float) -> None:
     """Wait for a group deletion; if polling itself fails transiently, ask whether the group still exists."""
-    from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
+    from azure.core.exceptions import ResourceNotFoundError
 
-    from pytest_acalab.probes.retry import call, is_transient
+    from pytest_acalab.probes.retry import is_transient
 
     started = time.monotonic()
     try:
@@ -261,16 +259,13 @@ def _wait_deleted(clients: Any, poller: Any, group: str, deadline: float) -> Non
         return
     except ResourceNotFoundError:
         return
-    except HttpResponseError as exc:
-        if not is_transient(exc):
-            raise
     except Exception as exc:
         if not is_transient(exc):
             raise
     while time.monotonic() - started < deadline:
         left = max(deadline - (time.monotonic() - started), 0.5)
-        if not call(lambda: clients.resources.resource_groups.check_existence(group), deadline=left,
-                    what=f"check that resource group '{group}' is gone"):
+        if not retried(backend, lambda: clients.resources.resource_groups.check_existence(group), deadline=left,
+                       what=f"check that resource group '{group}' is gone"):
             return
-        time.sleep(0.05)
+        time.sleep(max(backend.deadlines.poll_interval, 0.05))
     raise LabError(f"resource group '{group}' still exists {deadline:.0f}s after its deletion started")

@@ -23,9 +23,16 @@ def worker_id() -> str:
     return os.environ.get("PYTEST_XDIST_WORKER", "main")
 
 
+MAX_GROUP_NAME = 90
+
+
 def group_name(lab_id: str, run_id: str, worker: str | None = None) -> str:
+    """``acalab-<lab>-<run id>-<worker>``: only the lab part is ever shortened, so the run id and worker,
+    which make the name unique, always survive Azure's 90-character limit."""
     safe = re.sub(r"[^A-Za-z0-9_\-]", "-", lab_id)[:40]
-    return f"acalab-{safe}-{run_id}-{worker or worker_id()}"[:90]
+    worker_part = re.sub(r"[^A-Za-z0-9_\-]", "-", worker or worker_id())[:24]
+    suffix = f"-{run_id}-{worker_part}"
+    return f"acalab-{safe}"[: MAX_GROUP_NAME - len(suffix)] + suffix
 
 
 def group_tags(lab_id: str, run_id: str, keep_for: timedelta, now: datetime | None = None) -> dict[str, str]:

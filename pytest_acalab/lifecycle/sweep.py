@@ -20,6 +20,8 @@ class Decision:
     group: str
     delete: bool
     reason: str
+    error: str | None = None
+    """Why the deletion failed (only when it was attempted and failed)."""
 
 
 def _when(text: str | None) -> datetime | None:
@@ -52,19 +54,37 @@ def decide(groups: list[Any], now: datetime, older_than: timedelta | None = None
 
 
 def sweep(clients: Any, dry_run: bool, older_than: timedelta | None = None, wait: bool = False,
-          now: datetime | None = None) -> list[Decision]:
-    groups = list(clients.resources.resource_groups.list(filter=f"tagName eq '{TAG_RUN}'"))
+          now: datetime | None = None, deadline: float = 300.0) -> list[Decision]:
+    """Decide for every group tagged ``acalab-run``; delete the expired ones unless ``dry_run``.
+
+    A deletion that fails is recorded on its decision (``error``) and the sweep goes on with the others.
+    """
+    from pytest_acalab.probes.retry import call
+
+    api = clients.resources.resource_groups
+    groups = call(lambda: list(api.list(filter=f"tagName eq '{TAG_RUN}'")), deadline=deadline,
+                  what="list resource groups tagged acalab-run")
     decisions = decide(groups, now or datetime.now(UTC), older_than)
     if not dry_run:
         for d in decisions:
-            if d.delete:
-                poller = clients.resources.resource_groups.begin_delete(d.group)
+            if not d.delete:
+                continue
+            try:
+                poller = call(lambda d=d: api.begin_delete(d.group), deadline=deadline,
+                              what=f"delete resource group '{d.group}'")
                 if wait:
-                    poller.result()
+                    poller.result(timeout=deadline)
+            except Exception as exc:  # noqa: BLE001 - report it, sweep the others
+                from pytest_acalab.probes.retry import describe_error
+
+                d.error = describe_error(exc)
     return decisions
 
 
 def sweep_command(args: argparse.Namespace) -> int:
+    """``acalab sweep``: one line per group tagged by this tool; exit 1 when a deletion failed."""
+    import os
+
     from pytest_acalab.backends.clients import Clients
 
     if args.backend == "azure":
@@ -72,18 +92,34 @@ def sweep_command(args: argparse.Namespace) -> int:
 
         backend: Any = AzureBackend(args.subscription)
     else:
+        if not os.environ.get("ACALAB_EMULATOR_URL"):
+            raise ValueError("--backend emulator-url needs ACALAB_EMULATOR_URL and the variables "
+                             "'acalab emulator env' prints")
         from pytest_acalab.backends.emulator import EmulatorBackend
 
         backend = EmulatorBackend()
-        if backend.emulator is not None:
-            backend.close()
-            raise ValueError("--backend emulator-url needs ACALAB_EMULATOR_URL and the variables "
-                             "'acalab emulator env' prints")
-    older = timedelta(seconds=parse_duration(args.older_than)) if args.older_than else None
-    decisions = sweep(Clients(backend), args.dry_run, older, wait=backend.name == "emulator")
-    verb = "would delete" if args.dry_run else "deleting"
+    try:
+        older = timedelta(seconds=parse_duration(args.older_than)) if args.older_than else None
+    except ValueError as exc:
+        raise ValueError(f"--older-than {args.older_than}: {exc}") from None
+    wait = backend.name == "emulator"
+    decisions = sweep(Clients(backend), args.dry_run, older, wait=wait)
+    failed = 0
     for d in decisions:
-        print(f"{verb if d.delete else 'keeping'} {d.group}: {d.reason}")
+        if not d.delete:
+            print(f"keeping {d.group}: {d.reason}")
+        elif args.dry_run:
+            print(f"would delete {d.group}: {d.reason}")
+        elif d.error:
+            failed += 1
+            print(f"FAILED to delete {d.group}: {d.reason}; {d.error}")
+        else:
+            print(f"{'deleted' if wait else 'deleting'} {d.group}: {d.reason}")
     if not decisions:
         print("no resource groups tagged by pytest-acalab")
-    return 0
+    else:
+        chosen = sum(d.delete for d in decisions)
+        verb = "would delete" if args.dry_run else "deleted" if wait else "deletion started for"
+        print(f"{verb} {chosen - failed} of {len(decisions)} tagged resource group(s)"
+              + (f"; {failed} could not be deleted" if failed else ""))
+    return 1 if failed else 0

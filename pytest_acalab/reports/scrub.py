@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 import threading
 from typing import Any
@@ -54,6 +55,44 @@ class Scrubber:
         if isinstance(value, list | tuple):
             return [self.data(v) for v in value]
         return value
+
+
+class LogScrubber(logging.Filter):
+    """A handler filter: every log record (any library's: urllib3 logs SAS URLs at DEBUG) leaves scrubbed.
+
+    Installed on pytest's log handlers (live logging, log file, captured logs in reports), it rewrites the
+    record's message (and traceback text) once; records are shared between handlers, so that is enough.
+    """
+
+    def __init__(self, scrubber: Scrubber) -> None:
+        super().__init__("acalab-scrub")
+        self.scrubber = scrubber
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if getattr(record, "_acalab_scrubbed", None) is self.scrubber:  # another handler of this run did it
+            return True
+        try:
+            message = record.getMessage()
+        except Exception:  # noqa: BLE001 - a malformed record: leave it to logging's own error path
+            return True
+        clean = self.scrubber.text(message)
+        if clean != message:
+            record.msg, record.args = clean, None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = self.scrubber.text(record.exc_text)
+        if record.stack_info:
+            record.stack_info = self.scrubber.text(record.stack_info)
+        record._acalab_scrubbed = self.scrubber
+        return True
+
+
+def install_log_scrubber(handlers: list[logging.Handler], scrubber: Scrubber) -> None:
+    """Add one ``LogScrubber`` to each handler (idempotent)."""
+    for handler in handlers:
+        if not any(isinstance(f, LogScrubber) for f in handler.filters):
+            handler.addFilter(LogScrubber(scrubber))
 
 
 def excerpt(text: str, limit: int = 600) -> str:

@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 import azure.containerregistry  # noqa: F401
+import duckdb  # noqa: F401  (a second import of DuckDB in one process aborts it)
 import azure.identity  # noqa: F401
 import azure.mgmt.appcontainers  # noqa: F401
 import azure.mgmt.containerregistry  # noqa: F401
