@@ -6,7 +6,6 @@ import sys
 from pathlib import Path
 
 import azure.containerregistry  # noqa: F401
-import duckdb  # noqa: F401  (a second import of DuckDB in one process aborts it)
 import azure.identity  # noqa: F401
 import azure.mgmt.appcontainers  # noqa: F401
 import azure.mgmt.containerregistry  # noqa: F401
@@ -14,6 +13,7 @@ import azure.mgmt.containerregistrytasks  # noqa: F401
 import azure.mgmt.resource.deployments  # noqa: F401
 import azure.mgmt.resource.resources  # noqa: F401
 import azure.monitor.query  # noqa: F401
+import duckdb  # noqa: F401  (a second import of DuckDB in one process aborts it)
 import msal  # noqa: F401
 import requests  # noqa: F401
 

@@ -128,6 +128,8 @@ class _Listener(ThreadingHTTPServer):
             self.RequestHandlerClass(tls, client_address, self)
         except (ConnectionResetError, BrokenPipeError, ssl.SSLError, TimeoutError):
             pass
+        finally:
+            tls.close()  # wrap_socket detached the plain socket: the TLS one owns the descriptor
 
     def handle_error(self, request: object, client_address: object) -> None:
         log.exception("emulator listener error from %s", client_address)
