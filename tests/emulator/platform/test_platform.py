@@ -163,3 +163,17 @@ def test_http_error_type_for_throttling_when_faults_on(emu: Emulator, resource_c
     finally:
         emu.platform.faults.configure(0.0)
     assert isinstance(HttpResponseError, type)
+
+
+def test_a_group_whose_delete_stalled_and_failed_can_be_deleted_again(emu: Emulator, resource_client) -> None:  # noqa: ANN001
+    name = f"rg-stall-{uuid.uuid4().hex[:6]}"
+    resource_client.resource_groups.create_or_update(name, {"location": "koreacentral"})
+    emu.platform.faults.configure(0.0, stall_then_fail=1.0)
+    try:
+        with pytest.raises(HttpResponseError):
+            resource_client.resource_groups.begin_delete(name).result()
+    finally:
+        emu.platform.faults.configure(0.0)
+    assert resource_client.resource_groups.get(name).properties.provisioning_state == "Succeeded"
+    resource_client.resource_groups.begin_delete(name).result()
+    assert not resource_client.resource_groups.check_existence(name)
