@@ -88,16 +88,21 @@ TERMINAL = {"succeeded", "failed", "canceled"}
 
 def _wait_terminal(ctx: LabContext, name: str, remaining: float) -> bool:
     """Poll the deployment itself until it is Succeeded, Failed or Canceled; False when time runs out."""
+    from tenacity import Retrying, retry_if_result, stop_after_delay, wait_fixed
+
     client = ctx.clients.deployments.deployments
     ends = time.monotonic() + max(remaining, 0.0)
-    while time.monotonic() < ends:
+
+    def terminal() -> bool:
         dep = retried(ctx.backend, lambda: client.get(ctx.resource_group, name),
                       deadline=max(ends - time.monotonic(), 0.5), what=f"GET deployment '{name}'")
         state = getattr(dep.properties.provisioning_state, "value", dep.properties.provisioning_state)
-        if str(state).lower() in TERMINAL:
-            return True
-        time.sleep(max(ctx.backend.deadlines.poll_interval, 0.02))
-    return False
+        return str(state).lower() in TERMINAL
+
+    return Retrying(stop=stop_after_delay(max(remaining, 0.0)),
+                    wait=wait_fixed(max(ctx.backend.deadlines.poll_interval, 0.02)),
+                    retry=retry_if_result(lambda done: not done),
+                    retry_error_callback=lambda rs: False)(terminal)
 
 
 def deployment_operations(ctx: LabContext, name: str | None = None) -> list[dict[str, Any]]:

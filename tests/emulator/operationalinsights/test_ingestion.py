@@ -51,9 +51,16 @@ def test_rows_become_visible_after_the_ingestion_delay(slow_emu) -> None:  # noq
     with pytest.raises(HttpResponseError) as err:
         client.query_workspace(customer_id, f"{SYS} | count", timespan=dt.timedelta(hours=1))
     assert err.value.status_code == 400
-    time.sleep(max(0.0, delay - (slow_emu.clock.now() - written).total_seconds()) + 0.02)
-    result = client.query_workspace(customer_id, f"{SYS} | project Reason_s, TimeGenerated",
-                                    timespan=dt.timedelta(hours=1))
+    give_up = time.monotonic() + delay + 5
+    while True:  # poll until the row is queryable; it must not be before the delay has passed
+        try:
+            result = client.query_workspace(customer_id, f"{SYS} | project Reason_s, TimeGenerated",
+                                            timespan=dt.timedelta(hours=1))
+            break
+        except HttpResponseError:
+            assert time.monotonic() < give_up, "the row never became queryable"
+            time.sleep(0.005)
+    assert (slow_emu.clock.now() - written).total_seconds() >= delay
     (row,) = result.tables[0].rows
     assert row[0] == "PullingImage"
     assert abs((row[1] - written).total_seconds()) < 0.001  # TimeGenerated is when it happened, not when visible
