@@ -11,7 +11,7 @@ from pytest_acalab.probes.revisions import fetch_app
 if TYPE_CHECKING:
     from pytest_acalab.lifecycle.context import LabContext
 
-__all__ = ["app_field", "app_summary", "container_image"]
+__all__ = ["app_field", "app_from_cli_projection", "app_summary", "container_image"]
 
 
 # ---- parsing (pure) ------------------------------------------------------------------------------------
@@ -31,6 +31,24 @@ def app_field(app: Mapping[str, Any], path: str) -> Any:
         else:
             return None
     return cur
+
+
+def app_from_cli_projection(shown: Mapping[str, Any]) -> dict[str, Any]:
+    """The ARM shape of an ``az containerapp show --query "{name: name, image: ..., ingress: ...}"`` projection.
+
+    Lab guides capture that flattened form (``image`` = the first container's image, ``ingress`` =
+    ``configuration.ingress``, every other key a ``properties`` field); in the ARM shape the probes'
+    own parsers (``container_image``, ``app_field``, ``ingress_host``) read it as they read a GET.
+    """
+    if not isinstance(shown, Mapping) or "properties" in shown:
+        raise ValueError("expected a flattened `az containerapp show --query` projection (no 'properties' key), "
+                         f"got {type(shown).__name__} with keys {sorted(shown) if isinstance(shown, Mapping) else []}")
+    props: dict[str, Any] = {k: v for k, v in shown.items() if k not in ("name", "image", "ingress")}
+    if "ingress" in shown:
+        props["configuration"] = {"ingress": shown["ingress"]}
+    if "image" in shown:
+        props["template"] = {"containers": [{"image": shown["image"]}]}
+    return {"name": shown.get("name"), "properties": props}
 
 
 def app_summary(app: Mapping[str, Any]) -> str:

@@ -70,6 +70,12 @@ def manifest_unknown_tag(tag: str) -> RegistryError:
     return RegistryError(404, "MANIFEST_UNKNOWN", f'manifest tagged by "{tag}" is not found', {"Tag": tag})
 
 
+def tag_unknown() -> RegistryError:
+    # ACR's answer on /acr/v1/{repo}/_tags/{tag} for a missing tag or repository: TAG_UNKNOWN, no detail
+    # (recorded by the Azure SDK team: tests/contract/data/acr-sdk-delete-tag-does-not-exist.json).
+    return RegistryError(404, "TAG_UNKNOWN", "the specified tag does not exist")
+
+
 def manifest_unknown_digest(repository: str, digest: str) -> RegistryError:
     return RegistryError(404, "MANIFEST_UNKNOWN", "manifest unknown", {"Name": repository, "Revision": digest})
 
@@ -112,6 +118,14 @@ def validate_repository_name(repository: str) -> None:
             "repository name must be lowercase path components of [a-z0-9] separated by '.', '_', '__' or "
             "'-', joined by '/'",
         )
+
+
+def is_valid_repository_name(repository: str) -> bool:
+    try:
+        validate_repository_name(repository)
+    except RegistryError:
+        return False
+    return True
 
 
 def is_valid_tag(tag: str) -> bool:
@@ -460,7 +474,7 @@ class RegistryContent:
         with self._lock:
             repo = self._repos.get(repository)
             if repo is None or tag not in repo.tags:
-                raise manifest_unknown_tag(tag)
+                raise tag_unknown()
             del repo.tags[tag]
             repo.updated = self._clock()
 
@@ -538,7 +552,7 @@ class RegistryContent:
         with self._lock:
             repo = self._repos.get(repository)
             if repo is None or tag not in repo.tags:
-                raise manifest_unknown_tag(tag)
+                raise tag_unknown()
             return {"registry": self.login_server, "imageName": repository, "tag": self._tag_json(tag, repo.tags[tag])}
 
     def list_tag_attributes(self, repository: str, n: int | None = None, last: str | None = None) -> dict[str, Any]:
@@ -606,7 +620,7 @@ class RegistryContent:
         with self._lock:
             repo = self._repos.get(repository)
             if repo is None or tag not in repo.tags:
-                raise manifest_unknown_tag(tag)
+                raise tag_unknown()
             repo.tags[tag].attributes = _apply(repo.tags[tag].attributes, changes)
             return self.tag_attributes(repository, tag)
 

@@ -27,7 +27,7 @@ from pytest_acalab.emulator.platform.core import Platform
 from pytest_acalab.emulator.platform.http import Request, Response
 
 from . import oci
-from .content import RegistryContent, RegistryError
+from .content import RegistryContent, RegistryError, is_valid_repository_name
 from .models import ANONYMOUS, Access, Registry, RegistryState, Subject
 
 UNAUTHORIZED_MESSAGE = "authentication required, visit https://aka.ms/acr/authorization for more information."
@@ -409,6 +409,10 @@ class DataPlane:
 
     def acr_tag(self, req: Request, reg: Registry, name: str, reference: str) -> Response:
         content = reg.content
+        if not is_valid_repository_name(name):
+            # ACR's router does not match such a name: a plain-text 404 before any challenge (recorded for
+            # GET /acr/v1/Nonexistent/_tags/Nonexistent), which SDK clients read as "not found".
+            return _ok(404, b"404 page not found\n", content_type="text/plain; charset=utf-8")
         if req.method == "DELETE":
             self.authorize(req, reg, "repository", name, ("delete",))
             content.delete_tag(name, reference)

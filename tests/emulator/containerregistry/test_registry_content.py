@@ -265,7 +265,7 @@ def test_acr_attributes(registry: RegistryContent) -> None:
     assert updated["tag"]["changeableAttributes"]["deleteEnabled"] is False
     with pytest.raises(RegistryError):
         registry.update_tag_attributes("labacr", "v1", {"bogus": True})
-    with pytest.raises(RegistryError, match="MANIFEST_UNKNOWN"):
+    with pytest.raises(RegistryError, match="TAG_UNKNOWN"):
         registry.tag_attributes("labacr", "nope")
 
 
@@ -285,7 +285,7 @@ def test_delete_tag_and_manifest(registry: RegistryContent) -> None:
     registry.delete_tag("labacr", "v2")
     assert registry.list_tags("labacr") == ["v1"]
     assert registry.get_manifest("labacr", image.digest).digest == image.digest
-    with pytest.raises(RegistryError, match="MANIFEST_UNKNOWN"):
+    with pytest.raises(RegistryError, match="TAG_UNKNOWN"):
         registry.delete_tag("labacr", "v2")
     assert registry.delete_manifest("labacr", image.digest) == ["v1"]
     with pytest.raises(RegistryError) as excinfo:
