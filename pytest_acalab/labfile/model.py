@@ -66,7 +66,7 @@ class ProbeCheck:
 
 
 @dataclass(frozen=True)
-class AllOfCheck:
+class _CombinedCheck:
     checks: tuple[Check, ...]
     within: float | None
     stable_for: int
@@ -75,12 +75,13 @@ class AllOfCheck:
 
 
 @dataclass(frozen=True)
-class AnyOfCheck:
-    checks: tuple[Check, ...]
-    within: float | None
-    stable_for: int
-    description: str | None
-    line: int
+class AllOfCheck(_CombinedCheck):
+    """Holds when every check holds."""
+
+
+@dataclass(frozen=True)
+class AnyOfCheck(_CombinedCheck):
+    """Holds when one check holds (a check that cannot run counts as not holding)."""
 
 
 @dataclass(frozen=True)
