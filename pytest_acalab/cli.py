@@ -121,4 +121,4 @@ def main(argv: Sequence[str] | None = None) -> int:
 if __name__ == "__main__":
     sys.exit(main())
 
-__all__ = ["main", "shlex"]
+__all__ = ["main"]

@@ -7,7 +7,6 @@ installed costs almost nothing; the SDKs load when a lab first runs.
 from __future__ import annotations
 
 import json
-import os
 import signal
 from collections.abc import Callable, Generator
 from pathlib import Path
@@ -373,4 +372,3 @@ def lab_action(lab_context: Any) -> Callable[..., Any]:
     return lambda name, **args: run_named_action(lab_context, name, args)
 
 
-__all__ = ["os"]

@@ -1,0 +1,1 @@
+"""Microsoft.App: managed environments, container apps, revisions, replicas, system logs."""

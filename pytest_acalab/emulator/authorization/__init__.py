@@ -1,0 +1,1 @@
+"""Microsoft.Authorization: role assignments (AcrPull and friends) at resource scopes."""

@@ -1,0 +1,1 @@
+"""Microsoft.ContainerRegistry: registries, ACR Tasks builds, import, and the OCI data plane."""

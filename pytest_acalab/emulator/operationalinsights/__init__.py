@@ -1,0 +1,1 @@
+"""Microsoft.OperationalInsights: workspaces, log ingestion and KQL queries."""

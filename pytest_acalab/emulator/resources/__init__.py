@@ -1,0 +1,1 @@
+"""Microsoft.Resources: subscriptions, resource groups, template deployments (and the template engine)."""
