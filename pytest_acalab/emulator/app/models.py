@@ -441,10 +441,12 @@ class AppService:
         props = body.get("properties") or {}
         env_id = props.get("environmentId") or props.get("managedEnvironmentId")
         if not env_id:
-            raise bad_request("ManagedEnvironmentNotFound",
-                              "The property 'environmentId' is required to create a container app.")
+            # Real code and message: microsoft/azure-container-apps#194 (ARM validation details).
+            raise bad_request("InvalidManagedEnvironmentId", "Invalid ManagedEnvironmentId value ''.")
         env = self.env_by_id(str(env_id))
         if env is None:
+            # The code is seen in many real failures (e.g. Azure/container-apps-deploy-action#84); the
+            # message and status are not sourced.
             raise ArmError(404, "ManagedEnvironmentNotFound", f"The environment '{env_id}' was not found.")
         if env.provisioning_state != "Succeeded":
             raise bad_request("ManagedEnvironmentNotProvisioned",
@@ -455,6 +457,7 @@ class AppService:
         config_in = props.get("configuration") or {}
         secrets_map = self._validate_secrets(config_in.get("secrets"), current)
         template = self._validate_template(name, props.get("template") or {})
+        self._check_env_secret_refs(template, secrets_map)
         profile = props.get("workloadProfileName") or "Consumption"
         if profile == "Consumption":
             self._check_consumption_total(template)
@@ -485,6 +488,18 @@ class AppService:
                 self.p.remember_secret(str(entry["value"]))
         return out
 
+    @staticmethod
+    def _check_env_secret_refs(template: dict[str, Any], secrets_map: dict[str, dict[str, Any]]) -> None:
+        """An env var's secretRef must name a secret of the app."""
+        for c in template["containers"]:
+            for var in c.get("env") or []:
+                ref = (var or {}).get("secretRef")
+                if ref and ref not in secrets_map:
+                    # Real message, e.g. "SecretRef 'vector-...' defined for container 'vector' not found."
+                    # (pulumi/pulumi-azure-native#1715, and a pasted `az containerapp update` error).
+                    raise bad_request("ContainerAppSecretRefNotFound",
+                                      f"SecretRef '{ref}' defined for container '{c['name']}' not found.")
+
     def _validate_template(self, app: str, template: dict[str, Any]) -> dict[str, Any]:
         containers = template.get("containers")
         if not containers:
@@ -512,6 +527,7 @@ class AppService:
                                   f"'template.containers.{cname}.name' is invalid with details: 'Duplicate value';.")
             seen.add(cname)
             if not c.get("image"):
+                # Real code and message: Azure-Samples/container-apps-store-api-microservice#27.
                 raise bad_request("ContainerAppImageRequired",
                                   f"Container with name '{cname}' must have an 'Image' property specified.")
             res = c.get("resources") or {}
@@ -536,6 +552,7 @@ class AppService:
         max_v = 10 if max_r is None else max_r
         if (not isinstance(min_v, int) or not isinstance(max_v, int) or min_v < 0 or max_v < 1 or max_v < min_v
                 or max_v > 1000):
+            # Real code and message shape: MicrosoftDocs/azure-docs#89742 (then with a limit of 10, now 1000).
             raise bad_request("ContainerAppInvalidScaleSpec",
                               f"The scale options provided for Container App '{app}' is incorrect. The values must "
                               "be positive, maxReplicas must not be less than minReplicas. The maxReplicas must not be "
@@ -732,10 +749,18 @@ class AppService:
             suffix = spec.template.get("revisionSuffix")
             name = f"{app.name}--{suffix}" if suffix else self._new_revision_name(app)
             if name in app.revisions:
+                # Real: the LRO fails like case A, "Failed to provision revision for container app. Error
+                # details: The following field(s) are either invalid or missing. Field
+                # 'template.revisionsuffix' is invalid with details: 'Invalid value: <suffix>: revision with
+                # suffix <suffix> already exists" (Azure/terraform-azurerm-avm-res-app-containerapp#115, names
+                # elided there; microsoft/azure-container-apps#1278 names the suffix).
                 app.provisioning_state = "Failed"
-                return {"code": "ContainerAppRevisionAlreadyExists",
-                        "message": f"Revision '{name}' already exists. Revision names must be unique; use a "
-                                   "different revisionSuffix."}
+                taken = name.split("--", 1)[-1]
+                return {"code": "ContainerAppOperationError",
+                        "message": f"Failed to provision revision for container app '{app.name}'. Error details: "
+                                   "The following field(s) are either invalid or missing. Field "
+                                   f"'template.revisionsuffix' is invalid with details: 'Invalid value: "
+                                   f"\"{taken}\": revision with suffix {taken} already exists';.."}
             if not created:
                 self.emit(app, syslog.NORMAL, syslog.CONTAINER_APP_UPDATE, syslog.container_app_update(app.name))
             self._create_revision(app, name, spec.template)

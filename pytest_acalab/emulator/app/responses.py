@@ -277,8 +277,6 @@ class ContainerApps(_Base):
     def _begin(self, ctx: Ctx, rid: ResourceId, body: dict[str, Any], current: ContainerApp | None) -> tuple[
             ContainerApp, bool, Operation]:
         spec = self.svc.validate_app(rid, body, current)
-        if current is not None:
-            self._check_revision_name(current, spec)
         app, created = self.svc.begin_app(rid, spec, _principal(ctx))
         if created:
             ctx.store.add(Resource(app.id, app.name, APP_TYPE, rid.resource_group, app.location, {}, app,
@@ -293,17 +291,6 @@ class ContainerApps(_Base):
 
         op = ctx.platform.operations.start(self._status_url(ctx, app.location, "containerapp"), seconds, finish)
         return app, created, op
-
-    def _check_revision_name(self, app: ContainerApp, spec: models.Spec) -> None:
-        suffix = spec.template.get("revisionSuffix")
-        base = app.revisions.get(app.latest_revision or "")
-        if not suffix or base is None or models._template_key(base.template) == models._template_key(spec.template):
-            return
-        name = f"{app.name}--{suffix}"
-        if name in app.revisions:
-            raise ArmError(400, "ContainerAppRevisionAlreadyExists",
-                           f"Revision '{name}' already exists. Revision names must be unique; use a different "
-                           "revisionSuffix.")
 
     def put(self, ctx: Ctx, rid: ResourceId, body: Any) -> Response:
         with ctx.platform.lock:

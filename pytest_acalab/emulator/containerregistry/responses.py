@@ -37,7 +37,13 @@ def _sku(body: dict[str, Any], required: bool) -> str | None:
         return None
     name = sku.get("name") if isinstance(sku, dict) else None
     canonical = next((s for s in SKUS if isinstance(name, str) and s.lower() == name.lower()), None)
+    if isinstance(name, str) and name.lower() == "classic":
+        # Real code and message: hashicorp/terraform-provider-azurerm#17248 (ARM's answer to sku Classic).
+        raise ArmError(400, "ClassicSkuDeprecated", "Classic SKU is now deprecated. Please select a managed SKU. "
+                       "Kindly refer to docs for instructions: "
+                       "https://docs.microsoft.com/en-us/azure/container-registry/container-registry-upgrade")
     if canonical is None:
+        # Unsourced: no real answer to an unknown SKU name was found.
         raise ArmError(400, "InvalidSku", f"The SKU '{name}' is not valid. Valid SKUs are: {', '.join(SKUS)}.")
     return canonical
 
@@ -121,6 +127,7 @@ class Registries(ResourceType):
                 raise ArmError(400, "LocationRequired", "The location property is required for this definition.")
             sku = _sku(body, required=True)
             if self.state.name_taken(name) is not None:
+                # Real code and message: MicrosoftDocs/azure-dev-docs#1303 (`az acr create`); status unsourced.
                 raise ArmError(400, "AlreadyInUse",
                                f"The registry DNS name {name.lower()}.azurecr.io is already in use. You can check if "
                                "the name is already claimed using following API: https://docs.microsoft.com/en-us/"
@@ -192,6 +199,9 @@ class Registries(ResourceType):
 
     def _admin_guard(self, reg: Registry) -> None:
         if not reg.admin_user_enabled:
+            # Code and "Cannot perform credential operations for <id> as admin user is disabled" match users'
+            # pasted portal/CLI errors and public code matching on the code; the "Kindly enable ..." tail and
+            # the status are not confirmed by a real response.
             raise ArmError(400, "UnAuthorizedForCredentialOperations",
                            f"Cannot perform credential operations for {reg.id} as admin user is disabled. Kindly "
                            "enable admin user as per docs: https://aka.ms/acr/admin-user")

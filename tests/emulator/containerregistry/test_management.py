@@ -62,7 +62,7 @@ def test_names_are_validated_and_globally_unique(client, group: str, resource_cl
     try:
         with pytest.raises(HttpResponseError) as taken:
             create_registry(client, other, reg.name.upper())
-        assert taken.value.error.code == "AlreadyInUse"
+        assert taken.value.error.code == "AlreadyInUse"  # real code and message: MicrosoftDocs/azure-dev-docs#1303
         assert f"{reg.name}.azurecr.io is already in use" in taken.value.error.message
         check = client.registries.check_name_availability(
             {"name": reg.name, "type": "Microsoft.ContainerRegistry/registries"})
@@ -75,6 +75,12 @@ def test_bad_sku_is_refused(client, group: str) -> None:
     with pytest.raises(HttpResponseError) as exc:
         create_registry(client, group, sku="Gold")
     assert exc.value.error.code == "InvalidSku"
+    # Real answer to Classic: hashicorp/terraform-provider-azurerm#17248.
+    with pytest.raises(HttpResponseError) as classic:
+        create_registry(client, group, sku="Classic")
+    assert classic.value.status_code == 400
+    assert classic.value.error.code == "ClassicSkuDeprecated"
+    assert classic.value.error.message.startswith("Classic SKU is now deprecated. Please select a managed SKU.")
 
 
 def test_credentials_regenerate_and_disabled_admin(emu: Emulator, client, group: str) -> None:
