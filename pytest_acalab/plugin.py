@@ -71,18 +71,28 @@ def pytest_configure(config: pytest.Config) -> None:
         session.run_id = workerinput["acalab_run_id"]
     config.stash[SESSION_KEY] = session
     config.stash[RESULTS_KEY] = {}
-    # Items of one lab share state: keep them on one xdist worker, spread labs over workers.
-    if getattr(config.option, "numprocesses", None) and getattr(config.option, "dist", "no") in ("load", "no"):
-        config.option.dist = "loadgroup"
     if workerinput is None:
         _install_sigterm()
         config.pluginmanager.register(ResultCollector(config), "acalab-results")
 
 
 @pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """Items of one lab share its deployment: one worker per lab, labs spread over workers.
+
+    Applies to xdist's default distribution (``-n N`` alone, or ``--dist load``); an explicit other mode
+    (``--dist loadfile`` ...) is left to xdist.
+    """
+    if getattr(config.option, "dist", "load") != "load":
+        return None
+    from pytest_acalab.collection.scheduling import make_scheduler
+
+    return make_scheduler(config, log)
+
+
+@pytest.hookimpl(optionalhook=True)
 def pytest_configure_node(node: Any) -> None:  # pytest-xdist hook (controller side)
     node.workerinput["acalab_run_id"] = node.config.stash[SESSION_KEY].run_id
-    node.workerinput["acalab_loadgroup"] = getattr(node.config.option, "dist", "") == "loadgroup"
 
 
 @pytest.hookimpl(tryfirst=True)  # before xdist starts workers
@@ -180,10 +190,7 @@ def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Col
 
 @pytest.hookimpl(tryfirst=True)  # before xdist's worker reads the xdist_group marks
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    workerinput = getattr(config, "workerinput", None)
-    if workerinput and workerinput.get("acalab_loadgroup"):
-        # the worker parsed the user's command line (no --dist): tell xdist's worker side we group
-        config.option.loadgroup = True
+    """Marks for ``--dist loadgroup`` users (pytest < 9.2); the default grouping is our scheduler's."""
     for item in items:
         lab_dir = item.getparent(LabDir)
         if lab_dir is not None:

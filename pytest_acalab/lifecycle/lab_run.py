@@ -104,9 +104,11 @@ class LabRun:
         deploy_template(ctx)
         self.session.refresh_secrets()
         ctx.refresh_resources()
+        if self.lab.trigger.actions:
+            # the failing phase begins when the fault is induced: evidence logged during the trigger counts
+            ctx.phase_started["failing"] = datetime.now(UTC)
         for action in self.lab.trigger.actions:
             self._act(action)
-        ctx.phase_started["failing"] = datetime.now(UTC) if self.lab.trigger.actions else ctx.lab_started
         self.stage = "failing"
         return ctx
 
