@@ -200,3 +200,24 @@ def test_eval_of_env_logs_the_cli_in_to_the_served_emulator(tmp_path: Path) -> N
         assert exports["AZURE_CLIENT_SECRET"] not in done.stdout + done.stderr
     finally:
         _stop(proc)
+
+
+def test_serve_stops_cleanly_on_ctrl_c_and_listens_on_loopback_only(tmp_path: Path) -> None:
+    proc, shown = _serve(tmp_path / "acalab.env")
+    try:
+        url = read_exports((tmp_path / "acalab.env").read_text())["ACALAB_EMULATOR_URL"]
+        assert url.startswith("https://127.0.0.1:")
+        port = int(url.rsplit(":", 1)[1])
+        import socket
+
+        with socket.socket() as s:  # the port answers on loopback ...
+            s.settimeout(2)
+            assert s.connect_ex(("127.0.0.1", port)) == 0
+        listening = Path("/proc/net/tcp").read_text().splitlines()[1:]
+        local = [line.split()[1] for line in listening if line.split()[3] == "0A"]  # LISTEN
+        assert f"0100007F:{port:04X}" in local and f"00000000:{port:04X}" not in local  # ... and only there
+    finally:
+        proc.send_signal(signal.SIGINT)
+        rest, _ = proc.communicate(timeout=15)
+    assert "emulator stopped" in rest and "Traceback" not in rest
+    assert proc.returncode == 0
