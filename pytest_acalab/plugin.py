@@ -290,8 +290,16 @@ class ResultCollector:
             if xml is not None and bicep and (bicep.get("drift") or bicep.get("error")):
                 xml.add_global_property(f"acalab.bicep_drift.{lab_results.lab.id}", bicep_line(bicep))
 
+    @pytest.hookimpl(tryfirst=True)  # before junitxml writes its file
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
         state = self.config.stash[SESSION_KEY]
+        from _pytest.junitxml import xml_key
+
+        xml = self.config.stash.get(xml_key, None)
+        if xml is not None:  # the filled experiment log itself travels in the junit file
+            for lab_results in self.config.stash[RESULTS_KEY].values():
+                xml.add_global_property(f"acalab.experiment_log.{lab_results.lab.id}",
+                                        state.scrubber.text(lab_results.table_markdown()))
         report_dir = state.options.report_dir
         if not report_dir:
             return

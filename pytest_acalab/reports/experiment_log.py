@@ -61,6 +61,15 @@ class LabResults:
             return f"not reached: {self.summary['error']}"[:160], "Error"
         return "not run", "—"
 
+    def table_markdown(self) -> str:
+        """The Step / Action / Expected / Actual / Pass-Fail table, filled."""
+        def cell(text: str) -> str:
+            return str(text).replace("|", "\\|").replace("\n", " ")
+
+        lines = ["| Step | Action | Expected | Actual | Pass/Fail |", "|---|---|---|---|---|"]
+        lines += ["| " + " | ".join(cell(c) for c in row) + " |" for row in self.rows()]
+        return "\n".join(lines) + "\n"
+
     def markdown(self) -> str:
         def cell(text: str) -> str:
             return str(text).replace("|", "\\|").replace("\n", " ")
@@ -68,8 +77,7 @@ class LabResults:
         lines = [f"# Experiment log: {self.lab.title}", ""]
         if self.summary.get("resource_group"):
             lines += [f"Resource group: `{self.summary['resource_group']}`", ""]
-        lines += ["| Step | Action | Expected | Actual | Pass/Fail |", "|---|---|---|---|---|"]
-        lines += ["| " + " | ".join(cell(c) for c in row) + " |" for row in self.rows()]
+        lines += [self.table_markdown().rstrip("\n")]
         lines += ["", "## Hypothesis checks", "", "| Item | Variable | Expected | Actual | Evidence | Result |",
                   "|---|---|---|---|---|---|"]
         for phase in ("failing", "recovered"):

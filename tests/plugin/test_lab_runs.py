@@ -31,6 +31,7 @@ def test_a_lab_whose_hypothesis_holds(pytester: pytest.Pytester) -> None:
     suite_props = {p.name: p.value for p in suite.properties()}
     assert suite_props["acalab.backend"] == "emulator"
     assert "version.azure-mgmt-appcontainers" in suite_props
+    assert "| 2 | Import the image | Succeeded | Succeeded" in suite_props["acalab.experiment_log.tiny"]
     case = next(c for c in suite if c.name == "image-tag[recovered]")
     props = {p.get("name"): p.get("value") for p in case._elem.iter("property")}
     assert props["acalab.lab"] == "tiny" and props["acalab.phase"] == "recovered"
