@@ -152,13 +152,20 @@ def _install_sigterm() -> None:
         pass
 
 
+def _junit_xml(config: pytest.Config) -> Any:
+    """pytest's junit writer, if --junitxml is on. Its stash key is not public API: degrade, never crash."""
+    try:
+        from _pytest.junitxml import xml_key
+    except ImportError:
+        return None
+    return config.stash.get(xml_key, None)
+
+
 def _suite_properties(config: pytest.Config, session: Any) -> None:
     """Suite-level junit properties from the controller (record_testsuite_property fails under xdist)."""
     from importlib.metadata import PackageNotFoundError, version
 
-    from _pytest.junitxml import xml_key
-
-    xml = config.stash.get(xml_key, None)
+    xml = _junit_xml(config)
     if xml is None:
         return
     opts = session.options
@@ -293,9 +300,7 @@ class ResultCollector:
     @pytest.hookimpl(tryfirst=True)  # before junitxml writes its file
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
         state = self.config.stash[SESSION_KEY]
-        from _pytest.junitxml import xml_key
-
-        xml = self.config.stash.get(xml_key, None)
+        xml = _junit_xml(self.config)
         if xml is not None:  # the filled experiment log itself travels in the junit file
             for lab_results in self.config.stash[RESULTS_KEY].values():
                 xml.add_global_property(f"acalab.experiment_log.{lab_results.lab.id}",
