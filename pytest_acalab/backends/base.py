@@ -57,6 +57,10 @@ class Backend(ABC):
         """Real seconds to allow for a wait a lab states in Azure time (``within: 10m``)."""
         return azure_seconds
 
+    def reaches(self, host: str) -> bool:
+        """Whether an app's ingress host can be requested from here (Azure: yes; the emulator: loopback only)."""
+        return True
+
     def secrets(self) -> set[str]:
         """Secret values known up front (scrubbed from every output)."""
         return set()

@@ -70,6 +70,11 @@ class EmulatorBackend(Backend):
         wait keeps a floor of real seconds so a slow machine does not turn a pass into a timeout."""
         return max(azure_seconds / self.divisor, min(azure_seconds, self.deadlines.probe))
 
+    def reaches(self, host: str) -> bool:
+        """The emulator runs no workload: the fqdns it hands out route nowhere, and even looking them up
+        would send a DNS query off this machine. Only loopback hosts are requested."""
+        return host in ("127.0.0.1", "localhost", "::1")
+
     @property
     def emulator(self):  # noqa: ANN201 - Emulator | None (in-process only)
         return self._emulator

@@ -78,5 +78,8 @@ def http_endpoint(ctx: LabContext, args: Mapping[str, Any], deadline: float) -> 
     if not host:
         return Observation([], "http", f"app '{app_name}' has no ingress fqdn: nothing to request")
     url = f"https://{host}{args.get('path') or '/'}"
+    if not ctx.backend.reaches(host):
+        raise ProbeSkipped(f"{host} is not reachable from the {ctx.backend.name} backend (it runs no workload; "
+                           "nothing was requested, not even a DNS lookup)")
     statuses = request_statuses(url, int(args.get("requests") or 3), timeout=min(max(deadline, 1.0), 30.0))
     return Observation(statuses, "http", f"GET {url}: {statuses}")
