@@ -15,9 +15,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from tenacity import Retrying, retry_if_result, stop_after_delay
-
 from pytest_acalab.actions.base import ActionError, Outcome, action, resource, sdk
+from pytest_acalab.probes.retry import poll as poll_until
 
 if TYPE_CHECKING:
     from pytest_acalab.labfile.model import Action
@@ -160,10 +159,7 @@ def acr_build(ctx: LabContext, args: Mapping[str, Any], deadline: float, act: Ac
         return body.as_dict().get("properties") or {}
 
     poll = max(ctx.backend.deadlines.poll_interval, 0.02)  # the backend's pace: ~10 s on Azure, ms here
-    retrying = Retrying(stop=stop_after_delay(left()), wait=lambda rs: poll,
-                        retry=retry_if_result(lambda p: p.get("status") not in TERMINAL),
-                        retry_error_callback=lambda rs: rs.outcome.result() if rs.outcome else {})
-    props = retrying(status)
+    props = poll_until(status, until=lambda p: p.get("status") in TERMINAL, deadline=left(), interval=poll) or {}
     final = props.get("status")
     log = _run_log(ctx, rg, name, run_id, left())
     data = {"run_id": run_id, "status": final, "image": image, "log": log[-LOG_LIMIT:]}

@@ -114,7 +114,7 @@ class LabContext:
             body = retried(self.backend, lambda item=item, rtype=rtype: api.get_by_id(
                 item.id, api_version=READ_API_VERSIONS.get(rtype.lower(), "2024-03-01")).as_dict(),
                 what=f"GET {item.id}")
-            found[alias] = ResourceRef(alias, item.id, item.name, item.type, _camel(body))
+            found[alias] = ResourceRef(alias, item.id, item.name, item.type, body)
         self.resources = found
         return found
 
@@ -157,9 +157,3 @@ class LabContext:
         if root == "resource_group":
             return self.resource_group
         return self.resource(root).field(rest or "name")
-
-
-def _camel(body: dict[str, Any]) -> dict[str, Any]:
-    """SDK ``as_dict()`` gives snake_case for top-level keys; properties stay as sent."""
-    out = dict(body)
-    return out

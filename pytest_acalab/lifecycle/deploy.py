@@ -88,7 +88,7 @@ TERMINAL = {"succeeded", "failed", "canceled"}
 
 def _wait_terminal(ctx: LabContext, name: str, remaining: float) -> bool:
     """Poll the deployment itself until it is Succeeded, Failed or Canceled; False when time runs out."""
-    from tenacity import Retrying, retry_if_result, stop_after_delay, wait_fixed
+    from pytest_acalab.probes.retry import poll
 
     client = ctx.clients.deployments.deployments
     ends = time.monotonic() + max(remaining, 0.0)
@@ -99,10 +99,8 @@ def _wait_terminal(ctx: LabContext, name: str, remaining: float) -> bool:
         state = getattr(dep.properties.provisioning_state, "value", dep.properties.provisioning_state)
         return str(state).lower() in TERMINAL
 
-    return Retrying(stop=stop_after_delay(max(remaining, 0.0)),
-                    wait=wait_fixed(max(ctx.backend.deadlines.poll_interval, 0.02)),
-                    retry=retry_if_result(lambda done: not done),
-                    retry_error_callback=lambda rs: False)(terminal)
+    return bool(poll(terminal, until=bool, deadline=remaining,
+                     interval=max(ctx.backend.deadlines.poll_interval, 0.02)))
 
 
 def deployment_operations(ctx: LabContext, name: str | None = None) -> list[dict[str, Any]]:

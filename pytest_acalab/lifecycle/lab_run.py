@@ -264,14 +264,13 @@ def _wait_deleted(backend: Any, clients: Any, poller: Any, group: str, deadline:
     except Exception as exc:
         if not is_transient(exc):
             raise
-    from tenacity import Retrying, retry_if_result, stop_after_delay, wait_fixed
+    from pytest_acalab.probes.retry import poll
 
     def gone() -> bool:
         left = max(deadline - (time.monotonic() - started), 0.5)
         return not retried(backend, lambda: clients.resources.resource_groups.check_existence(group), deadline=left,
                            what=f"check that resource group '{group}' is gone")
 
-    if not Retrying(stop=stop_after_delay(max(deadline - (time.monotonic() - started), 0.0)),
-                    wait=wait_fixed(max(backend.deadlines.poll_interval, 0.05)),
-                    retry=retry_if_result(lambda done: not done), retry_error_callback=lambda rs: False)(gone):
+    if not poll(gone, until=bool, deadline=deadline - (time.monotonic() - started),
+                interval=max(backend.deadlines.poll_interval, 0.05)):
         raise LabError(f"resource group '{group}' still exists {deadline:.0f}s after its deletion started")

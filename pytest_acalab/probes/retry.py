@@ -137,3 +137,13 @@ def call(fn: Callable[[], T], *, deadline: float, what: str, base_wait: float = 
             assert last is not None
             raise RetryExhausted(what, state.attempt_number, time.monotonic() - started, last) from last
         raise
+
+
+def poll(fn: Callable[[], T], *, until: Callable[[T], bool], deadline: float, interval: float) -> T:
+    """Call ``fn`` every ``interval`` seconds until ``until(result)`` or ``deadline`` seconds pass; the last
+    result either way (the caller decides what running out of time means). No fixed sleeps: tenacity."""
+    from tenacity import Retrying, retry_if_result, stop_after_delay, wait_fixed
+
+    return Retrying(stop=stop_after_delay(max(deadline, 0.0)), wait=wait_fixed(max(interval, 0.0)),
+                    retry=retry_if_result(lambda result: not until(result)),
+                    retry_error_callback=lambda rs: rs.outcome.result() if rs.outcome else None)(fn)
