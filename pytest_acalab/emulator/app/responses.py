@@ -167,6 +167,14 @@ class _Base(ResourceType):
         return lambda op_id: (f"{ctx.platform.base_url}/subscriptions/{sub}/providers/Microsoft.App/locations/"
                               f"{location_key(location)}/{kind}Operation{style}/{op_id}{query}")
 
+    @staticmethod
+    def _publish(ctx: Ctx, resource_id: str, body: dict[str, Any]) -> dict[str, Any]:
+        """Keep the platform index's copy (generic listing, cascade) equal to what GET answers."""
+        res = ctx.store.get(resource_id)
+        if res is not None:
+            res.body = body
+        return body
+
     def _env(self, rid: ResourceId) -> Environment:
         env = self.svc.env_by_id(rid.id)
         if env is None:
@@ -191,11 +199,7 @@ class ManagedEnvironments(_Base):
     actions = {"getAuthToken": "get_auth_token"}
 
     def _sync(self, ctx: Ctx, env: Environment) -> dict[str, Any]:
-        body = self.bodies.environment(env)
-        res = ctx.store.get(env.id)
-        if res is not None:
-            res.body = body
-        return body
+        return self._publish(ctx, env.id, self.bodies.environment(env))
 
     def get(self, ctx: Ctx, rid: ResourceId) -> Response:
         return Response.json(200, self._sync(ctx, self._env(rid)))
@@ -260,11 +264,7 @@ class ContainerApps(_Base):
     actions = {"getAuthToken": "get_auth_token", "listSecrets": "list_secrets"}
 
     def _sync(self, ctx: Ctx, app: ContainerApp) -> dict[str, Any]:
-        body = self.bodies.app(app)
-        res = ctx.store.get(app.id)
-        if res is not None:
-            res.body = body
-        return body
+        return self._publish(ctx, app.id, self.bodies.app(app))
 
     def get(self, ctx: Ctx, rid: ResourceId) -> Response:
         return Response.json(200, self._sync(ctx, self._app(rid)))
