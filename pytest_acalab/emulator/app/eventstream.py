@@ -14,7 +14,7 @@ from pytest_acalab.emulator.app import syslog
 from pytest_acalab.emulator.platform.http import Headers, Request, Response
 
 if TYPE_CHECKING:
-    from pytest_acalab.emulator.app.models import AppService
+    from pytest_acalab.emulator.app.service import AppService
     from pytest_acalab.emulator.platform.core import Platform
 
 APP_STREAM = "/subscriptions/{sub}/resourceGroups/{rg}/containerApps/{name}/eventstream"

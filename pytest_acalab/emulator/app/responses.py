@@ -7,18 +7,19 @@ replica_commands): status codes, LRO headers (``managedEnvironmentOperationStatu
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
-from pytest_acalab.emulator.app import models
 from pytest_acalab.emulator.app.eventstream import EventStreams
-from pytest_acalab.emulator.app.models import (
+from pytest_acalab.emulator.app.service import AppService
+from pytest_acalab.emulator.app.state import (
     APP_TYPE,
     ENV_TYPE,
-    AppService,
     ContainerApp,
     Environment,
     Replica,
     Revision,
+    deep_merge,
     iso7,
     iso_seconds,
     location_key,
@@ -128,7 +129,7 @@ class Bodies:
         props.update({"template": rev.template, "active": rev.active,
                       "replicas": len(rev.replicas) if rev.active else 0,
                       "trafficWeight": app.traffic_weight(rev.name)})
-        props.update(rev.states())
+        props.update(rev.states(time.monotonic()))
         return {"id": f"{app.id}/revisions/{rev.name}", "name": rev.name,
                 "type": "Microsoft.App/containerapps/revisions", "properties": props}
 
@@ -308,7 +309,7 @@ class ContainerApps(_Base):
                                       "configuration": {**app.configuration,
                                                         "secrets": [dict(s, name=n) for n, s in app.secrets.items()]},
                                       "template": app.template}}
-            merged = models._deep_merge(current, body)
+            merged = deep_merge(current, body)
             _, _, op = self._begin(ctx, rid, merged, app)
             return Response.empty(202, ctx.platform.operations.async_headers(op, location=True))
 
@@ -421,4 +422,5 @@ def register(platform: Platform) -> AppService:
     svc.streams = EventStreams(platform, svc)
     svc.streams.register()
     platform.services.extra["app"] = svc
+    platform.stop_hooks.append(svc.close)
     return svc

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import logging
 import re
+import tempfile
 import threading
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from email.utils import formatdate
+from pathlib import Path
 from typing import Any
 
 from pytest_acalab.emulator.platform import errors
@@ -77,6 +79,11 @@ class Platform:
         self._types: dict[str, ResourceType] = {}
         self._namespaces: dict[str, str] = {}
         self.secrets: set[str] = set()
+        self.state_dir: Path = Path(tempfile.gettempdir()) / "acalab-emulator"
+        """Where providers keep files (unpacked images); the emulator points it at its own directory."""
+        self.unmodelled_reasons: dict[str, list[str]] = {}
+        """Resource id (lower case) -> what the emulator could not model for it, in plain words."""
+        self.stop_hooks: list[Callable[[], None]] = []
         """Every secret value the emulator hands out; tests scan outputs for them."""
         self.lock: threading.RLock = self.store.lock
         self.route("GET", "/{tenant}/v2.0/.well-known/openid-configuration", self.identity.openid_configuration,
@@ -132,6 +139,24 @@ class Platform:
 
     def types_in(self, namespace: str) -> list[ResourceType]:
         return [t for t in self._types.values() if t.namespace.lower() == namespace.lower()]
+
+    def unmodelled(self, resource_id: str, reason: str) -> None:
+        """Record that the emulator cannot model something about ``resource_id`` (never a silent pass)."""
+        with self.lock:
+            reasons = self.unmodelled_reasons.setdefault(resource_id.lower(), [])
+            if reason not in reasons:
+                reasons.append(reason)
+
+    def unmodelled_under(self, scope: str) -> list[str]:
+        """Every recorded reason for resources at or below ``scope`` (e.g. a resource group's id)."""
+        prefix = scope.lower().rstrip("/")
+        with self.lock:
+            return [r for rid, reasons in self.unmodelled_reasons.items()
+                    if rid == prefix or rid.startswith(prefix + "/") for r in reasons]
+
+    def stop(self) -> None:
+        for hook in list(self.stop_hooks):
+            hook()
 
     def remember_secret(self, value: str) -> str:
         if value:

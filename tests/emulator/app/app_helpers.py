@@ -12,7 +12,8 @@ from typing import Any, TypeVar
 import requests
 
 from pytest_acalab.emulator import Emulator
-from pytest_acalab.emulator.platform.services import PullAuth, PullResult
+from pytest_acalab.emulator.containerregistry import catalog
+from pytest_acalab.emulator.platform.services import ImageFiles, PullAuth, PullResult
 
 T = TypeVar("T")
 LOCATION = "koreacentral"
@@ -21,6 +22,13 @@ OK = PullResult(True, digest="sha256:" + "0" * 64, size=1234567)
 
 UNAUTHORIZED = PullResult(False, "UNAUTHORIZED", "authentication required, visit "
                           "https://aka.ms/acr/authorization for more information.")
+
+
+def web_image(port: int = 8000) -> ImageFiles:
+    """A real image the runtime can run: python:3.11-slim with the standard library's web server on ``port``."""
+    config = {"config": {"Cmd": ["python", "-m", "http.server", str(port)], "WorkingDir": "/app",
+                         "Labels": {"org.opencontainers.image.base.name": "python:3.11-slim"}}}
+    return ImageFiles(f"sha256:{port:064d}", config, {"app/index.html": (b"hello from the lab image\n", 0o644)})
 
 
 def missing(image: str) -> PullResult:
@@ -37,6 +45,7 @@ class FakeRegistry:
     """Answers given in turn for an image (the last one repeats): pass validation, fail at pull."""
     policy: Callable[[str, PullAuth], PullResult | None] | None = None
     calls: list[tuple[str, PullAuth]] = field(default_factory=list)
+    content: dict[str, ImageFiles] = field(default_factory=dict)
 
     def check_pull(self, image: str, auth: PullAuth) -> PullResult:
         self.calls.append((image, auth))
@@ -48,6 +57,15 @@ class FakeRegistry:
         if turns:
             return turns.pop(0) if len(turns) > 1 else turns[0]
         return self.results.get(image, OK)
+
+    def fetch(self, image: str) -> ImageFiles | None:
+        """Content for any pullable image: a small web server listening on 8000 (what the apps' ingress expects)."""
+        if image in self.content:
+            return self.content[image]
+        stand_in = catalog.lookup_reference(image)
+        if stand_in is not None:
+            return ImageFiles(stand_in.digest, stand_in.config_doc(), stand_in.files())
+        return web_image()
 
     def missing(self, image: str) -> None:
         self.results[image] = missing(image)
