@@ -152,6 +152,18 @@ class Lab:
             return rev if pred(rev) else None
         return wait_until(probe, what)
 
+    def revision_json(self, app: str, name: str) -> dict[str, Any]:
+        """The revision as Azure sends it (the SDK model drops ``runningStateDetails``)."""
+        return self.client.container_apps_revisions.get_revision(
+            self.rg, app, name, cls=lambda response, _model, _headers: response.http_response.json())
+
+    def revision_json_when(self, app: str, name: str, pred: Callable[[dict[str, Any]], bool], what: str,
+                           timeout: float = 20.0) -> dict[str, Any]:
+        def probe() -> dict[str, Any] | None:
+            body = self.revision_json(app, name)
+            return body if pred(body["properties"]) else None
+        return wait_until(probe, what, timeout)
+
     def token(self, app: str) -> str:
         return self.client.container_apps.get_auth_token(self.rg, app).token
 

@@ -265,8 +265,9 @@ def test_without_a_registry_service_no_container_is_pretended_to_run(lab: Lab) -
     """No registry provider: the pull is not refused, but no image content exists to run: never a Healthy."""
     lab.emu.platform.services.registry = None
     app = lab.create("ca-noreg", "nowhere.example/none:v9")
-    rev = lab.revision_when("ca-noreg", app.latest_revision_name,
-                            lambda r: "content is not available" in (r.running_state_details or ""), "the reason")
-    assert rev.health_state == "None" and rev.running_state == "Activating" and lab.registry.calls == []
+    rev = lab.revision_json_when("ca-noreg", app.latest_revision_name,
+                                 lambda r: "content is not available" in (r.get("runningStateDetails") or ""),
+                                 "the reason")["properties"]
+    assert rev["healthState"] == "None" and rev["runningState"] == "Activating" and lab.registry.calls == []
     reasons = lab.emu.platform.unmodelled_under(app.id.rsplit("/providers/", 1)[0])
     assert reasons and "nowhere.example/none:v9" in reasons[0]
