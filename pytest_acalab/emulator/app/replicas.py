@@ -58,6 +58,9 @@ MIN_TICK_REAL = 0.02
 must never schedule its successor inside the time it takes itself."""
 START_GRACE_SECONDS = float(os.environ.get("ACALAB_START_GRACE_SECONDS", "30"))
 BACKOFF_RESET_SECONDS = 600.0
+MIN_RESTART_REAL = 0.5
+"""Real seconds a crashed container waits at least before its restart: on the fast clock Kubernetes' back-off
+would otherwise restart a crash loop as fast as processes can start, burning the machine's CPU."""
 PORT_MISMATCH = "Pending:PortMismatch"
 PROBE_FAILED = "ProbeFailed"
 PROCESS_EXITED = "ProcessExited"
@@ -316,6 +319,8 @@ class Kubelet:
         for c in rep.containers:
             if c.process_running:
                 c.listening = ports
+                if ports:
+                    c.last_listening = ports
                 if ports or now >= c.grace_until:
                     c.grace_until = 0.0
                 self._probe(app, rev, rep, c, now)
@@ -418,7 +423,7 @@ class Kubelet:
         c.details = "Container is waiting with reason: CrashLoopBackOff on legion."
         delay = KUBELET_BACKOFF[min(c.backoff_step, len(KUBELET_BACKOFF) - 1)]
         c.backoff_step += 1
-        c.restart_due = time.monotonic() + self.p.clock.scale(delay)
+        c.restart_due = time.monotonic() + max(self.p.clock.scale(delay), MIN_RESTART_REAL)
 
     # state --------------------------------------------------------------------------------------
     @staticmethod

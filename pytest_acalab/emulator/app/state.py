@@ -188,6 +188,8 @@ class ContainerState:
     probes: list[ProbeState] = field(default_factory=list)
     startup_passed: bool = False
     listening: list[int] = field(default_factory=list)
+    last_listening: list[int] = field(default_factory=list)
+    """The ports the process listened on when last seen listening (kept across restarts, for the details)."""
     crash_looping: bool = False
     backoff_step: int = 0
     restart_due: float | None = None
@@ -289,8 +291,8 @@ class Revision:
             if rep.target_port is None or rep.ready:
                 continue
             for c in rep.containers:
-                if c.listening and rep.target_port not in c.listening:
-                    return rep.target_port, c.listening
+                if c.last_listening and rep.target_port not in c.last_listening:
+                    return rep.target_port, c.last_listening
         return None
 
     def states(self, now: float) -> dict[str, Any]:
