@@ -461,7 +461,9 @@ class Kubelet:
                                c.image, (c.container_id or "").removeprefix("containerd://"), app.env.name)
             app.console.append(line)
             if len(app.console) > 10_000:
-                del app.console[: len(app.console) - 10_000]
+                excess = len(app.console) - 10_000
+                del app.console[:excess]
+                app.console_dropped += excess
             env = app.env
             logs = self.p.services.logs
             if logs is None:

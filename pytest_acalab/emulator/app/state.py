@@ -366,6 +366,8 @@ class ContainerApp:
     latest_ready: str | None = None
     events: list[syslog.SystemEvent] = field(default_factory=list)
     console: list[ConsoleLine] = field(default_factory=list)
+    console_dropped: int = 0
+    """Console lines dropped from the front of ``console`` (it keeps the newest 10,000)."""
     deleted: bool = False
     modified: datetime | None = None
 

@@ -208,3 +208,41 @@ def test_env_and_secret_refs_reach_the_process(lab: Lab) -> None:
                                    and r["ContainerAppName_s"] == "ca-env"), None), "a console line")
     assert row["Log_s"] == "GREETING=hi True"  # the secret's value reached the process (and is not printed)
     assert row["ContainerName_s"] == "app" and row["RevisionName_s"].startswith("ca-env--")
+
+
+def test_console_logs_on_the_log_stream_and_in_log_analytics(lab: Lab) -> None:
+    """``az containerapp logs show --type console``: connection lines, then the process's own lines."""
+    import json
+
+    script = "import sys, time\nprint('hello stdout', flush=True)\nprint('hello stderr', file=sys.stderr, " \
+             "flush=True)\ntime.sleep(60)\n"
+    lab.registry.content[GOOD] = python_image(["python", "-c", script])
+    body = lab.app_body(GOOD)
+    body["properties"]["configuration"]["ingress"] = None
+    app = lab.client.container_apps.begin_create_or_update(lab.rg, "ca-console", body).result()
+
+    def endpoint() -> str | None:
+        replicas = lab.client.container_apps_revision_replicas.list_replicas(lab.rg, "ca-console",
+                                                                            app.latest_revision_name).value
+        return replicas[0].containers[0].log_stream_endpoint if replicas and replicas[0].containers else None
+
+    url = wait_until(endpoint, "a replica")
+    token = lab.token("ca-console")
+
+    def lines() -> list[dict[str, str]] | None:
+        resp = lab.session.get(url, params={"follow": "false", "output": "json", "tailLines": 20},
+                               headers={"Authorization": f"Bearer {token}"}, timeout=10,
+                               verify=lab.emu.ca_bundle)
+        assert resp.status_code == 200, resp.text
+        found = [json.loads(x) for x in resp.text.splitlines() if x.strip()]
+        return found if len(found) >= 4 else None
+
+    got = wait_until(lines, "two console lines")
+    assert got[0]["Log"] == "Connecting to the container 'app'..."
+    assert got[1]["Log"].startswith("Successfully Connected to container: 'app' [Revision: 'ca-console--")
+    assert {g["Log"] for g in got[2:]} == {"F hello stdout", "F hello stderr"}
+    assert all(g["TimeStamp"].endswith("+00:00") for g in got[2:])
+    rows = [r for _, t, r, _ in lab.logs.rows if t == "ContainerAppConsoleLogs_CL"]
+    assert {(r["Log_s"], r["Stream_s"]) for r in rows} == {("hello stdout", "stdout"), ("hello stderr", "stderr")}
+    bad = lab.session.get(url, headers={"Authorization": "Bearer nope"}, timeout=10, verify=lab.emu.ca_bundle)
+    assert bad.status_code == 401
