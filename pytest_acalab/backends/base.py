@@ -61,6 +61,10 @@ class Backend(ABC):
         """Whether an app's ingress host can be requested from here (Azure: yes; the emulator: loopback only)."""
         return True
 
+    def unmodelled(self, resource_group: str) -> list[str]:
+        """What this backend could not model in ``resource_group`` (Azure: nothing; the emulator says)."""
+        return []
+
     def secrets(self) -> set[str]:
         """Secret values known up front (scrubbed from every output)."""
         return set()
