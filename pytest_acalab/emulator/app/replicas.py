@@ -211,6 +211,7 @@ class Kubelet:
                 continue
             c.plan = plan
             c.memory_limit = memory_bytes((spec.get("resources") or {}).get("memory"))
+            c.cpu = float((spec.get("resources") or {}).get("cpu") or 0)
             self._launch(app, rev, rep, c, spec, main=index == 0, due=due)
         self._update_replica(rep)
         if not rep.ticking:
@@ -253,7 +254,7 @@ class Kubelet:
     def _launch(self, app: ContainerApp, rev: Revision, rep: Replica, c: ContainerState, spec: dict[str, Any],
                 *, main: bool, due: float | None) -> None:
         assert rep.pod is not None
-        ok, error = self._engine().start(rep.pod, c.name, c.plan, c.memory_limit)
+        ok, error = self._engine().start(rep.pod, c.name, c.plan, c.memory_limit, c.cpu)
         self.svc.emit(app, syslog.NORMAL, syslog.CONTAINER_CREATED, syslog.container_created(c.name),
                       revision=rev.name, replica=rep.name, container=c.name,
                       count=rep.bump(syslog.CONTAINER_CREATED), at=due)

@@ -200,6 +200,7 @@ class ContainerState:
     plan: Any = None
     """The runtime's launch plan (argv, environment, working directory), kept for restarts."""
     memory_limit: int = 0
+    cpu: float = 0.0
 
 
 @dataclass
