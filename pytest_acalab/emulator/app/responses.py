@@ -423,4 +423,5 @@ def register(platform: Platform) -> AppService:
     svc.streams.register()
     platform.services.extra["app"] = svc
     platform.stop_hooks.append(svc.close)
+    platform.settling_hooks.append(svc.settling)
     return svc
