@@ -68,7 +68,7 @@ class AppService:
                     continue
                 for rev in app.revisions.values():
                     for rep in rev.replicas:
-                        if any(c.grace_until > now for c in rep.containers):
+                        if rep.preparing or any(c.grace_until > now for c in rep.containers):
                             return True
         return False
 
