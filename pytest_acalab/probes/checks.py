@@ -116,7 +116,7 @@ def evaluate(ctx: LabContext, check: Check, *, default_within: float | None = No
     stable_for = max(int(getattr(check, "stable_for", 1) or 1), 1)
     poll = max(ctx.backend.deadlines.poll_interval, 0.0)
     started = time.monotonic()
-    state = {"attempt": 0, "streak": 0}
+    state = {"attempt": 0, "streak": 0, "settled": 0, "waited": 0}
 
     def attempt() -> _Pass:
         state["attempt"] += 1
@@ -141,7 +141,13 @@ def evaluate(ctx: LabContext, check: Check, *, default_within: float | None = No
         process on the emulator: its start-up is not the clock's to compress), up to SETTLING_CAP more."""
         if rs.seconds_since_start < deadline:
             return False
-        return rs.seconds_since_start >= deadline + SETTLING_CAP or not ctx.backend.settling(ctx.resource_group)
+        if rs.seconds_since_start >= deadline + SETTLING_CAP:
+            return True
+        if ctx.backend.settling(ctx.resource_group):
+            state["settled"], state["waited"] = 0, 1
+            return False
+        state["settled"] += 1  # settled now: observe again (what settled may have changed the state)
+        return not state["waited"] or state["settled"] > stable_for
 
     retrying = Retrying(stop=stop, wait=wait, retry=retry_if_result(more),
                         retry_error_callback=lambda rs: rs.outcome.result() if rs.outcome else None)

@@ -67,8 +67,14 @@ class AppService:
                 if app.deleted or not app.id.lower().startswith(scope + "/"):
                     continue
                 for rev in app.revisions.values():
-                    for rep in rev.replicas:
+                    if not rev.active:
+                        continue
+                    for rep in rev.current:
                         if rep.preparing or any(c.grace_until > now for c in rep.containers):
+                            return True
+                        undecided = not rep.pull_failed and not any(
+                            c.process_running or c.crash_looping or c.unrunnable for c in rep.containers)
+                        if undecided:  # scheduled, pulling or launching: the process is yet to exist
                             return True
         return False
 
