@@ -71,9 +71,25 @@ class EmulatorBackend(Backend):
         return max(azure_seconds / self.divisor, min(azure_seconds, self.deadlines.probe))
 
     def reaches(self, host: str) -> bool:
-        """The emulator runs no workload: the fqdns it hands out route nowhere, and even looking them up
-        would send a DNS query off this machine. Only loopback hosts are requested."""
-        return host in ("127.0.0.1", "localhost", "::1")
+        """Whether the emulator serves ``host`` (an app's ingress fqdn; loopback names always). Asked of the
+        emulator itself, never of DNS: looking an invented fqdn up would send a query off this machine."""
+        if host in ("127.0.0.1", "localhost", "::1"):
+            return True
+        if self._emulator is not None:
+            return bool(self._emulator.serves(host))
+        return self._attached_proxy() is not None
+
+    @staticmethod
+    def _attached_proxy() -> str | None:
+        """The running emulator's proxy (``HTTPS_PROXY`` from ``acalab emulator env``), when it is on loopback."""
+        from urllib.parse import urlsplit
+
+        proxy = os.environ.get("HTTPS_PROXY") or os.environ.get("https_proxy")
+        return proxy if proxy and urlsplit(proxy).hostname in ("127.0.0.1", "localhost", "::1") else None
+
+    def http_settings(self) -> dict[str, Any]:
+        proxy = self._emulator.proxy_url if self._emulator is not None else self._attached_proxy()
+        return {"verify": self.ca_bundle, "proxies": {"https": proxy} if proxy else None}
 
     @property
     def emulator(self):  # noqa: ANN201 - Emulator | None (in-process only)

@@ -16,7 +16,7 @@ from pytest_acalab.emulator.platform.clock import Clock
 from pytest_acalab.emulator.platform.core import MANAGEMENT, Platform
 from pytest_acalab.emulator.platform.proxy import ConnectProxy
 from pytest_acalab.emulator.platform.server import HttpsServer
-from pytest_acalab.emulator.platform.tls import SERVER_NAMES, mint
+from pytest_acalab.emulator.platform.tls import SERVER_NAMES, Certificates, host_context, mint
 from pytest_acalab.emulator.providers import register_all
 
 ARM_SCOPE = "https://management.azure.com/.default"
@@ -36,6 +36,7 @@ class Emulator:
         self._own_dir = state_dir is None
         self._dir = Path(state_dir or tempfile.mkdtemp(prefix="acalab-emulator-"))
         self._server: HttpsServer | None = None
+        self._certs: Certificates | None = None
         self._proxy: ConnectProxy | None = None
         self.platform.state_dir = self._dir
         self.principal = self.platform.identity.add_principal("acalab-emulator-sp")
@@ -46,7 +47,7 @@ class Emulator:
     def start(self) -> Emulator:
         if self._server is not None:
             return self
-        certs = mint(self._dir)
+        certs = self._certs = mint(self._dir)
         self.ca_bundle = str(certs.ca_bundle)
         self._server = HttpsServer(certs.context, self.platform.dispatch)
         port = self._server.listen(MANAGEMENT, self._port)
@@ -116,7 +117,38 @@ class Emulator:
                     return server.port_of(MANAGEMENT)
             elif host == name:
                 return server.port_of(MANAGEMENT)
+        return self._provider_host(host)
+
+    def _provider_host(self, host: str) -> int | None:
+        """The listener of a host a provider serves itself (an app's ingress fqdn), opened on first use
+        with a certificate for exactly that name; None when no provider serves ``host`` (right now)."""
+        server, certs = self._server, self._certs
+        if server is None or certs is None:
+            return None
+        for resolve in self.platform.host_resolvers:
+            dispatch = resolve(host)
+            if dispatch is None:
+                continue
+            port = server.port_of(host)
+            if port is not None:
+                return port
+            return server.listen(host, context=host_context(certs.ca, host), dispatch=dispatch)
         return None
+
+    def serves(self, host: str) -> bool:
+        """Whether ``host`` resolves to this emulator (through its proxy), as an Azure host name would."""
+        return self._listener_for(host) is not None
+
+    def ingress_url(self, fqdn: str) -> str:
+        """``https://127.0.0.1:<port>``: the app ingress ``fqdn`` for clients without the proxy (the
+        certificate names both, so ``verify=emu.ca_bundle`` holds). ``LookupError`` when the emulator
+        serves no such host: ingress disabled, internal ingress (reachable only inside its
+        environment), an inactive revision, an unknown label or app."""
+        assert self._server is not None, "start the emulator first"
+        port = self._provider_host(fqdn.lower().rstrip("."))
+        if port is None:
+            raise LookupError(f"{fqdn} does not resolve: the emulator serves no ingress under that name")
+        return f"https://127.0.0.1:{port}"
 
     @property
     def client_id(self) -> str:

@@ -11,6 +11,7 @@ import time
 from typing import Any
 
 from pytest_acalab.emulator.app.eventstream import EventStreams
+from pytest_acalab.emulator.app.ingress import Edge
 from pytest_acalab.emulator.app.service import AppService
 from pytest_acalab.emulator.app.state import (
     APP_TYPE,
@@ -422,5 +423,7 @@ def register(platform: Platform) -> AppService:
     svc.streams = EventStreams(platform, svc)
     svc.streams.register()
     platform.services.extra["app"] = svc
+    svc.edge = Edge(svc)
+    platform.host_resolvers.append(svc.edge.resolve)
     platform.stop_hooks.append(svc.close)
     return svc

@@ -366,6 +366,8 @@ class ContainerApp:
     console: list[ConsoleLine] = field(default_factory=list)
     deleted: bool = False
     modified: datetime | None = None
+    ingress_requests: dict[tuple[str, int], int] = field(default_factory=dict)
+    """(revision, HTTP status) → requests the edge answered (``ingress.Edge``), for request metrics."""
 
     @property
     def id(self) -> str:
