@@ -23,6 +23,8 @@ if TYPE_CHECKING:
     from pytest_acalab.lifecycle.context import LabContext
 
 __all__ = ["http_session", "ingress_host", "request_statuses"]
+BODY_EXCERPT = 200
+"""Characters of the last answer's body the excerpt shows (what the workload said)."""
 
 
 def ingress_host(app: Mapping[str, Any], via: str = "latest_revision") -> str | None:
@@ -62,16 +64,20 @@ def _name_not_resolved(exc: BaseException) -> bool:
 
 
 def request_statuses(url: str, count: int, *, verify: Any = True, timeout: float = 10.0,
-                     proxies: Mapping[str, str] | None = None) -> list[int | None]:
-    """Status code of each GET (None for a request that got no answer after connecting)."""
+                     proxies: Mapping[str, str] | None = None, bodies: list[str] | None = None) -> list[int | None]:
+    """Status code of each GET (None for a request that got no answer after connecting); the start of
+    each answer's body is appended to ``bodies`` when given."""
     import requests
 
     out: list[int | None] = []
     with http_session() as session:
         for _ in range(count):
             try:
-                out.append(session.get(url, verify=verify, timeout=timeout, allow_redirects=False,
-                                       proxies=dict(proxies) if proxies else None).status_code)
+                resp = session.get(url, verify=verify, timeout=timeout, allow_redirects=False,
+                                   proxies=dict(proxies) if proxies else None)
+                out.append(resp.status_code)
+                if bodies is not None:
+                    bodies.append(resp.text[:BODY_EXCERPT])
             except requests.ConnectionError as exc:
                 if _name_not_resolved(exc):
                     raise ProbeSkipped(f"{urlsplit(url).hostname} does not resolve from here ({exc})") from exc
@@ -94,9 +100,11 @@ def http_endpoint(ctx: LabContext, args: Mapping[str, Any], deadline: float) -> 
                            "host: internal ingress, or a name it does not know; nothing was requested, not "
                            "even a DNS lookup)")
     settings = ctx.backend.http_settings()
+    bodies: list[str] = []
     statuses = request_statuses(url, int(args.get("requests") or 3), timeout=min(max(deadline, 1.0), 30.0),
-                                verify=settings.get("verify", True), proxies=settings.get("proxies"))
+                                verify=settings.get("verify", True), proxies=settings.get("proxies"), bodies=bodies)
+    said = f"; last answer: {bodies[-1]!r}" if bodies and bodies[-1] else ""
     if "status" in args:
         kept = [s for s in statuses if _matches(s, args["status"])]
-        return Observation(kept, "http", f"GET {url}: {statuses}; answered {args['status']}: {len(kept)}")
-    return Observation(statuses, "http", f"GET {url}: {statuses}")
+        return Observation(kept, "http", f"GET {url}: {statuses}; answered {args['status']}: {len(kept)}{said}")
+    return Observation(statuses, "http", f"GET {url}: {statuses}{said}")
