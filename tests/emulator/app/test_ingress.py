@@ -262,3 +262,104 @@ def test_each_host_gets_a_certificate_for_its_exact_name(echo: Lab) -> None:
         names = {value for kind, value in tls.getpeercert()["subjectAltName"]}
     assert fqdn in names and not any(n.startswith("*") for n in names)
     assert json.loads(proxied(echo).get(f"https://{fqdn}/", timeout=30).text)["image"] == "one"
+
+
+def test_curl_in_a_shell_set_up_by_acalab_emulator_env_reaches_the_app(echo: Lab) -> None:
+    """What the Guide's runbooks do after ``eval "$(acalab emulator env ...)"``: curl the app's fqdn."""
+    import shutil
+    import subprocess
+
+    from pytest_acalab.emulator.connect import azure_cli_environment
+
+    curl = shutil.which("curl")
+    if curl is None:
+        pytest.skip("curl is not installed")
+    app = echo.create("shell", IMAGE_ONE)
+    healthy(echo, "shell", app.latest_revision_name)
+    env = {"PATH": "/usr/bin:/bin", **azure_cli_environment(echo.emu)}
+    done = subprocess.run([curl, "-sS", "--max-time", "30", "-w", "\\n%{http_code}",
+                           f"https://{app.configuration.ingress.fqdn}/"],
+                          env=env, capture_output=True, text=True, timeout=60, check=False)
+    body, _, code = done.stdout.rpartition("\n")
+    assert done.returncode == 0 and code == "200", done.stderr
+    assert json.loads(body)["image"] == "one"
+
+
+CANARY_LAB = """\
+title: Canary split
+metadata: {difficulty: Beginner, duration: 1 min, tier: Consumption, failure_mode: broken canary}
+infra:
+  template: infra/main.json
+  resources: {app: Microsoft.App/containerApps}
+hypothesis:
+  statement: IF half the traffic goes to a canary that never gets ready THEN about half the requests fail
+  rows:
+    - key: answers
+      variable: Requests answered 200
+      control: all
+      experimental: about half
+      failing:
+        probe: http_endpoint
+        with: {app: app, via: app, requests: 20, status: 200}
+        expect: {count: {min: 8, max: 12}}
+      recovered:
+        probe: http_endpoint
+        with: {app: app, via: app, requests: 20, status: 200}
+        expect: {count: 20}
+trigger: deployment
+recovery: []
+experiment_log:
+  - {step: 1, action: Deploy, expected: It deploys, from: deploy}
+"""
+
+
+def test_http_endpoint_on_the_emulator_backend_measures_a_broken_canary(tmp_path, registry, logs) -> None:  # noqa: ANN001
+    """The probe's own code path on the emulator backend: the app's real fqdn, the backend's proxy and CA."""
+    import uuid
+
+    from pytest_acalab.backends.clients import Clients
+    from pytest_acalab.backends.emulator import EmulatorBackend
+    from pytest_acalab.labfile import load_lab
+    from pytest_acalab.lifecycle.context import LabContext
+    from pytest_acalab.probes.checks import evaluate
+    from pytest_acalab.reports.journal import Journal
+    from pytest_acalab.reports.scrub import Scrubber
+
+    (tmp_path / "infra").mkdir()
+    (tmp_path / "infra" / "main.json").write_text('{"$schema": "https://schema.management.azure.com/schemas/'
+                                                  '2019-04-01/deploymentTemplate.json#", "contentVersion": '
+                                                  '"1.0.0.0", "resources": []}', encoding="utf-8")
+    (tmp_path / "lab.yaml").write_text(CANARY_LAB, encoding="utf-8")
+    lab_model = load_lab(tmp_path)
+    backend = EmulatorBackend(profile="fast")
+    try:
+        emu = backend.emulator
+        emu.platform.services.registry, emu.platform.services.logs = registry, logs
+        registry.content[IMAGE_ONE] = echo_image("one")
+        registry.content[IMAGE_TWO] = web_image(3000)  # the canary listens where ingress does not look
+        lab = Lab(emu, registry, logs)
+        body = lab.app_body(IMAGE_ONE)
+        body["properties"]["configuration"]["activeRevisionsMode"] = "Multiple"
+        body["properties"]["template"]["revisionSuffix"] = "stable"
+        lab.client.container_apps.begin_create_or_update(lab.rg, "canary", body).result()
+        healthy(lab, "canary", "canary--stable")
+        body["properties"]["template"]["containers"][0]["image"] = IMAGE_TWO
+        body["properties"]["template"]["revisionSuffix"] = "canary"
+        body["properties"]["configuration"]["ingress"]["traffic"] = [
+            {"revisionName": "canary--stable", "weight": 50}, {"revisionName": "canary--canary", "weight": 50}]
+        lab.client.container_apps.begin_create_or_update(lab.rg, "canary", body).result()
+
+        scrubber = Scrubber(backend.secrets())
+        ctx = LabContext(lab=lab_model, backend=backend, clients=Clients(backend), resource_group=lab.rg,
+                         deployment_name="main", location="koreacentral", run_id=uuid.uuid4().hex[:6],
+                         journal=Journal(lab_model.id, scrubber), scrubber=scrubber, parameters={})
+        row = lab_model.row("answers")
+        failing = evaluate(ctx, row.failing, default_within=60)
+        assert failing.ok, failing.failure_message()
+
+        lab.client.container_apps.begin_update(lab.rg, "canary", {"properties": {"configuration": {"ingress": {
+            "traffic": [{"revisionName": "canary--stable", "weight": 100}]}}}}).result()
+        recovered = evaluate(ctx, row.recovered, default_within=60)
+        assert recovered.ok, recovered.failure_message()
+    finally:
+        backend.close()
