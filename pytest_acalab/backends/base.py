@@ -66,6 +66,10 @@ class Backend(ABC):
         emulator the ``proxies`` that route that name to its loopback edge (the URL stays the same)."""
         return {"verify": True, "proxies": None}
 
+    def unmodelled(self, resource_group: str) -> list[str]:
+        """What this backend could not model in ``resource_group`` (Azure: nothing; the emulator says)."""
+        return []
+
     def secrets(self) -> set[str]:
         """Secret values known up front (scrubbed from every output)."""
         return set()

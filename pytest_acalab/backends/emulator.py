@@ -121,6 +121,19 @@ class EmulatorBackend(Backend):
         resp.raise_for_status()
         return resp.json()["endpoint"]
 
+    def unmodelled(self, resource_group: str) -> list[str]:
+        """Reasons the emulator recorded for resources of ``resource_group`` it cannot model (never a pass)."""
+        scope = f"/subscriptions/{self.subscription_id}/resourceGroups/{resource_group}"
+        if self._emulator is not None:
+            return self._emulator.platform.unmodelled_under(scope)
+        import requests
+
+        token = self.credential().get_token(ARM_SCOPE).token
+        resp = requests.get(f"{self.url}/acalab/unmodelled", params={"scope": scope}, verify=self.ca_bundle,
+                            timeout=30, headers={"Authorization": f"Bearer {token}"})
+        resp.raise_for_status()
+        return [str(r) for r in resp.json().get("reasons", [])]
+
     @property
     def tls_verify(self) -> str:
         return self.ca_bundle

@@ -176,6 +176,12 @@ def _probe(ctx: LabContext, check: ProbeCheck, remaining: float, attempt: int, s
         ctx.journal.record("probe", check.probe, attempt=attempt, ok=None, error=str(exc), line=check.line,
                            elapsed=round(time.monotonic() - started, 3))
         raise ProbeError(f"probe '{check.probe}' ({label}, line {check.line}) could not run: {exc}") from exc
+    unmodelled = ctx.backend.unmodelled(ctx.resource_group)
+    if unmodelled:  # whatever was observed, it is not what Azure would show: an error, never a verdict
+        ctx.journal.record("probe", check.probe, attempt=attempt, ok=None, error="unmodelled", line=check.line,
+                           reasons=unmodelled, elapsed=round(time.monotonic() - started, 3))
+        raise ProbeError(f"probe '{check.probe}' ({label}, line {check.line}): the {ctx.backend.name} cannot model "
+                         f"this lab, so no verdict is given: " + "; ".join(unmodelled))
     verdict = check.expect.evaluate(obs.value)
     text = cap(ctx.scrubber.text(obs.excerpt or verdict.actual), EXCERPT_LIMIT)
     ctx.journal.record("probe", check.probe, attempt=attempt, ok=verdict.ok, value=verdict.actual,

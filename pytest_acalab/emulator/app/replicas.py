@@ -58,6 +58,9 @@ MIN_TICK_REAL = 0.02
 must never schedule its successor inside the time it takes itself."""
 START_GRACE_SECONDS = float(os.environ.get("ACALAB_START_GRACE_SECONDS", "30"))
 BACKOFF_RESET_SECONDS = 600.0
+MIN_RESTART_REAL = 0.5
+"""Real seconds a crashed container waits at least before its restart: on the fast clock Kubernetes' back-off
+would otherwise restart a crash loop as fast as processes can start, burning the machine's CPU."""
 PORT_MISMATCH = "Pending:PortMismatch"
 PROBE_FAILED = "ProbeFailed"
 PROCESS_EXITED = "ProcessExited"
@@ -208,6 +211,7 @@ class Kubelet:
                 continue
             c.plan = plan
             c.memory_limit = memory_bytes((spec.get("resources") or {}).get("memory"))
+            c.cpu = float((spec.get("resources") or {}).get("cpu") or 0)
             self._launch(app, rev, rep, c, spec, main=index == 0, due=due)
         self._update_replica(rep)
         if not rep.ticking:
@@ -250,7 +254,7 @@ class Kubelet:
     def _launch(self, app: ContainerApp, rev: Revision, rep: Replica, c: ContainerState, spec: dict[str, Any],
                 *, main: bool, due: float | None) -> None:
         assert rep.pod is not None
-        ok, error = self._engine().start(rep.pod, c.name, c.plan, c.memory_limit)
+        ok, error = self._engine().start(rep.pod, c.name, c.plan, c.memory_limit, c.cpu)
         self.svc.emit(app, syslog.NORMAL, syslog.CONTAINER_CREATED, syslog.container_created(c.name),
                       revision=rev.name, replica=rep.name, container=c.name,
                       count=rep.bump(syslog.CONTAINER_CREATED), at=due)
@@ -316,6 +320,8 @@ class Kubelet:
         for c in rep.containers:
             if c.process_running:
                 c.listening = ports
+                if ports:
+                    c.last_listening = ports
                 if ports or now >= c.grace_until:
                     c.grace_until = 0.0
                 self._probe(app, rev, rep, c, now)
@@ -418,7 +424,7 @@ class Kubelet:
         c.details = "Container is waiting with reason: CrashLoopBackOff on legion."
         delay = KUBELET_BACKOFF[min(c.backoff_step, len(KUBELET_BACKOFF) - 1)]
         c.backoff_step += 1
-        c.restart_due = time.monotonic() + self.p.clock.scale(delay)
+        c.restart_due = time.monotonic() + max(self.p.clock.scale(delay), MIN_RESTART_REAL)
 
     # state --------------------------------------------------------------------------------------
     @staticmethod
@@ -456,7 +462,9 @@ class Kubelet:
                                c.image, (c.container_id or "").removeprefix("containerd://"), app.env.name)
             app.console.append(line)
             if len(app.console) > 10_000:
-                del app.console[: len(app.console) - 10_000]
+                excess = len(app.console) - 10_000
+                del app.console[:excess]
+                app.console_dropped += excess
             env = app.env
             logs = self.p.services.logs
             if logs is None:

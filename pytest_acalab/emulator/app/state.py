@@ -188,6 +188,8 @@ class ContainerState:
     probes: list[ProbeState] = field(default_factory=list)
     startup_passed: bool = False
     listening: list[int] = field(default_factory=list)
+    last_listening: list[int] = field(default_factory=list)
+    """The ports the process listened on when last seen listening (kept across restarts, for the details)."""
     crash_looping: bool = False
     backoff_step: int = 0
     restart_due: float | None = None
@@ -198,6 +200,7 @@ class ContainerState:
     plan: Any = None
     """The runtime's launch plan (argv, environment, working directory), kept for restarts."""
     memory_limit: int = 0
+    cpu: float = 0.0
 
 
 @dataclass
@@ -289,8 +292,8 @@ class Revision:
             if rep.target_port is None or rep.ready:
                 continue
             for c in rep.containers:
-                if c.listening and rep.target_port not in c.listening:
-                    return rep.target_port, c.listening
+                if c.last_listening and rep.target_port not in c.last_listening:
+                    return rep.target_port, c.last_listening
         return None
 
     def states(self, now: float) -> dict[str, Any]:
@@ -364,6 +367,8 @@ class ContainerApp:
     latest_ready: str | None = None
     events: list[syslog.SystemEvent] = field(default_factory=list)
     console: list[ConsoleLine] = field(default_factory=list)
+    console_dropped: int = 0
+    """Console lines dropped from the front of ``console`` (it keeps the newest 10,000)."""
     deleted: bool = False
     modified: datetime | None = None
     ingress_requests: dict[tuple[str, int], int] = field(default_factory=dict)

@@ -712,7 +712,8 @@ def run_build(
         return fail(reason, "build", scan=True)
     text = entry[0].decode("utf-8", "replace").lstrip("\ufeff")
     stamp("Successfully scanned dependencies")
-    stamp("Building with the emulator's Dockerfile interpreter: no container is started and RUN steps are not executed")
+    stamp("Building with the emulator's Dockerfile interpreter: no container is started; on python:* bases the "
+          "pip install steps run for real, every other RUN step is not executed")
     lines.append(f"Sending build context to Docker daemon  {_human_size(ctx.size):>7}")
     for path in ctx.skipped:
         lines.append(f"Skipping {path}: links and special files in the context are not supported here")

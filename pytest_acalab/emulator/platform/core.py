@@ -81,12 +81,12 @@ class Platform:
         self._types: dict[str, ResourceType] = {}
         self._namespaces: dict[str, str] = {}
         self.secrets: set[str] = set()
+        """Every secret value the emulator hands out; tests scan outputs for them."""
         self.state_dir: Path = Path(tempfile.gettempdir()) / "acalab-emulator"
         """Where providers keep files (unpacked images); the emulator points it at its own directory."""
         self.unmodelled_reasons: dict[str, list[str]] = {}
         """Resource id (lower case) -> what the emulator could not model for it, in plain words."""
         self.stop_hooks: list[Callable[[], None]] = []
-        """Every secret value the emulator hands out; tests scan outputs for them."""
         self.host_resolvers: list[HostResolver] = []
         """Providers that serve host names of their own (Container Apps: the apps' ingress fqdns); the
         emulator gives each such host a listener with its own certificate, and its proxy routes to it."""
@@ -95,6 +95,7 @@ class Platform:
                    auth=False)
         self.route("POST", "/{tenant}/oauth2/v2.0/token", self.identity.token, auth=False)
         self.route("GET", "/acalab/registries/{login_server}", self._registry_endpoint)
+        self.route("GET", "/acalab/unmodelled", self._unmodelled)
         self.route("GET", "/metadata/endpoints", self._metadata, auth=False)
         self.route("GET PUT", "/acalab/faults", self._faults_switch)
 
@@ -106,6 +107,13 @@ class Platform:
     def _registry_endpoint(self, req: Request, login_server: str) -> Response:
         """Where a registry's data plane listens (for clients attached to a standalone emulator)."""
         return Response.json(200, {"loginServer": login_server.lower(), "endpoint": self.registry_url(login_server)})
+
+    def _unmodelled(self, req: Request) -> Response:
+        """Emulator-only: what it could not model under ``?scope=<resource id>`` (for attached clients)."""
+        scope = req.query_ci("scope") or ""
+        if not scope.startswith("/subscriptions/"):
+            raise ArmError(400, "InvalidRequestParameter", "The 'scope' query parameter must be a resource id.")
+        return Response.json(200, {"reasons": self.unmodelled_under(scope)})
 
     def _faults_switch(self, req: Request) -> Response:
         """Emulator-only: read (GET) or set (PUT) the fault switch of a standalone emulator.

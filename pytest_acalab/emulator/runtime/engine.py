@@ -71,8 +71,8 @@ class ContainerEngine:
         return plan_launch(image, command, args, env)
 
     @staticmethod
-    def start(pod: Pod, name: str, plan: LaunchPlan, memory_limit: int) -> tuple[bool, str]:
+    def start(pod: Pod, name: str, plan: LaunchPlan, memory_limit: int, cpu: float = 0.0) -> tuple[bool, str]:
         try:
-            return pod.start(name, plan.argv, plan.env, plan.cwd, memory_limit)
+            return pod.start(name, plan.argv, plan.env, plan.cwd, memory_limit, cpu)
         except SandboxError as exc:
             return False, str(exc)

@@ -201,6 +201,43 @@ def _shim(status_w: int, argv: list[str], env: dict[str, str], cwd: str, isolate
     os._exit(0)
 
 
+CPU_ROOTS = ("/sys/fs/cgroup/cpu", "/sys/fs/cgroup")
+CFS_PERIOD = 100_000
+
+
+def cpu_limit(name: str, pid: int, cpu: float) -> str | None:
+    """Put ``pid`` in a cgroup of its own capped at ``cpu`` cores (CFS quota); None where the OS refuses."""
+    if cpu <= 0:
+        return None
+    quota = max(int(cpu * CFS_PERIOD), 1000)
+    for root in CPU_ROOTS:
+        v1 = os.path.exists(os.path.join(root, "cpu.cfs_quota_us"))
+        v2 = os.path.exists(os.path.join(root, "cgroup.controllers"))
+        if not (v1 or v2):
+            continue
+        path = os.path.join(root, "acalab", name)
+        try:
+            os.makedirs(path, exist_ok=True)
+            if v1:
+                _write(os.path.join(path, "cpu.cfs_period_us"), str(CFS_PERIOD))
+                _write(os.path.join(path, "cpu.cfs_quota_us"), str(quota))
+            else:
+                _write(os.path.join(path, "cpu.max"), f"{quota} {CFS_PERIOD}")
+            _write(os.path.join(path, "cgroup.procs"), str(pid))
+            return path
+        except OSError:
+            continue
+    return None
+
+
+def drop_cgroup(path: str | None) -> None:
+    if path:
+        try:
+            os.rmdir(path)
+        except OSError:
+            pass
+
+
 class Container:
     """One container of the pod: its shim, its init's pid, the pipe the shim reports on."""
 
@@ -209,6 +246,7 @@ class Container:
         self.memory_limit = memory_limit
         self.oom = False
         self.peak = 0
+        self.cgroup: str | None = None
 
 
 class Pod:
@@ -244,8 +282,10 @@ class Pod:
             text = second.decode(errors="replace").partition(" ")[2].strip() or "the container did not start"
             return {"ok": False, "error": text}
         child = int(first.split()[1])
-        self.containers[name] = Container(name, shim, child, reader, int(req.get("memory_limit") or 0))
-        return {"ok": True, "pid": child}
+        container = Container(name, shim, child, reader, int(req.get("memory_limit") or 0))
+        container.cgroup = cpu_limit(f"{self.spec.get('name')}-{name}-{child}", child, float(req.get("cpu") or 0))
+        self.containers[name] = container
+        return {"ok": True, "pid": child, "cpu_limited": container.cgroup is not None}
 
     def _reap(self, c: Container, block: bool = False) -> None:
         if not block and not select.select([c.status], [], [], 0)[0]:
@@ -267,6 +307,7 @@ class Pod:
             "at": time.time(),
         })
         self.containers.pop(c.name, None)
+        drop_cgroup(c.cgroup)
 
     def _reap_all(self) -> None:
         for c in list(self.containers.values()):

@@ -58,8 +58,10 @@ def host_python() -> str:
 def pip_install_args(shell_words: list[str]) -> list[list[str]] | None:
     """The ``pip install`` arguments of each ``&&``-joined command, or None if any command is not one."""
     if len(shell_words) >= 3 and shell_words[0].endswith("sh") and shell_words[1] == "-c":
+        lexer = shlex.shlex(" ".join(shell_words[2:]), posix=True, punctuation_chars=True)
+        lexer.whitespace_split = True
         try:
-            words = shlex.split(" ".join(shell_words[2:]))
+            words = list(lexer)
         except ValueError:
             return None
     else:
@@ -68,7 +70,7 @@ def pip_install_args(shell_words: list[str]) -> list[list[str]] | None:
     for word in words:
         if word == "&&":
             commands.append([])
-        elif word in (";", "||", "|"):
+        elif word and word[0] in ";|&<>()":
             return None
         else:
             commands[-1].append(word)
@@ -128,6 +130,12 @@ def cache_root() -> Path:
     return Path(base) / "python-envs"
 
 
+def wheelhouse_args() -> list[str]:
+    """``ACALAB_WHEELHOUSE``: install only from that folder of wheels (offline runs, CI); else the index."""
+    folder = os.environ.get("ACALAB_WHEELHOUSE")
+    return ["--no-index", "--find-links", folder] if folder else []
+
+
 def kept_args(args: list[str]) -> tuple[list[str], list[str]]:
     """Arguments passed to pip here, and those dropped (they only matter inside a real image)."""
     kept = [a for a in args if a not in _DROPPED]
@@ -162,8 +170,8 @@ def ensure(recipe: Recipe, files: Mapping[str, tuple[bytes, int]], log: Log | No
                     log(f"pip install {' '.join(args)}{note} into the emulator's Python environment {recipe.key}")
                 proc = subprocess.run(
                     [sys.executable, "-m", "pip", "--python", str(python), "--disable-pip-version-check",
-                     "install", *args], cwd=cwd, capture_output=True, text=True, timeout=PIP_TIMEOUT,
-                    env={**os.environ, "PIP_NO_INPUT": "1"})
+                     "install", *wheelhouse_args(), *args], cwd=cwd, capture_output=True, text=True,
+                    timeout=PIP_TIMEOUT, env={**os.environ, "PIP_NO_INPUT": "1"})
                 if log is not None:
                     for line in (proc.stdout or "").splitlines()[-20:]:
                         log(line)

@@ -126,6 +126,7 @@ class Pod:
             self.close()
             raise SandboxError(str(hello.get("error") or "the pod supervisor refused to start"))
         self.isolation: str = str(hello.get("isolation"))
+        self.cpu_limited = False
         self._reader = threading.Thread(target=self._pump_logs, name=f"acalab-logs-{name}", daemon=True)
         self._reader.start()
 
@@ -161,8 +162,11 @@ class Pod:
             return self._read_answer(CONTROL_TIMEOUT)
 
     # -- what the runtime uses --------------------------------------------------------------
-    def start(self, name: str, argv: list[str], env: dict[str, str], cwd: str, memory_limit: int) -> tuple[bool, str]:
-        answer = self.request("start", name=name, argv=argv, env=env, cwd=cwd, memory_limit=memory_limit)
+    def start(self, name: str, argv: list[str], env: dict[str, str], cwd: str, memory_limit: int,
+              cpu: float = 0.0) -> tuple[bool, str]:
+        """Start container ``name``; ``cpu`` cores are enforced with a CFS quota where the OS allows."""
+        answer = self.request("start", name=name, argv=argv, env=env, cwd=cwd, memory_limit=memory_limit, cpu=cpu)
+        self.cpu_limited = bool(answer.get("cpu_limited"))
         return bool(answer.get("ok")), str(answer.get("error") or "")
 
     def listening_ports(self) -> list[int]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import time
 import uuid
 from collections.abc import Callable
@@ -24,11 +25,18 @@ UNAUTHORIZED = PullResult(False, "UNAUTHORIZED", "authentication required, visit
                           "https://aka.ms/acr/authorization for more information.")
 
 
-def web_image(port: int = 8000) -> ImageFiles:
-    """A real image the runtime can run: python:3.11-slim with the standard library's web server on ``port``."""
-    config = {"config": {"Cmd": ["python", "-m", "http.server", str(port)], "WorkingDir": "/app",
+def python_image(cmd: list[str], files: dict[str, bytes] | None = None, env: list[str] | None = None) -> ImageFiles:
+    """A real image the runtime can run: ``FROM python:3.11-slim``, ``WORKDIR /app``, the given files and CMD."""
+    config = {"config": {"Cmd": cmd, "WorkingDir": "/app", "Env": env or ["PYTHONUNBUFFERED=1"],
                          "Labels": {"org.opencontainers.image.base.name": "python:3.11-slim"}}}
-    return ImageFiles(f"sha256:{port:064d}", config, {"app/index.html": (b"hello from the lab image\n", 0o644)})
+    content = {f"app/{name}": (data, 0o644) for name, data in (files or {}).items()}
+    digest = "sha256:" + hashlib.sha256(repr((cmd, sorted(content), env)).encode()).hexdigest()
+    return ImageFiles(digest, config, content)
+
+
+def web_image(port: int = 8000, page: bytes = b"hello from the lab image\n") -> ImageFiles:
+    """The standard library's web server on ``port``, serving ``index.html`` (``/``) and 404 for the rest."""
+    return python_image(["python", "-m", "http.server", str(port)], {"index.html": page})
 
 
 def missing(image: str) -> PullResult:

@@ -39,7 +39,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
 def main() -> None:
     port = int(os.environ.get("PORT") or 80)
     server = http.server.ThreadingHTTPServer(("0.0.0.0", port), Handler)
-    print(f"listening on :{port}", flush=True)
+    stamp = datetime.now(timezone.utc).strftime("%Y/%m/%d %H:%M:%S")
+    print(f"{stamp} Listening on :{port}...", flush=True)  # the quickstart image's first line
     server.serve_forever()
 
 
