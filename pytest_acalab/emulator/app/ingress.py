@@ -90,6 +90,13 @@ class _Rotation:
         return chosen
 
 
+def ingress_domain(app: ContainerApp) -> str:
+    """The domain an app's ingress names end in: the environment's, under ``internal.`` for internal ingress
+    (``<app>.internal.<domain>``, ``<app>--<suffix>.internal.<domain>``, as Azure names them)."""
+    external = bool((app.configuration.get("ingress") or {}).get("external"))
+    return app.env.default_domain if external else f"internal.{app.env.default_domain}"
+
+
 def unmodelled_ingress(ingress: dict[str, Any]) -> list[str]:
     """Ingress settings the edge does not honour (a lab relying on them must not pass silently)."""
     out = []

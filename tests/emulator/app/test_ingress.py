@@ -218,7 +218,9 @@ def test_internal_ingress_does_not_resolve_from_outside_the_environment(echo: La
     healthy(echo, "private", app.latest_revision_name)
     fqdn = app.configuration.ingress.fqdn
     assert fqdn == f"private.internal.{echo.env.default_domain}"
-    for host in (fqdn, f"private.{echo.env.default_domain}", app.latest_revision_fqdn):
+    assert app.latest_revision_fqdn == f"{app.latest_revision_name}.internal.{echo.env.default_domain}"
+    for host in (fqdn, f"private.{echo.env.default_domain}", app.latest_revision_fqdn,
+                 f"{app.latest_revision_name}.{echo.env.default_domain}"):
         assert not echo.emu.serves(host)
         with pytest.raises(LookupError, match="does not resolve"):
             echo.emu.ingress_url(host)
