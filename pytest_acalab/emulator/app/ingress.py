@@ -58,6 +58,8 @@ CONNECT_TIMED_OUT = "upstream connect error or disconnect/reset before headers. 
 TERMINATED = "upstream connect error or disconnect/reset before headers. reset reason: connection termination"
 REQUEST_TIMED_OUT = "upstream request timeout"
 
+REPLACED = frozenset({"host", "content-length", "x-forwarded-proto", "x-forwarded-for", "expect"})
+"""Request headers the edge writes itself (``Expect: 100-continue`` was already answered to the client)."""
 HOP_BY_HOP = frozenset({"connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "proxy-connection",
                         "te", "trailer", "trailers", "transfer-encoding", "upgrade"})
 
@@ -139,7 +141,11 @@ class Edge:
                 elif "--" in prefix:
                     name, revision = prefix.split("--", 1)[0], prefix
                 app = next((a for a in self.svc.apps_in(env) if a.name == name), None)
-                if app is None or not self._served(app):
+                if app is None:
+                    return None
+                for problem in unmodelled_ingress(app.configuration.get("ingress") or {}):
+                    self.p.unmodelled(app.id, problem)  # asked for by name: whatever it relies on is said
+                if not self._served(app):
                     return None
                 if revision is not None:
                     rev = app.revisions.get(revision)
@@ -209,8 +215,6 @@ class Edge:
                 return Response(0)  # the name no longer resolves: nothing answers on it
             app = route.app
             rev = self._revision_for(route)
-            for problem in unmodelled_ingress(app.configuration.get("ingress") or {}):
-                self.p.unmodelled(app.id, problem)
         deadline = time.monotonic() + self.p.clock.scale(REQUEST_TIMEOUT_SECONDS)
         while True:
             with self.p.lock:
@@ -241,8 +245,7 @@ class Edge:
     @staticmethod
     def _upstream_headers(req: Request, host: str) -> list[tuple[str, str]]:
         out = [(k, v) for k, v in req.headers.items()
-               if k.lower() not in HOP_BY_HOP and k.lower() not in ("host", "content-length", "x-forwarded-proto")
-               and k.lower() != "x-forwarded-for"]
+               if k.lower() not in HOP_BY_HOP and k.lower() not in REPLACED]
         forwarded = req.headers.get("X-Forwarded-For")
         client = req.client or "127.0.0.1"
         out.append(("Host", host))

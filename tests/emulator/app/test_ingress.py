@@ -365,3 +365,16 @@ def test_http_endpoint_on_the_emulator_backend_measures_a_broken_canary(tmp_path
         assert recovered.ok, recovered.failure_message()
     finally:
         backend.close()
+
+
+def test_ingress_settings_the_edge_does_not_enforce_are_recorded_as_unmodelled(echo: Lab) -> None:
+    """IP restrictions would make Azure answer 403 to this client: the emulator says it cannot tell."""
+    body = echo.app_body(IMAGE_ONE)
+    body["properties"]["configuration"]["ingress"]["ipSecurityRestrictions"] = [
+        {"name": "office", "action": "Allow", "ipAddressRange": "198.51.100.0/24"}]
+    app = echo.client.container_apps.begin_create_or_update(echo.rg, "guarded", body).result()
+    scope = f"/subscriptions/{echo.emu.subscription_id}/resourceGroups/{echo.rg}"
+    assert echo.emu.platform.unmodelled_under(scope) == []
+    assert echo.emu.serves(app.configuration.ingress.fqdn)
+    assert echo.emu.platform.unmodelled_under(scope) == [
+        "ingress ipSecurityRestrictions are not enforced by the emulator's edge"]
