@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import http.client
 import logging
+import socket
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -270,6 +271,7 @@ class Edge:
         conn = http.client.HTTPConnection(host, port, timeout=UPSTREAM_TIMEOUT)
         conn.sock = sock
         sock.settimeout(UPSTREAM_TIMEOUT)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # as http.client's own connect() does
         try:
             conn.putrequest(req.method, req.target or req.path, skip_host=True, skip_accept_encoding=True)
             for name, value in self._upstream_headers(req, host):
