@@ -39,7 +39,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
 def main() -> None:
     port = int(os.environ.get("PORT") or 80)
     server = http.server.ThreadingHTTPServer(("0.0.0.0", port), Handler)
-    stamp = datetime.now(timezone.utc).strftime("%Y/%m/%d %H:%M:%S")
+    stamp = datetime.now(UTC).strftime("%Y/%m/%d %H:%M:%S")
     print(f"{stamp} Listening on :{port}...", flush=True)  # the quickstart image's first line
     server.serve_forever()
 
