@@ -14,6 +14,7 @@ from typing import Any
 
 from pytest_acalab.emulator.platform.clock import Clock
 from pytest_acalab.emulator.platform.core import MANAGEMENT, Platform
+from pytest_acalab.emulator.platform.http import Request, Response
 from pytest_acalab.emulator.platform.proxy import ConnectProxy
 from pytest_acalab.emulator.platform.server import HttpsServer
 from pytest_acalab.emulator.platform.tls import SERVER_NAMES, Certificates, host_context, mint
@@ -55,6 +56,7 @@ class Emulator:
         self.platform.base_url = self.url
         self.platform.identity.base_url = self.url
         self.platform.registry_url = self.registry_endpoint
+        self.platform.route("GET", "/acalab/proxy", self._proxy_endpoint)
         return self
 
     def stop(self) -> None:
@@ -95,6 +97,10 @@ class Emulator:
             if self._proxy is None:
                 self._proxy = ConnectProxy(self._listener_for)
             return self._proxy.url
+
+    def _proxy_endpoint(self, req: Request) -> Response:
+        """Where this emulator's CONNECT proxy listens (for clients attached to a standalone emulator)."""
+        return Response.json(200, {"proxy": self.proxy_url})
 
     def _listener_for(self, host: str) -> int | None:
         """The loopback port serving ``host`` as Azure would, or None for hosts the emulator does not serve."""
