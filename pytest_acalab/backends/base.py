@@ -66,6 +66,11 @@ class Backend(ABC):
         emulator the ``proxies`` that route that name to its loopback edge (the URL stays the same)."""
         return {"verify": True, "proxies": None}
 
+    def settling(self, resource_group: str) -> bool:
+        """Whether something in ``resource_group`` still moves in real time that a wait must allow for
+        (the emulator: a workload process still starting; Azure: never, its waits are real already)."""
+        return False
+
     def unmodelled(self, resource_group: str) -> list[str]:
         """What this backend could not model in ``resource_group`` (Azure: nothing; the emulator says)."""
         return []

@@ -49,7 +49,8 @@ def normalise_kind(kind: Any) -> str:
     raise ValueError(f"unknown probe type {kind!r}")
 
 
-def effective_probes(container: dict[str, Any], target_port: int | None, main: bool) -> list[tuple[str, dict[str, Any]]]:
+def effective_probes(container: dict[str, Any], target_port: int | None,
+                     main: bool) -> list[tuple[str, dict[str, Any]]]:
     """``(kind, spec)`` for every probe the container runs, declared ones first, then Azure's defaults."""
     out: list[tuple[str, dict[str, Any]]] = []
     declared: set[str] = set()

@@ -16,6 +16,7 @@ import logging
 import os
 import secrets
 import signal
+import threading
 import time
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -196,18 +197,45 @@ class Kubelet:
 
     # starting containers ------------------------------------------------------------------------
     def _start_containers(self, app: ContainerApp, rev: Revision, rep: Replica, due: float) -> None:
+        """Prepare the images off the scheduler (unpacking, a virtualenv: real seconds), then launch."""
         if not self._alive(app, rev, rep):
             return
         rep.pull_failed = False
-        template = {c["name"]: c for c in rev.template["containers"]}
         if not self._ensure_pod(app, rev, rep):
             return
-        for index, c in enumerate(rep.containers):
+        template = {c["name"]: c for c in rev.template["containers"]}
+        jobs = []
+        for c in rep.containers:
             spec = template.get(c.name, {"name": c.name})
-            try:
-                plan = self._plan(app, c, spec)
-            except Unrunnable as exc:
-                self._unrunnable(app, c, str(exc))
+            resolver = self.p.services.registry
+            content = resolver.fetch(parse_image(c.image).pull_reference) if resolver is not None else None
+            jobs.append((c, spec, content, self._env_values(app, spec)))
+        rep.preparing = True
+
+        def prepare() -> None:
+            plans: dict[str, LaunchPlan | Unrunnable] = {}
+            for c, spec, content, env in jobs:
+                try:
+                    image = self._engine().prepare(c.image, content)
+                    plans[c.name] = self._engine().plan(image, spec.get("command"), spec.get("args"), env)
+                except Unrunnable as exc:
+                    plans[c.name] = exc
+                except Exception as exc:  # a pip or file-system failure: the replica says why, never runs
+                    plans[c.name] = Unrunnable(f"image {c.image} could not be prepared: {exc}")
+            with self.p.lock:  # launch now: the state must not wait for the next request to move
+                self._launch_prepared(app, rev, rep, jobs, plans, time.monotonic())
+
+        threading.Thread(target=prepare, name=f"acalab-prepare-{rep.name}", daemon=True).start()
+
+    def _launch_prepared(self, app: ContainerApp, rev: Revision, rep: Replica, jobs: list[Any],
+                         plans: dict[str, LaunchPlan | Unrunnable], due: float) -> None:
+        rep.preparing = False
+        if not self._alive(app, rev, rep) or not self._ensure_pod(app, rev, rep):
+            return
+        for index, (c, spec, _content, _env) in enumerate(jobs):
+            plan = plans.get(c.name)
+            if not isinstance(plan, LaunchPlan):
+                self._unrunnable(app, c, str(plan))
                 continue
             c.plan = plan
             c.memory_limit = memory_bytes((spec.get("resources") or {}).get("memory"))
@@ -230,11 +258,9 @@ class Kubelet:
             return False
         return True
 
-    def _plan(self, app: ContainerApp, c: ContainerState, spec: dict[str, Any]) -> LaunchPlan:
-        engine = self._engine()
-        resolver = self.p.services.registry
-        content = resolver.fetch(parse_image(c.image).pull_reference) if resolver is not None else None
-        image = engine.prepare(c.image, content)
+    @staticmethod
+    def _env_values(app: ContainerApp, spec: dict[str, Any]) -> dict[str, str]:
+        """The container's ``env``, ``secretRef`` values resolved from the app's secrets."""
         env = {}
         for var in spec.get("env") or []:
             name = var.get("name")
@@ -244,7 +270,7 @@ class Kubelet:
                 env[name] = str((app.secrets.get(var["secretRef"]) or {}).get("value") or "")
             else:
                 env[name] = str(var.get("value") if var.get("value") is not None else "")
-        return engine.plan(image, spec.get("command"), spec.get("args"), env)
+        return env
 
     def _unrunnable(self, app: ContainerApp, c: ContainerState, reason: str) -> None:
         c.unrunnable = reason

@@ -425,4 +425,5 @@ def register(platform: Platform) -> AppService:
     svc.edge = Edge(svc)
     platform.host_resolvers.append(svc.edge.resolve)
     platform.stop_hooks.append(svc.close)
+    platform.settling_hooks.append(svc.settling)
     return svc

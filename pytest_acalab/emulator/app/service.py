@@ -60,6 +60,20 @@ class AppService:
         self.kubelet = Kubelet(self)
         self.validator = AppValidator(self)
 
+    def settling(self, scope: str) -> bool:
+        """Whether a container of an app under ``scope`` is still starting (real time the clock cannot compress)."""
+        now = time.monotonic()
+        with self.p.lock:
+            self.p.scheduler.run_due()
+            for app in self.apps.values():
+                if app.deleted or not app.id.lower().startswith(scope + "/"):
+                    continue
+                for rev in app.revisions.values():
+                    for rep in rev.replicas:
+                        if rep.preparing or any(c.grace_until > now for c in rep.containers):
+                            return True
+        return False
+
     def close(self) -> None:
         """Stop every replica's processes (the emulator is stopping)."""
         with self.p.lock:

@@ -218,6 +218,8 @@ class Replica:
     """The ingress target port when the replica was created: default probes check it."""
     pod: Pod | None = None
     ticking: bool = False
+    preparing: bool = False
+    """Its images are being unpacked and their Python environments built (real time, off the scheduler)."""
     retiring: bool = False
     """An older generation kept serving until the new one is ready (rolling update)."""
 
@@ -321,7 +323,7 @@ class Revision:
                     "runningStateDetails": why}
         ready = sum(1 for r in cur if r.ready)
         mismatch = self.port_mismatch()
-        starting = any(c.grace_until > now for r in cur for c in r.containers)
+        starting = any(r.preparing or any(c.grace_until > now for c in r.containers) for r in cur)
         overdue = self.progress_deadline is not None and now >= self.progress_deadline and not starting
         if overdue and (mismatch or not self._crashing(cur)):
             details = f"{DEADLINE_EXCEEDED} {ready}/{len(cur)} replicas ready."

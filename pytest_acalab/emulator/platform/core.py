@@ -90,6 +90,8 @@ class Platform:
         self.host_resolvers: list[HostResolver] = []
         """Providers that serve host names of their own (Container Apps: the apps' ingress fqdns); the
         emulator gives each such host a listener with its own certificate, and its proxy routes to it."""
+        self.settling_hooks: list[Callable[[str], bool]] = []
+        """``hook(scope)``: whether something under ``scope`` is still settling in real time (a process starting)."""
         self.lock: threading.RLock = self.store.lock
         self.route("GET", "/{tenant}/v2.0/.well-known/openid-configuration", self.identity.openid_configuration,
                    auth=False)
@@ -113,7 +115,7 @@ class Platform:
         scope = req.query_ci("scope") or ""
         if not scope.startswith("/subscriptions/"):
             raise ArmError(400, "InvalidRequestParameter", "The 'scope' query parameter must be a resource id.")
-        return Response.json(200, {"reasons": self.unmodelled_under(scope)})
+        return Response.json(200, {"reasons": self.unmodelled_under(scope), "settling": self.settling_under(scope)})
 
     def _faults_switch(self, req: Request) -> Response:
         """Emulator-only: read (GET) or set (PUT) the fault switch of a standalone emulator.
@@ -166,6 +168,10 @@ class Platform:
         with self.lock:
             return [r for rid, reasons in self.unmodelled_reasons.items()
                     if rid == prefix or rid.startswith(prefix + "/") for r in reasons]
+
+    def settling_under(self, scope: str) -> bool:
+        """Whether a resource under ``scope`` is still moving in real time, which the clock cannot compress."""
+        return any(hook(scope.lower().rstrip("/")) for hook in list(self.settling_hooks))
 
     def stop(self) -> None:
         for hook in list(self.stop_hooks):

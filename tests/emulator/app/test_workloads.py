@@ -195,7 +195,8 @@ def test_an_image_the_emulator_cannot_run_is_never_healthy(lab: Lab) -> None:
 
 
 def test_env_and_secret_refs_reach_the_process(lab: Lab) -> None:
-    script = "import os; print('GREETING=' + os.environ['GREETING'], os.environ['TOKEN'] == 's3cret-token', flush=True)\n" \
+    script = ("import os; print('GREETING=' + os.environ['GREETING'], os.environ['TOKEN'] == 's3cret-token', "
+              "flush=True)\n") + \
              "import time; time.sleep(60)\n"
     lab.registry.content[GOOD] = python_image(["python", "-c", script])
     body = lab.app_body(GOOD)
