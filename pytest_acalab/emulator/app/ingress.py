@@ -203,8 +203,10 @@ class Edge:
 
     @staticmethod
     def _starting(rev: Revision | None, now: float) -> bool:
-        """A process of the revision is still starting (real time, which the clock cannot compress)."""
-        return rev is not None and any(c.grace_until > now for r in rev.current for c in r.containers)
+        """The revision's image is still being prepared or a process is still starting (real time, which
+        the clock cannot compress): Azure would hold the request through a cold start."""
+        return rev is not None and any(r.preparing or any(c.grace_until > now for c in r.containers)
+                                       for r in rev.current)
 
     # the request path -------------------------------------------------------------------------------
     def serve(self, req: Request) -> Response:

@@ -378,3 +378,11 @@ def test_ingress_settings_the_edge_does_not_enforce_are_recorded_as_unmodelled(e
     assert echo.emu.serves(app.configuration.ingress.fqdn)
     assert echo.emu.platform.unmodelled_under(scope) == [
         "ingress ipSecurityRestrictions are not enforced by the emulator's edge"]
+
+
+def test_a_request_during_the_first_start_is_held_until_the_replica_answers(echo: Lab) -> None:
+    """A cold start: the image is prepared and the process starts in real time; the edge waits for it."""
+    echo.registry.content["acrlab.azurecr.io/echo:cold"] = echo_image("cold")
+    app = echo.create("cold", "acrlab.azurecr.io/echo:cold")  # no wait for the revision: ask at once
+    answer = proxied(echo).get(f"https://{app.configuration.ingress.fqdn}/", timeout=120)
+    assert answer.status_code == 200 and answer.json()["image"] == "cold"
