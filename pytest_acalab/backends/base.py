@@ -58,8 +58,13 @@ class Backend(ABC):
         return azure_seconds
 
     def reaches(self, host: str) -> bool:
-        """Whether an app's ingress host can be requested from here (Azure: yes; the emulator: loopback only)."""
+        """Whether an app's ingress host can be requested from here (Azure: yes; the emulator: the hosts it serves)."""
         return True
+
+    def http_settings(self) -> dict[str, Any]:
+        """What ``requests`` takes to reach an app's ingress by its real host name: ``verify``, and on the
+        emulator the ``proxies`` that route that name to its loopback edge (the URL stays the same)."""
+        return {"verify": True, "proxies": None}
 
     def settling(self, resource_group: str) -> bool:
         """Whether something in ``resource_group`` still moves in real time that a wait must allow for

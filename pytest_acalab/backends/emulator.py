@@ -64,6 +64,8 @@ class EmulatorBackend(Backend):
             poll_interval=min(max(5 / divisor, 0.005), 0.5), transient=max(300 / divisor, floor / 2),
         )
         self._cred = None
+        self._proxy: str | None = None
+        """The attached emulator's proxy once asked ("" when it has none)."""
 
     def scale_wait(self, azure_seconds: float) -> float:
         """Lab waits are Azure time: the emulator's clock runs them ``divisor`` times faster, yet a
@@ -71,9 +73,35 @@ class EmulatorBackend(Backend):
         return max(azure_seconds / self.divisor, min(azure_seconds, self.deadlines.probe))
 
     def reaches(self, host: str) -> bool:
-        """The emulator runs no workload: the fqdns it hands out route nowhere, and even looking them up
-        would send a DNS query off this machine. Only loopback hosts are requested."""
-        return host in ("127.0.0.1", "localhost", "::1")
+        """Whether the emulator serves ``host`` (an app's ingress fqdn; loopback names always). Asked of the
+        emulator itself, never of DNS: looking an invented fqdn up would send a query off this machine."""
+        if host in ("127.0.0.1", "localhost", "::1"):
+            return True
+        if self._emulator is not None:
+            return bool(self._emulator.serves(host))
+        return self._attached_proxy() is not None
+
+    def _attached_proxy(self) -> str | None:
+        """The attached emulator's CONNECT proxy: ``HTTPS_PROXY`` when ``acalab emulator env`` set it (on
+        loopback), else asked of the emulator itself (``GET /acalab/proxy``)."""
+        from urllib.parse import urlsplit
+
+        proxy = os.environ.get("HTTPS_PROXY") or os.environ.get("https_proxy")
+        if proxy and urlsplit(proxy).hostname in ("127.0.0.1", "localhost", "::1"):
+            return proxy
+        if self._proxy is None:
+            import requests
+
+            token = self.credential().get_token(ARM_SCOPE).token
+            resp = requests.get(f"{self.url}/acalab/proxy", verify=self.ca_bundle, timeout=30,
+                                headers={"Authorization": f"Bearer {token}"})
+            found = resp.json().get("proxy") if resp.ok else None
+            self._proxy = found if found and urlsplit(found).hostname in ("127.0.0.1", "localhost") else ""
+        return self._proxy or None
+
+    def http_settings(self) -> dict[str, Any]:
+        proxy = self._emulator.proxy_url if self._emulator is not None else self._attached_proxy()
+        return {"verify": self.ca_bundle, "proxies": {"https": proxy} if proxy else None}
 
     @property
     def emulator(self):  # noqa: ANN201 - Emulator | None (in-process only)

@@ -45,6 +45,7 @@ def azure_cli_environment(emu: Emulator, config_dir: str | os.PathLike[str] | No
     return {
         "AZURE_CONFIG_DIR": str(config_dir) if config_dir is not None else cli_config_dir(emu),
         "REQUESTS_CA_BUNDLE": emu.ca_bundle,
+        "CURL_CA_BUNDLE": emu.ca_bundle,  # curl https://<app fqdn>/ as the lab runbooks do (through HTTPS_PROXY)
         "AZURE_CORE_INSTANCE_DISCOVERY": "false",
         "AZURE_CORE_COLLECT_TELEMETRY": "false",
         "AZURE_CORE_SURVEY_MESSAGE": "false",
@@ -160,7 +161,7 @@ def how_to_connect(emu: Emulator, env_file: str | None = None) -> str:
   Tenant            {emu.tenant_id}
   Client id         {emu.client_id}   (secret: in the env file, mode 0600)
   Logs endpoint     {emu.logs_endpoint}   (LogsQueryClient(endpoint=...))
-  HTTPS proxy       {emu.proxy_url}   (routes <acr>.azurecr.io and other Azure host names here)
+  HTTPS proxy       {emu.proxy_url}   (routes <acr>.azurecr.io, app fqdns and other Azure host names here)
   Registries        each <name>.azurecr.io gets its own https://127.0.0.1:<port>; ask
                     Emulator.registry_endpoint(login_server) or GET {emu.url}/acalab/registries/<login server>
 

@@ -14,9 +14,10 @@ from typing import Any
 
 from pytest_acalab.emulator.platform.clock import Clock
 from pytest_acalab.emulator.platform.core import MANAGEMENT, Platform
+from pytest_acalab.emulator.platform.http import Request, Response
 from pytest_acalab.emulator.platform.proxy import ConnectProxy
 from pytest_acalab.emulator.platform.server import HttpsServer
-from pytest_acalab.emulator.platform.tls import SERVER_NAMES, mint
+from pytest_acalab.emulator.platform.tls import SERVER_NAMES, Certificates, host_context, mint
 from pytest_acalab.emulator.providers import register_all
 
 ARM_SCOPE = "https://management.azure.com/.default"
@@ -36,6 +37,7 @@ class Emulator:
         self._own_dir = state_dir is None
         self._dir = Path(state_dir or tempfile.mkdtemp(prefix="acalab-emulator-"))
         self._server: HttpsServer | None = None
+        self._certs: Certificates | None = None
         self._proxy: ConnectProxy | None = None
         self.platform.state_dir = self._dir
         self.principal = self.platform.identity.add_principal("acalab-emulator-sp")
@@ -46,7 +48,7 @@ class Emulator:
     def start(self) -> Emulator:
         if self._server is not None:
             return self
-        certs = mint(self._dir)
+        certs = self._certs = mint(self._dir)
         self.ca_bundle = str(certs.ca_bundle)
         self._server = HttpsServer(certs.context, self.platform.dispatch)
         port = self._server.listen(MANAGEMENT, self._port)
@@ -54,6 +56,7 @@ class Emulator:
         self.platform.base_url = self.url
         self.platform.identity.base_url = self.url
         self.platform.registry_url = self.registry_endpoint
+        self.platform.route("GET", "/acalab/proxy", self._proxy_endpoint)
         return self
 
     def stop(self) -> None:
@@ -95,6 +98,10 @@ class Emulator:
                 self._proxy = ConnectProxy(self._listener_for)
             return self._proxy.url
 
+    def _proxy_endpoint(self, req: Request) -> Response:
+        """Where this emulator's CONNECT proxy listens (for clients attached to a standalone emulator)."""
+        return Response.json(200, {"proxy": self.proxy_url})
+
     def _listener_for(self, host: str) -> int | None:
         """The loopback port serving ``host`` as Azure would, or None for hosts the emulator does not serve."""
         server = self._server
@@ -116,7 +123,38 @@ class Emulator:
                     return server.port_of(MANAGEMENT)
             elif host == name:
                 return server.port_of(MANAGEMENT)
+        return self._provider_host(host)
+
+    def _provider_host(self, host: str) -> int | None:
+        """The listener of a host a provider serves itself (an app's ingress fqdn), opened on first use
+        with a certificate for exactly that name; None when no provider serves ``host`` (right now)."""
+        server, certs = self._server, self._certs
+        if server is None or certs is None:
+            return None
+        for resolve in self.platform.host_resolvers:
+            dispatch = resolve(host)
+            if dispatch is None:
+                continue
+            port = server.port_of(host)
+            if port is not None:
+                return port
+            return server.listen(host, context=host_context(certs.ca, host), dispatch=dispatch)
         return None
+
+    def serves(self, host: str) -> bool:
+        """Whether ``host`` resolves to this emulator (through its proxy), as an Azure host name would."""
+        return self._listener_for(host) is not None
+
+    def ingress_url(self, fqdn: str) -> str:
+        """``https://127.0.0.1:<port>``: the app ingress ``fqdn`` for clients without the proxy (the
+        certificate names both, so ``verify=emu.ca_bundle`` holds). ``LookupError`` when the emulator
+        serves no such host: ingress disabled, internal ingress (reachable only inside its
+        environment), an inactive revision, an unknown label or app."""
+        assert self._server is not None, "start the emulator first"
+        port = self._provider_host(fqdn.lower().rstrip("."))
+        if port is None:
+            raise LookupError(f"{fqdn} does not resolve: the emulator serves no ingress under that name")
+        return f"https://127.0.0.1:{port}"
 
     @property
     def client_id(self) -> str:

@@ -1,9 +1,11 @@
 """``http_endpoint``: status codes of N GETs to the app's ingress.
 
 When the host does not resolve or cannot be reached from here the probe is skipped (``ProbeSkipped``),
-not failed: the runner's network says nothing about the app (the emulator's fqdns never route).
-The host is resolved by the request itself (no separate lookup), so a session from ``http_session``
-decides where the bytes go: the one seam tests use to answer a recorded fqdn from a loopback server.
+not failed: the runner's network says nothing about the app. The host is resolved by the request itself
+(no separate lookup), so a session from ``http_session`` decides where the bytes go: the one seam tests
+use to answer a recorded fqdn from a loopback server. The URL is the app's real fqdn on every backend;
+the backend only supplies the session's trust and proxy (``Backend.http_settings``: on the emulator,
+its CONNECT proxy routes the fqdn to the emulator's edge, which runs the request on a real replica).
 """
 
 from __future__ import annotations
@@ -21,10 +23,19 @@ if TYPE_CHECKING:
     from pytest_acalab.lifecycle.context import LabContext
 
 __all__ = ["http_session", "ingress_host", "request_statuses"]
+BODY_EXCERPT = 200
+"""Characters of the last answer's body the excerpt shows (what the workload said)."""
 
 
-def ingress_host(app: Mapping[str, Any]) -> str | None:
-    return app_field(app, "latestRevisionFqdn") or app_field(app, "configuration.ingress.fqdn")
+def ingress_host(app: Mapping[str, Any], via: str = "latest_revision") -> str | None:
+    """The host requested: the latest revision's fqdn (default), or with ``via="app"`` the app's own fqdn,
+    which follows the traffic split (either falls back on the other when absent)."""
+    revision, own = app_field(app, "latestRevisionFqdn"), app_field(app, "configuration.ingress.fqdn")
+    return (own or revision) if via == "app" else (revision or own)
+
+
+def _matches(status: int | None, wanted: Any) -> bool:
+    return status in (wanted if isinstance(wanted, list) else [wanted])
 
 
 def http_session() -> Any:
@@ -52,15 +63,21 @@ def _name_not_resolved(exc: BaseException) -> bool:
     return False
 
 
-def request_statuses(url: str, count: int, *, verify: Any = True, timeout: float = 10.0) -> list[int | None]:
-    """Status code of each GET (None for a request that got no answer after connecting)."""
+def request_statuses(url: str, count: int, *, verify: Any = True, timeout: float = 10.0,
+                     proxies: Mapping[str, str] | None = None, bodies: list[str] | None = None) -> list[int | None]:
+    """Status code of each GET (None for a request that got no answer after connecting); the start of
+    each answer's body is appended to ``bodies`` when given."""
     import requests
 
     out: list[int | None] = []
     with http_session() as session:
         for _ in range(count):
             try:
-                out.append(session.get(url, verify=verify, timeout=timeout, allow_redirects=False).status_code)
+                resp = session.get(url, verify=verify, timeout=timeout, allow_redirects=False,
+                                   proxies=dict(proxies) if proxies else None)
+                out.append(resp.status_code)
+                if bodies is not None:
+                    bodies.append(resp.text[:BODY_EXCERPT])
             except requests.ConnectionError as exc:
                 if _name_not_resolved(exc):
                     raise ProbeSkipped(f"{urlsplit(url).hostname} does not resolve from here ({exc})") from exc
@@ -74,12 +91,20 @@ def request_statuses(url: str, count: int, *, verify: Any = True, timeout: float
 def http_endpoint(ctx: LabContext, args: Mapping[str, Any], deadline: float) -> Observation:
     app_name = resource_name(ctx, args["app"])
     app = fetch_app(ctx, app_name, deadline)
-    host = ingress_host(app)
+    host = ingress_host(app, str(args.get("via") or "latest_revision"))
     if not host:
         return Observation([], "http", f"app '{app_name}' has no ingress fqdn: nothing to request")
     url = f"https://{host}{args.get('path') or '/'}"
     if not ctx.backend.reaches(host):
-        raise ProbeSkipped(f"{host} is not reachable from the {ctx.backend.name} backend (it runs no workload; "
-                           "nothing was requested, not even a DNS lookup)")
-    statuses = request_statuses(url, int(args.get("requests") or 3), timeout=min(max(deadline, 1.0), 30.0))
-    return Observation(statuses, "http", f"GET {url}: {statuses}")
+        raise ProbeSkipped(f"{host} is not reachable from the {ctx.backend.name} backend (it serves no such "
+                           "host: internal ingress, or a name it does not know; nothing was requested, not "
+                           "even a DNS lookup)")
+    settings = ctx.backend.http_settings()
+    bodies: list[str] = []
+    statuses = request_statuses(url, int(args.get("requests") or 3), timeout=min(max(deadline, 1.0), 30.0),
+                                verify=settings.get("verify", True), proxies=settings.get("proxies"), bodies=bodies)
+    said = f"; last answer: {bodies[-1]!r}" if bodies and bodies[-1] else ""
+    if "status" in args:
+        kept = [s for s in statuses if _matches(s, args["status"])]
+        return Observation(kept, "http", f"GET {url}: {statuses}; answered {args['status']}: {len(kept)}{said}")
+    return Observation(statuses, "http", f"GET {url}: {statuses}{said}")

@@ -315,6 +315,19 @@ def test_http_endpoint_requests_the_recorded_fqdn(lab, monkeypatch, loopback, na
     assert obs.excerpt == f"GET https://{fqdn}/healthz: [200, 503, 404]"
 
 
+def test_http_endpoint_status_keeps_only_those_answers(lab, monkeypatch, loopback) -> None:  # noqa: ANN001
+    ctx, _ = replay_context(lab, [cassette("cassette-2025-eventstream.yaml")[0]], resource_group=RG,
+                            app="capp000002")
+    fqdn = "capp000002--4to7hbs.orangehill-9c176bec.northcentralusstage.azurecontainerapps.io"
+    _route(monkeypatch, {fqdn: loopback.server_address[1]})
+    loopback.statuses[:] = [200, 503, 200, 404]
+    obs = run_probe(ctx, "http_endpoint", {"app": "app", "requests": 4, "status": 200}, deadline=2)
+    assert obs.value == [200, 200] and "[200, 503, 200, 404]; answered 200: 2" in obs.excerpt
+    loopback.statuses[:] = [200, 503, 404]
+    obs = run_probe(ctx, "http_endpoint", {"app": "app", "status": [503, 404]}, deadline=2)
+    assert obs.value == [503, 404]
+
+
 def test_http_endpoint_without_ingress_requests_nothing(lab, monkeypatch) -> None:  # noqa: ANN001
     # the recorded app has ingress null and latestRevisionFqdn ""
     ctx, _ = replay_context(lab, [cassette("cassette-2023-app-gets.yaml")[2]], resource_group=RG,

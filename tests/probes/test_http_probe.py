@@ -52,3 +52,11 @@ def test_host_prefers_the_latest_revision_fqdn() -> None:
     app["properties"]["latestRevisionFqdn"] = None
     assert ingress_host(app) == "ca.example.io"
     assert ingress_host({"properties": {}}) is None
+
+
+def test_host_via_app_is_the_app_fqdn_which_follows_the_traffic_split() -> None:
+    app = {"properties": {"latestRevisionFqdn": "ca--rev.example.io",
+                          "configuration": {"ingress": {"fqdn": "ca.example.io"}}}}
+    assert ingress_host(app, via="app") == "ca.example.io"
+    app["properties"]["configuration"]["ingress"]["fqdn"] = None
+    assert ingress_host(app, via="app") == "ca--rev.example.io"

@@ -11,6 +11,7 @@ import time
 from typing import Any
 
 from pytest_acalab.emulator.app.eventstream import EventStreams
+from pytest_acalab.emulator.app.ingress import Edge, ingress_domain
 from pytest_acalab.emulator.app.service import AppService
 from pytest_acalab.emulator.app.state import (
     APP_TYPE,
@@ -81,14 +82,13 @@ class Bodies:
         return body
 
     def app(self, app: ContainerApp) -> dict[str, Any]:
-        domain = app.env.default_domain
+        domain = ingress_domain(app)
         config = {**app.configuration}
         ingress = config.get("ingress")
         if ingress:
             ingress = dict(ingress)
             if app.ever_succeeded:
-                ingress["fqdn"] = f"{app.name}.{domain}" if ingress.get("external") else \
-                    f"{app.name}.internal.{domain}"
+                ingress["fqdn"] = f"{app.name}.{domain}"
             config["ingress"] = ingress
         latest = app.latest_revision
         props: dict[str, Any] = {
@@ -125,7 +125,7 @@ class Bodies:
         if rev.last_active is not None:
             props["lastActiveTime"] = iso_seconds(rev.last_active)
         if app.configuration.get("ingress"):
-            props["fqdn"] = f"{rev.name}.{app.env.default_domain}"
+            props["fqdn"] = f"{rev.name}.{ingress_domain(app)}"
         props.update({"template": rev.template, "active": rev.active,
                       "replicas": len(rev.replicas) if rev.active else 0,
                       "trafficWeight": app.traffic_weight(rev.name)})
@@ -422,6 +422,8 @@ def register(platform: Platform) -> AppService:
     svc.streams = EventStreams(platform, svc)
     svc.streams.register()
     platform.services.extra["app"] = svc
+    svc.edge = Edge(svc)
+    platform.host_resolvers.append(svc.edge.resolve)
     platform.stop_hooks.append(svc.close)
     platform.settling_hooks.append(svc.settling)
     return svc

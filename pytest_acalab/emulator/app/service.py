@@ -54,6 +54,8 @@ class AppService:
         self.token_key = secrets.token_bytes(32)
         self.streams: Any = None
         """The ``EventStreams`` serving this service (set by ``responses.register``)."""
+        self.edge: Any = None
+        """The ingress ``Edge`` serving the apps' host names (set by ``responses.register``)."""
         self.rng = random.Random()
         self.kubelet = Kubelet(self)
         self.validator = AppValidator(self)

@@ -373,6 +373,8 @@ class ContainerApp:
     """Console lines dropped from the front of ``console`` (it keeps the newest 10,000)."""
     deleted: bool = False
     modified: datetime | None = None
+    ingress_requests: dict[tuple[str, int], int] = field(default_factory=dict)
+    """(revision, HTTP status) → requests the edge answered (``ingress.Edge``), for request metrics."""
 
     @property
     def id(self) -> str:

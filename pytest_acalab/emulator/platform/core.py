@@ -29,6 +29,8 @@ log = logging.getLogger("pytest_acalab.emulator")
 MANAGEMENT = "management"
 _API_VERSION = re.compile(r"\d{4}-\d{2}-\d{2}(-[A-Za-z]+)?")
 Handler = Callable[..., Response]
+HostResolver = Callable[[str], Callable[[Request], Response] | None]
+"""A host name → the dispatch function that serves it on a listener of its own, or None (not served)."""
 
 # Real Azure namespaces this emulator does not implement: ARM answers NoRegisteredProviderFound for
 # them, and InvalidResourceNamespace for names that are no namespace at all.
@@ -85,6 +87,9 @@ class Platform:
         self.unmodelled_reasons: dict[str, list[str]] = {}
         """Resource id (lower case) -> what the emulator could not model for it, in plain words."""
         self.stop_hooks: list[Callable[[], None]] = []
+        self.host_resolvers: list[HostResolver] = []
+        """Providers that serve host names of their own (Container Apps: the apps' ingress fqdns); the
+        emulator gives each such host a listener with its own certificate, and its proxy routes to it."""
         self.settling_hooks: list[Callable[[str], bool]] = []
         """``hook(scope)``: whether something under ``scope`` is still settling in real time (a process starting)."""
         self.lock: threading.RLock = self.store.lock

@@ -54,6 +54,10 @@ class Request:
     internal: bool = False
     """True for calls the emulator makes to itself (template deployments): authentication is skipped."""
     principal: dict[str, Any] | None = None
+    target: str = ""
+    """The request target as the client sent it (path and query, unnormalised): what a proxy forwards."""
+    client: str = ""
+    """The client's address (always a loopback one)."""
 
     @classmethod
     def build(cls, method: str, target: str, headers: Headers, body: bytes, host: str) -> Request:
@@ -61,7 +65,7 @@ class Request:
         while "//" in path:
             path = path.replace("//", "/")
         query = {k: v for k, v in parse_qsl(qs, keep_blank_values=True)}
-        return cls(method.upper(), path, query, headers, body, host)
+        return cls(method.upper(), path, query, headers, body, host, target=target)
 
     def query_ci(self, name: str) -> str | None:
         """Query parameter looked up case-insensitively (ARM treats ``api-version`` that way)."""

@@ -70,6 +70,7 @@ class _Handler(BaseHTTPRequestHandler):
             )
         else:
             req = Request.build(self.command, self.path, headers, body, self.server.virtual_host)
+            req.client = self.client_address[0]
             resp = self.server.dispatch(req)
         self._write(resp)
 
@@ -144,13 +145,18 @@ class HttpsServer:
         self._listeners: dict[str, _Listener] = {}
         self._lock = threading.Lock()
 
-    def listen(self, virtual_host: str, port: int = 0) -> int:
-        """Open (once) a listener for ``virtual_host`` and return its port."""
+    def listen(self, virtual_host: str, port: int = 0, *, context: ssl.SSLContext | None = None,
+               dispatch: Dispatch | None = None) -> int:
+        """Open (once) a listener for ``virtual_host`` and return its port.
+
+        ``context`` and ``dispatch`` replace the server's own for this listener (an app's ingress
+        fqdn: a certificate of its own, the edge instead of ARM); called lazily, only on first open.
+        """
         with self._lock:
             existing = self._listeners.get(virtual_host.lower())
             if existing:
                 return existing.server_address[1]
-            listener = _Listener(port, self._context, self._dispatch, virtual_host)
+            listener = _Listener(port, context or self._context, dispatch or self._dispatch, virtual_host)
             thread = threading.Thread(
                 target=listener.serve_forever, kwargs={"poll_interval": 0.2},
                 name=f"acalab-emulator-{virtual_host}", daemon=True,

@@ -27,6 +27,8 @@ SERVER_NAMES = (
 class Certificates:
     ca_bundle: Path
     context: ssl.SSLContext
+    ca: trustme.CA
+    """The emulator's authority: it also signs a leaf per app host name (see :func:`host_context`)."""
 
 
 def mint(directory: Path) -> Certificates:
@@ -37,4 +39,15 @@ def mint(directory: Path) -> Certificates:
     ca.cert_pem.write_to_path(str(bundle))
     ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     cert.configure_cert(ctx)
-    return Certificates(bundle, ctx)
+    return Certificates(bundle, ctx, ca)
+
+
+def host_context(ca: trustme.CA, host: str) -> ssl.SSLContext:
+    """A server context whose certificate names ``host`` exactly (and 127.0.0.1, for direct loopback clients).
+
+    An app's fqdn (``<app>.<word>-<hex>.<region>.azurecontainerapps.io``) is several labels below
+    ``azurecontainerapps.io``, which a wildcard certificate cannot cover: a wildcard matches one label.
+    """
+    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert(host, "127.0.0.1").configure_cert(ctx)
+    return ctx
