@@ -15,8 +15,11 @@ TAG_WORKER = "acalab-worker"
 
 
 def new_run_id() -> str:
-    """Random, not clock-seeded: parallel runs started in the same second never collide."""
-    return secrets.token_hex(4)
+    """Random, not clock-seeded: parallel runs started in the same second never collide.
+
+    64 bits: among a million runs the chance that two share an id is below 3e-8 (32 bits collided
+    in about one draw of 20,000 ids in twenty)."""
+    return secrets.token_hex(8)
 
 
 def worker_id() -> str:
