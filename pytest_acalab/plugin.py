@@ -166,11 +166,20 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         _clean_up_after_workers(config, state)
 
 
+def _may_have_run_labs(config: pytest.Config) -> bool:
+    """Whether lab folders were among the run's arguments (the xdist controller collects no items)."""
+    if config.stash.get(RESULTS_KEY, {}):
+        return True
+    return any(is_lab_dir(p) or any(is_lab_dir(c.parent) for c in p.rglob("lab.yaml"))
+               for p in (Path(a.split("::")[0]) for a in config.args) if p.is_dir()) or any(
+        a.split("::")[0].endswith("lab.yaml") for a in config.args)
+
+
 def _clean_up_after_workers(config: pytest.Config, state: Any) -> None:
     """Groups of this run that no teardown handled (their worker was killed or crashed) are deleted."""
     results = config.stash.get(RESULTS_KEY, {})
-    if not results or not state.shares_state():
-        return  # no lab ran, or every worker's groups died with its in-process emulator
+    if not state.shares_state() or not _may_have_run_labs(config):
+        return  # every worker's groups died with its in-process emulator, or no lab can have run
     spare = set()
     for lab_results in results.values():
         summary = lab_results.summary or {}
