@@ -59,8 +59,8 @@ def pytest_configure(config):
 
 @pytest.fixture(scope="module")
 def emu() -> Iterator[Emulator]:
-    """Azure's durations at 10x: a registry takes 1.2 s to create, a group 4.5 s to delete."""
-    with Emulator(profile="realistic", speed=10) as emulator:
+    """Azure's durations at 15x: a registry takes 0.8 s to create, a group 3 s to delete."""
+    with Emulator(profile="realistic", speed=15) as emulator:
         yield emulator
 
 
@@ -126,13 +126,11 @@ SIGNALS = {"SIGINT": signal.SIGINT, "SIGTERM": signal.SIGTERM}
 def _run_and_interrupt(emu: Emulator, tmp_path: Path, point: str, sig: signal.Signals, target: str,
                        xdist: bool) -> str:
     """Start a run, reach ``point``, send ``sig`` twice to ``target`` ('controller' or 'worker'); return
-    the run's output once it ended. Labs: the one interrupted, plus on xdist a quick one on the other worker."""
+    the run's output once it ended. On xdist (two workers) the lab runs on one of them."""
     tag = uuid.uuid4().hex[:6]
     victim = f"sig_{point}_{tag}"
     rows = HOLDS if point in ("before", "teardown") else STUCK
     labs = {victim: rows}
-    if xdist:
-        labs[f"other_{tag}"] = HOLDS
     marks = tmp_path / "marks"
     args = _project(tmp_path, labs, waiting_test=point == "before")
     if xdist:
@@ -199,7 +197,7 @@ def test_signal_to_the_xdist_controller_mid_lab_leaves_nothing(emu: Emulator, tm
 
 def test_a_worker_killed_outright_has_its_group_deleted_by_the_controller(emu: Emulator, tmp_path: Path) -> None:
     tag = uuid.uuid4().hex[:6]
-    labs = {f"killed_{tag}": STUCK, f"other_{tag}": HOLDS}
+    labs = {f"killed_{tag}": STUCK}
     marks = tmp_path / "marks"
     args = _project(tmp_path, labs, waiting_test=False)
     proc = subprocess.Popen([sys.executable, "-m", "pytest", *args, "-n", "2", "--max-worker-restart", "0",

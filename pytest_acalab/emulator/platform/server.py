@@ -26,6 +26,7 @@ import threading
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+from urllib.parse import quote
 
 from pytest_acalab.emulator.platform.core import MANAGEMENT
 from pytest_acalab.emulator.platform.http import Headers, Request, Response
@@ -50,6 +51,19 @@ MAX_HEADER_LINE = 65536
 METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 _SINGLE_WRITE = 64 * 1024
 _DRAIN_LIMIT = 4 * MAX_BODY
+
+
+_URL_SAFE = "".join(chr(c) for c in range(0x21, 0x7F) if chr(c) not in '"<>\\^`{|}')
+
+
+def _header_value(value: str) -> str:
+    """Header values are Latin-1 on the wire: a URL naming ``rg-日本`` (a Location) goes percent-encoded,
+    as Azure sends it."""
+    try:
+        value.encode("latin-1")
+        return value
+    except UnicodeEncodeError:
+        return quote(value, safe=_URL_SAFE + " ")
 
 
 class _BadRequest(Exception):
@@ -240,7 +254,7 @@ class _Handler(BaseHTTPRequestHandler):
             return
         self.send_response_only(resp.status)
         for k, v in resp.headers.items():
-            self.send_header(k, v)
+            self.send_header(k, _header_value(v))
         if isinstance(resp.body, bytes | bytearray):
             if "Content-Length" not in resp.headers:
                 self.send_header("Content-Length", str(len(resp.body)))

@@ -76,6 +76,7 @@ def _parse(raw: bytes) -> tuple[int, dict[str, str], bytes]:
 
 
 GOOD_HEAD = "Host: 127.0.0.1\r\n"
+CHUNKED = "Transfer-Encoding: chunked\r\n"
 SUB = "/subscriptions/00000000-0000-0000-0000-000000000000/resourcegroups/rg?api-version=2024-03-01"
 
 # name, raw request, expected status, expected ARM error code
@@ -95,13 +96,13 @@ CORPUS: list[tuple[str, bytes, int, str]] = [
      "InvalidContentLength"),
     ("non-numeric Content-Length", f"PUT {SUB} HTTP/1.1\r\n{GOOD_HEAD}Content-Length: ten\r\n\r\n".encode(), 400,
      "InvalidContentLength"),
-    ("Content-Length larger than the body", f"PUT {SUB} HTTP/1.1\r\n{GOOD_HEAD}Content-Length: 500\r\n\r\n{{}}".encode(),
-     408, "RequestTimeout"),
-    ("bad chunk size", f"PUT {SUB} HTTP/1.1\r\n{GOOD_HEAD}Transfer-Encoding: chunked\r\n\r\nzz\r\n{{}}\r\n0\r\n\r\n"
+    ("Content-Length larger than the body",
+     f"PUT {SUB} HTTP/1.1\r\n{GOOD_HEAD}Content-Length: 500\r\n\r\n{{}}".encode(), 408, "RequestTimeout"),
+    ("bad chunk size", f"PUT {SUB} HTTP/1.1\r\n{GOOD_HEAD}{CHUNKED}\r\nzz\r\n{{}}\r\n0\r\n\r\n"
      .encode(), 400, "InvalidChunkSize"),
-    ("negative chunk size", f"PUT {SUB} HTTP/1.1\r\n{GOOD_HEAD}Transfer-Encoding: chunked\r\n\r\n-2\r\n{{}}\r\n0\r\n\r\n"
+    ("negative chunk size", f"PUT {SUB} HTTP/1.1\r\n{GOOD_HEAD}{CHUNKED}\r\n-2\r\n{{}}\r\n0\r\n\r\n"
      .encode(), 400, "InvalidChunkSize"),
-    ("chunked body that stops", f"PUT {SUB} HTTP/1.1\r\n{GOOD_HEAD}Transfer-Encoding: chunked\r\n\r\n10\r\n{{}}"
+    ("chunked body that stops", f"PUT {SUB} HTTP/1.1\r\n{GOOD_HEAD}{CHUNKED}\r\n10\r\n{{}}"
      .encode(), 408, "RequestTimeout"),
     ("both Content-Length and chunked", f"PUT {SUB} HTTP/1.1\r\n{GOOD_HEAD}Content-Length: 2\r\n"
      "Transfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n".encode(), 400, "BadRequest"),
