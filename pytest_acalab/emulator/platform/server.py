@@ -5,7 +5,7 @@ queries, blobs and event streams; each registry gets a listener of its own so th
 as ``oras`` (which cannot take a path prefix) reach it as ``127.0.0.1:<port>``.
 
 What the hardening adds to ``http.server``:
-- a TLS handshake timeout and read timeouts (idle keep-alive, then per read inside a request), so a
+- a TLS handshake timeout and a read timeout (idle keep-alive and every read inside a request), so a
   client that never starts TLS, stalls, or promises more body than it sends cannot hold a thread;
 - a listen backlog for bursts of hundreds of connections, and a bound on the threads serving them
   (past it, new connections wait in the backlog: back-pressure, not failure);
@@ -39,10 +39,9 @@ MAX_BODY = 64 * 1024 * 1024
 """Largest body anywhere (registry blob chunks, build-context uploads)."""
 HANDSHAKE_TIMEOUT = 10.0
 """Seconds a new connection gets to complete its TLS handshake."""
-IDLE_TIMEOUT = 30.0
-"""Seconds a kept-alive connection may wait for its next request."""
-READ_TIMEOUT = 10.0
-"""Seconds any single read inside a request (headers, body, chunks) may wait."""
+READ_TIMEOUT = 15.0
+"""Seconds any single read may wait: for a kept-alive connection's next request, or inside a request
+(headers, body, chunks). Set once per connection, so a request pays no extra system call for it."""
 BACKLOG = 1024
 """Listen backlog (the kernel caps it at net.core.somaxconn)."""
 MAX_THREADS = 256
@@ -112,12 +111,14 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - stdlib signature
         log.debug("%s %s", self.address_string(), format % args)
 
+    def setup(self) -> None:
+        self.timeout = READ_TIMEOUT  # read at connection time (tests shorten it)
+        super().setup()
+
     # -- the request loop -------------------------------------------------------------------------
     def handle_one_request(self) -> None:
         try:
-            self.connection.settimeout(IDLE_TIMEOUT)
             self.raw_requestline = self.rfile.readline(MAX_HEADER_LINE + 1)
-            self.connection.settimeout(READ_TIMEOUT)
             if len(self.raw_requestline) > MAX_HEADER_LINE:
                 self.requestline = self.request_version = self.command = ""
                 self.send_error(414, "The request line is longer than 65,536 bytes.")

@@ -28,14 +28,14 @@ REGISTRY = "hardening.azurecr.io"
 @pytest.fixture(scope="module")
 def hardened() -> Iterator[Emulator]:
     """An emulator whose stall timeouts are short: the behaviour under test, without the wait."""
-    saved = (server.READ_TIMEOUT, server.IDLE_TIMEOUT, server.HANDSHAKE_TIMEOUT)
-    server.READ_TIMEOUT, server.IDLE_TIMEOUT, server.HANDSHAKE_TIMEOUT = 0.5, 1.0, 0.5
+    saved = (server.READ_TIMEOUT, server.HANDSHAKE_TIMEOUT)
+    server.READ_TIMEOUT, server.HANDSHAKE_TIMEOUT = 0.5, 0.5
     try:
         with Emulator(profile="fast") as emu:
             emu.registry_endpoint(REGISTRY)
             yield emu
     finally:
-        server.READ_TIMEOUT, server.IDLE_TIMEOUT, server.HANDSHAKE_TIMEOUT = saved
+        server.READ_TIMEOUT, server.HANDSHAKE_TIMEOUT = saved
 
 
 def _port(emu: Emulator, host: str) -> int:
