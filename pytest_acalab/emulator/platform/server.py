@@ -105,15 +105,15 @@ _STDLIB_ERRORS = {
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     disable_nagle_algorithm = True
-    timeout = READ_TIMEOUT
     server: _Listener
+    _headers_buffer: list[bytes]
 
     def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - stdlib signature
         log.debug("%s %s", self.address_string(), format % args)
 
     def setup(self) -> None:
-        self.timeout = READ_TIMEOUT  # read at connection time (tests shorten it)
         super().setup()
+        self.connection.settimeout(READ_TIMEOUT)  # read at connection time (tests shorten it)
 
     # -- the request loop -------------------------------------------------------------------------
     def handle_one_request(self) -> None:
@@ -202,7 +202,7 @@ class _Handler(BaseHTTPRequestHandler):
             remaining -= len(chunk)
 
     def _read_chunked(self, limit: int) -> bytes:
-        chunks = []
+        chunks: list[bytes] = []
         total = 0
         while True:
             size_line = self.rfile.readline(MAX_HEADER_LINE + 1)
@@ -336,7 +336,7 @@ class _Listener(ThreadingHTTPServer):
         with self._open_lock:
             self._open.add(tls)
         try:
-            self.RequestHandlerClass(tls, client_address, self)
+            self.RequestHandlerClass(tls, client_address, self)  # type: ignore[arg-type]
         except (ConnectionResetError, BrokenPipeError, ssl.SSLError, TimeoutError):
             pass
         finally:
