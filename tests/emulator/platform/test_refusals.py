@@ -250,3 +250,21 @@ def test_an_arm_body_over_4_mb_is_refused_with_413(emu: Emulator) -> None:
     body = b'{"location": "koreacentral", "tags": {"a": "' + b"x" * (4 * 1024 * 1024) + b'"}}'
     resp = _raw(emu, "PUT", _rg(emu, "rg-big"), body)
     assert resp.status_code == 413 and resp.json()["error"]["code"] == "RequestEntityTooLarge"
+
+
+@pytest.mark.parametrize(("section", "count"), [("parameters", 257), ("variables", 257), ("outputs", 65)])
+def test_template_limits_are_invalid_templates(emu: Emulator, resource_client, section: str, count: int) -> None:  # noqa: ANN001
+    group = f"rg-limits-{uuid.uuid4().hex[:6]}"
+    resource_client.resource_groups.create_or_update(group, {"location": "koreacentral"})
+    entry = {"parameters": {"type": "string", "defaultValue": "x"}, "variables": "x",
+             "outputs": {"type": "string", "value": "x"}}[section]
+    template = {"$schema": "https://schema.management.azure.com/schemas/2019-04-01/deploymentTemplate.json#",
+                "contentVersion": "1.0.0.0", "resources": [], section: {f"n{i}": entry for i in range(count)}}
+    try:
+        resp = _raw(emu, "PUT", f"/subscriptions/{emu.subscription_id}/resourcegroups/{group}/providers/"
+                                "Microsoft.Resources/deployments/d?api-version=2024-03-01",
+                    json.dumps({"properties": {"mode": "Incremental", "template": template}}).encode())
+        assert resp.status_code == 400 and resp.json()["error"]["code"] == "InvalidTemplate", resp.text
+        assert f"{count} {section}" in resp.json()["error"]["message"]
+    finally:
+        resource_client.resource_groups.begin_delete(group).result()
