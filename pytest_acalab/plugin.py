@@ -192,7 +192,8 @@ def _clean_up_after_workers(config: pytest.Config, state: Any) -> None:
         try:
             backend = state.backend()
             decisions = clean_run(Clients(backend), state.run_id, spare,
-                                  deadline=min(backend.deadlines.teardown, 120.0), wait=backend.name == "emulator")
+                                  deadline=min(backend.deadlines.teardown, backend.deadlines.transient, 120.0),
+                                  wait=backend.name == "emulator")
         except Exception as exc:  # noqa: BLE001 - report, never mask the outcome
             decisions = []
             config.stash.setdefault(NOTES_KEY, {})["acalab-run-cleanup"] = (

@@ -102,10 +102,12 @@ def _registry_in(emu: Emulator, group: str) -> bool:
                    for r in emu.platform.store.resources.values())
 
 
-def _deployment_running(emu: Emulator, group: str) -> bool:
+def _deployment_state(emu: Emulator, group: str) -> str | None:
     with emu.platform.lock:
-        return any(r.type.lower() == "microsoft.resources/deployments" and r.resource_group.lower() == group.lower()
-                   for r in emu.platform.store.resources.values())
+        for r in emu.platform.store.resources.values():
+            if r.type.lower() == "microsoft.resources/deployments" and r.resource_group.lower() == group.lower():
+                return str(r.body.get("properties", {}).get("provisioningState"))
+    return None
 
 
 def _project(tmp_path: Path, labs: dict[str, str], waiting_test: bool) -> list[str]:
@@ -135,6 +137,9 @@ def _run_and_interrupt(emu: Emulator, tmp_path: Path, point: str, sig: signal.Si
     args = _project(tmp_path, labs, waiting_test=point == "before")
     if xdist:
         args += ["-n", "2"]
+    speed = emu.clock.speed
+    if point == "during":
+        emu.clock.speed = 2  # provisioning slowed for this run: the deployment lasts seconds, not a blink
     proc = subprocess.Popen([sys.executable, "-m", "pytest", *args, "-p", "no:cacheprovider", "-q",
                              "--acalab-min-wait", "1h"], cwd=tmp_path, env=_env(emu, marks),
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
@@ -152,8 +157,7 @@ def _run_and_interrupt(emu: Emulator, tmp_path: Path, point: str, sig: signal.Si
             assert name is not None
             worker = str(emu.platform.store.group(name).tags["acalab-worker"])
             if point == "during":
-                _wait_for(lambda: _deployment_running(emu, name), "its deployment", proc)
-                assert not _registry_in(emu, name), "provisioning was already over: the point was missed"
+                _wait_for(lambda: _deployment_state(emu, name) is not None, "its deployment", proc)
             elif point == "after":
                 _wait_for(lambda: _registry_in(emu, name), "its registry", proc)
             elif point == "teardown":
@@ -162,8 +166,13 @@ def _run_and_interrupt(emu: Emulator, tmp_path: Path, point: str, sig: signal.Si
         pid = proc.pid if target == "controller" else _pid(marks, worker)
         os.kill(pid, sig)
         os.kill(pid, sig)  # twice in a row: the second must not abandon the cleanup
+        if point == "during":
+            state = _deployment_state(emu, name)
+            emu.clock.speed = speed  # the deletion runs at the module's pace
+            assert state not in ("Succeeded", "Failed", "Canceled"), f"the deployment was over ({state}): point missed"
         out, _ = proc.communicate(timeout=CAP)
     finally:
+        emu.clock.speed = speed
         if proc.poll() is None:
             proc.kill()
             proc.communicate()
