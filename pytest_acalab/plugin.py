@@ -18,6 +18,8 @@ from pytest_acalab.errors import AcalabError
 from pytest_acalab.lifecycle.bicep import describe as bicep_line
 
 RESULTS_KEY = pytest.StashKey[dict[str, Any]]()
+_CONFIGS: list[pytest.Config] = []
+"""Configs of the runs in this process (pytest_keyboard_interrupt is given no config)."""
 PROPERTY_CAP = 600
 
 
@@ -75,6 +77,7 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[SESSION_KEY] = session
     config.stash[RESULTS_KEY] = {}
     session.interrupts.install()  # the controller and every xdist worker
+    _CONFIGS.append(config)
     if workerinput is None:
         config.pluginmanager.register(ResultCollector(config), "acalab-results")
 
@@ -150,6 +153,14 @@ def pytest_runtest_protocol(item: pytest.Item) -> None:
     state = item.config.stash.get(SESSION_KEY, None)
     if state is not None:
         state.interrupts.deliver()
+
+
+def pytest_keyboard_interrupt(excinfo: pytest.ExceptionInfo[BaseException]) -> None:
+    """pytest caught the interrupt and is about to tear down: further signals must not stop that."""
+    for config in _CONFIGS:
+        state = config.stash.get(SESSION_KEY, None)
+        if state is not None:
+            state.interrupts.interrupted = state.interrupts.acknowledged = True
 
 
 @pytest.hookimpl(trylast=True)  # after xdist has stopped its workers
@@ -375,6 +386,8 @@ def pytest_unconfigure(config: pytest.Config) -> None:
         with state.interrupts.shielded(deliver_after=False):
             state.close()
         state.interrupts.uninstall()
+    if config in _CONFIGS:
+        _CONFIGS.remove(config)
 
 
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:

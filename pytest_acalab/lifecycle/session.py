@@ -176,8 +176,8 @@ class Interrupts:
 
     The first signal becomes a ``KeyboardInterrupt`` (pytest then tears down, deleting the groups),
     except inside a shielded section (creating or deleting a group), where it waits for the section
-    to end so no group is left half-created or half-deleted. Once the run is interrupted, further
-    signals are acknowledged on stderr and otherwise ignored until the cleanup has finished: a second
+    to end so no group is left half-created or half-deleted. Once pytest has caught the interrupt,
+    further signals are acknowledged on stderr and otherwise ignored until the cleanup has finished: a second
     Ctrl-C cannot abandon a group (the cleanup is bounded by the backend's deadlines; SIGKILL still
     ends the process, and the group's lapsing lease then lets ``acalab sweep`` remove it).
     """
@@ -185,6 +185,10 @@ class Interrupts:
     def __init__(self) -> None:
         self.received: list[int] = []
         self.interrupted = False
+        self.acknowledged = False
+        """pytest caught the interrupt (``pytest_keyboard_interrupt``): its cleanup runs now. Until then a
+        repeated signal raises again, since Python drops an exception raised in a garbage-collection
+        callback ("Exception ignored in ..."), which would otherwise swallow the first one."""
         self.pending: int | None = None
         self._shields = 0
         self._installed: dict[int, Any] = {}
@@ -217,7 +221,7 @@ class Interrupts:
     def _on_signal(self, signum: int, frame: Any) -> None:
         self.received.append(signum)
         name = signal.Signals(signum).name
-        if self.interrupted:
+        if self.acknowledged:
             self._say(f"{name} received again: still deleting this run's resource groups; the process ends "
                       "as soon as they are gone")
             return
