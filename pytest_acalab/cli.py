@@ -60,7 +60,8 @@ def build_parser() -> argparse.ArgumentParser:
     docs.add_argument("--check", action="store_true", help="fail if a committed page is stale")
     docs.set_defaults(func=_docs)
 
-    sweep = sub.add_parser("sweep", help="delete resource groups this tool created whose DeleteAfter passed")
+    sweep = sub.add_parser("sweep", help="delete resource groups this tool created whose DeleteAfter passed "
+                                         "or whose lease lapsed")
     sweep.add_argument("--dry-run", action="store_true", help="list what would be deleted, delete nothing")
     sweep.add_argument("--older-than", default=None, help="also require creation older than this (e.g. 2h)")
     sweep.add_argument("--backend", choices=("azure", "emulator-url"), default="azure",

@@ -7,7 +7,6 @@ installed costs almost nothing; the SDKs load when a lab first runs.
 from __future__ import annotations
 
 import json
-import signal
 from collections.abc import Callable, Generator
 from pathlib import Path
 from typing import Any
@@ -19,6 +18,8 @@ from pytest_acalab.errors import AcalabError
 from pytest_acalab.lifecycle.bicep import describe as bicep_line
 
 RESULTS_KEY = pytest.StashKey[dict[str, Any]]()
+_CONFIGS: list[pytest.Config] = []
+"""Configs of the runs in this process (pytest_keyboard_interrupt is given no config)."""
 PROPERTY_CAP = 600
 
 
@@ -46,11 +47,15 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                          "the project's own tests [env ACALAB_MIN_WAIT]")
     group.addoption("--acalab-delete-after", default=None,
                     help="DeleteAfter tag on created groups, as a duration (default 6h) for 'acalab sweep'")
+    group.addoption("--acalab-lease", default=None,
+                    help="lease the run holds on its groups and renews while alive (default 3m): once it "
+                         "lapses (the run was killed), 'acalab sweep' removes the group [env ACALAB_LEASE]")
     parser.addini("acalab_backend", "default backend (emulator|azure)", default="")
     parser.addini("acalab_report_dir", "default --acalab-report-dir", default="")
     parser.addini("acalab_profile", "default emulator clock profile", default="")
     parser.addini("acalab_delete_after", "default DeleteAfter duration", default="")
     parser.addini("acalab_min_wait", "emulator only: least real time a stated wait gets", default="")
+    parser.addini("acalab_lease", "default --acalab-lease", default="")
 
 
 # ---------------------------------------------------------------------------------------------- configure
@@ -71,8 +76,9 @@ def pytest_configure(config: pytest.Config) -> None:
         session.run_id = workerinput["acalab_run_id"]
     config.stash[SESSION_KEY] = session
     config.stash[RESULTS_KEY] = {}
+    session.interrupts.install()  # the controller and every xdist worker
+    _CONFIGS.append(config)
     if workerinput is None:
-        _install_sigterm()
         config.pluginmanager.register(ResultCollector(config), "acalab-results")
 
 
@@ -141,15 +147,73 @@ def _validate_backend(config: pytest.Config) -> None:
         raise pytest.UsageError(f"pytest-acalab (--acalab-backend {state.options.backend}): {exc}") from None
 
 
-def _install_sigterm() -> None:
-    """SIGTERM becomes KeyboardInterrupt, so pytest's teardown (and our group deletion) still runs."""
-    try:
-        if signal.getsignal(signal.SIGTERM) in (signal.SIG_DFL, None):
-            def _raise(signum: int, frame: Any) -> None:
-                raise KeyboardInterrupt(f"signal {signum}")
-            signal.signal(signal.SIGTERM, _raise)
-    except ValueError:  # not in the main thread
-        pass
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_protocol(item: pytest.Item) -> None:
+    """A signal that waited for a group deletion to finish interrupts the run before the next item."""
+    state = item.config.stash.get(SESSION_KEY, None)
+    if state is not None:
+        state.interrupts.deliver()
+
+
+def pytest_keyboard_interrupt(excinfo: pytest.ExceptionInfo[BaseException]) -> None:
+    """pytest caught the interrupt and is about to tear down: further signals must not stop that."""
+    for config in _CONFIGS:
+        state = config.stash.get(SESSION_KEY, None)
+        if state is not None:
+            state.interrupts.interrupted = state.interrupts.acknowledged = True
+
+
+@pytest.hookimpl(trylast=True)  # after xdist has stopped its workers
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """The run's last word on its groups: an interrupt that never got raised still marks the run
+    interrupted, and the controller deletes groups that died workers left behind."""
+    config = session.config
+    state = config.stash.get(SESSION_KEY, None)
+    if state is None:
+        return
+    if state.interrupts.pending is not None and not state.interrupts.interrupted:
+        session.exitstatus = pytest.ExitCode.INTERRUPTED
+    if getattr(config, "workerinput", None) is None and not config.option.collectonly:
+        _clean_up_after_workers(config, state)
+
+
+def _may_have_run_labs(config: pytest.Config) -> bool:
+    """Whether lab folders were among the run's arguments (the xdist controller collects no items)."""
+    if config.stash.get(RESULTS_KEY, {}):
+        return True
+    return any(is_lab_dir(p) or any(is_lab_dir(c.parent) for c in p.rglob("lab.yaml"))
+               for p in (Path(a.split("::")[0]) for a in config.args) if p.is_dir()) or any(
+        a.split("::")[0].endswith("lab.yaml") for a in config.args)
+
+
+def _clean_up_after_workers(config: pytest.Config, state: Any) -> None:
+    """Groups of this run that no teardown handled (their worker was killed or crashed) are deleted."""
+    results = config.stash.get(RESULTS_KEY, {})
+    if not state.shares_state() or not _may_have_run_labs(config):
+        return  # every worker's groups died with its in-process emulator, or no lab can have run
+    spare = set()
+    for lab_results in results.values():
+        summary = lab_results.summary or {}
+        if summary.get("resource_group") and summary.get("teardown"):
+            spare.add(summary["resource_group"])  # deleted, kept on purpose, or tried and reported
+    from pytest_acalab.backends.clients import Clients
+    from pytest_acalab.lifecycle.sweep import clean_run
+
+    with state.interrupts.shielded(deliver_after=False):
+        try:
+            backend = state.backend()
+            decisions = clean_run(Clients(backend), state.run_id, spare,
+                                  deadline=min(backend.deadlines.teardown, backend.deadlines.transient, 120.0),
+                                  wait=backend.name == "emulator")
+        except Exception as exc:  # noqa: BLE001 - report, never mask the outcome
+            decisions = []
+            config.stash.setdefault(NOTES_KEY, {})["acalab-run-cleanup"] = (
+                f"could not check for groups left by workers of run {state.run_id}: {state.scrubber.text(str(exc))}")
+    for d in decisions:
+        note = (f"deleted resource group '{d.group}' ({d.reason})" if d.error is None else
+                f"could not delete resource group '{d.group}' ({d.reason}): {d.error}; "
+                "'acalab sweep' removes it once its lease lapses")
+        config.stash.setdefault(NOTES_KEY, {})[f"acalab-run-cleanup:{d.group}"] = state.scrubber.text(note)
 
 
 def _junit_xml(config: pytest.Config) -> Any:
@@ -319,7 +383,11 @@ class ResultCollector:
 def pytest_unconfigure(config: pytest.Config) -> None:
     state = config.stash.get(SESSION_KEY, None)
     if state is not None:
-        state.close()
+        with state.interrupts.shielded(deliver_after=False):
+            state.close()
+        state.interrupts.uninstall()
+    if config in _CONFIGS:
+        _CONFIGS.remove(config)
 
 
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:

@@ -85,11 +85,13 @@ class LabRun:
                                          f"subscription {backend.subscription_id}")
             self.journal.record("lifecycle", "reuse-group", resource_group=group)
         else:
-            tags = group_tags(self.lab.id, self.session.run_id, opts.delete_after)
+            tags = group_tags(self.lab.id, self.session.run_id, opts.delete_after, lease=opts.lease)
             self.group_created = True  # set first: an interrupt during the call still triggers a delete
-            retried(backend, lambda: clients.resources.resource_groups.create_or_update(
-                group, {"location": location, "tags": tags}), deadline=deadline,
-                what=f"create resource group '{group}'")
+            with self.session.interrupts.shielded():  # a signal waits until the group exists, then interrupts
+                retried(backend, lambda: clients.resources.resource_groups.create_or_update(
+                    group, {"location": location, "tags": tags}), deadline=deadline,
+                    what=f"create resource group '{group}'")
+                self.session.group_created(group)
             self.journal.record("lifecycle", "create-group", resource_group=group, tags=tags)
         ctx.on_wait = self._progress
         self.ctx = ctx
@@ -204,10 +206,11 @@ class LabRun:
         started = time.monotonic()
         deadline = min(backend.deadlines.teardown, backend.deadlines.transient)
         try:
-            poller = retried(backend, lambda: clients.resources.resource_groups.begin_delete(group),
-                             deadline=deadline, what=f"delete resource group '{group}'")
-            if backend.name == "emulator":
-                _wait_deleted(backend, clients, poller, group, deadline)
+            with self.session.interrupts.shielded(deliver_after=False):  # a signal cannot abandon the delete
+                poller = retried(backend, lambda: clients.resources.resource_groups.begin_delete(group),
+                                 deadline=deadline, what=f"delete resource group '{group}'")
+                if backend.name == "emulator":
+                    _wait_deleted(backend, clients, poller, group, deadline)
             self.teardown_note = f"deleted resource group '{group}'"
         except ResourceNotFoundError:
             self.teardown_note = f"resource group '{group}' was already gone"

@@ -1,10 +1,17 @@
-"""Per-process state of a pytest run: options, the backend (created on first use), the run id."""
+"""Per-process state of a pytest run: options, the backend (created on first use), the run id, how the
+process answers SIGINT/SIGTERM, and the lease it holds on the resource groups it created."""
 
 from __future__ import annotations
 
+import logging
 import os
+import signal
+import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +20,16 @@ import pytest
 from pytest_acalab.backends.base import Backend
 from pytest_acalab.errors import ConfigurationError
 from pytest_acalab.labfile.durations import parse_duration
-from pytest_acalab.lifecycle.naming import new_run_id
+from pytest_acalab.lifecycle.naming import (
+    DEFAULT_LEASE,
+    TAG_DELETE_AFTER,
+    TAG_LEASE,
+    TAG_RUN,
+    TAG_WORKER,
+    lease_until,
+    new_run_id,
+    worker_id,
+)
 from pytest_acalab.reports.scrub import Scrubber
 
 
@@ -30,6 +46,7 @@ class Options:
     speed: float = 1.0
     delete_after: timedelta = timedelta(hours=6)
     min_wait: float | None = None
+    lease: timedelta = DEFAULT_LEASE
 
     @classmethod
     def from_config(cls, config: pytest.Config) -> Options:
@@ -49,7 +66,11 @@ class Options:
         delete_after = opt("acalab_delete_after", "acalab_delete_after") or "6h"
         speed = opt("acalab_speed", None, "ACALAB_SPEED")
         min_wait = opt("acalab_min_wait", "acalab_min_wait", "ACALAB_MIN_WAIT")
+        lease = opt("acalab_lease", "acalab_lease", "ACALAB_LEASE")
         try:
+            lease_for = timedelta(seconds=parse_duration(str(lease))) if lease else DEFAULT_LEASE
+            if lease_for.total_seconds() < 1:
+                raise ValueError(f"--acalab-lease {lease}: a lease must last at least 1s")
             keep_for = timedelta(seconds=parse_duration(str(delete_after)))
             speed_value = float(speed) if speed is not None else 1.0
             min_wait_value = parse_duration(str(min_wait)) if min_wait is not None else None
@@ -67,6 +88,7 @@ class Options:
             speed=speed_value,
             delete_after=keep_for,
             min_wait=min_wait_value,
+            lease=lease_for,
         )
 
 
@@ -77,8 +99,10 @@ class AcalabSession:
     scrubber: Scrubber = field(default_factory=Scrubber)
     progress: Any = None
     """Callable[[str], None] showing long waits on the terminal (set by the plugin when verbose)."""
+    interrupts: Interrupts = field(default_factory=lambda: Interrupts())
     _backend: Backend | None = None
     _backend_error: Exception | None = None
+    _lease_keeper: LeaseKeeper | None = None
 
     def validate(self) -> None:
         """Check the backend's configuration without building it: environment and PATH only, no network.
@@ -122,7 +146,185 @@ class AcalabSession:
             for secret in self._backend.secrets():
                 self.scrubber.add(secret)
 
+    def group_created(self, name: str) -> None:
+        """A group this process created: renew its lease while the process lives."""
+        if self._lease_keeper is None and self._backend is not None:
+            self._lease_keeper = LeaseKeeper(self._backend, self.run_id, self.options.lease)
+        if self._lease_keeper is not None:
+            self._lease_keeper.track(name)
+
+    def shares_state(self) -> bool:
+        """True when another process can see this run's groups (Azure, or an emulator attached by URL):
+        only then can a controller or a later run clean up after a process that died."""
+        return self.options.backend == "azure" or bool(os.environ.get("ACALAB_EMULATOR_URL"))
+
     def close(self) -> None:
+        if self._lease_keeper is not None:
+            self._lease_keeper.stop(release=True)
+            self._lease_keeper = None
         if self._backend is not None:
             self._backend.close()
             self._backend = None
+
+
+# ---------------------------------------------------------------------------------------------- signals
+log = logging.getLogger("pytest_acalab")
+
+
+class Interrupts:
+    """SIGINT and SIGTERM, in the controller and in every xdist worker.
+
+    The first signal becomes a ``KeyboardInterrupt`` (pytest then tears down, deleting the groups),
+    except inside a shielded section (creating or deleting a group), where it waits for the section
+    to end so no group is left half-created or half-deleted. Once pytest has caught the interrupt,
+    further signals are acknowledged on stderr and otherwise ignored until the cleanup has finished: a second
+    Ctrl-C cannot abandon a group (the cleanup is bounded by the backend's deadlines; SIGKILL still
+    ends the process, and the group's lapsing lease then lets ``acalab sweep`` remove it).
+    """
+
+    def __init__(self) -> None:
+        self.received: list[int] = []
+        self.interrupted = False
+        self.acknowledged = False
+        """pytest caught the interrupt (``pytest_keyboard_interrupt``): its cleanup runs now. Until then a
+        repeated signal raises again, since Python drops an exception raised in a garbage-collection
+        callback ("Exception ignored in ..."), which would otherwise swallow the first one."""
+        self.pending: int | None = None
+        self._shields = 0
+        self._installed: dict[int, Any] = {}
+
+    def install(self) -> None:
+        """Install the handlers (main thread only; elsewhere signals keep their handlers)."""
+        if threading.current_thread() is not threading.main_thread():
+            return
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            try:
+                self._installed[sig] = signal.signal(sig, self._on_signal)
+            except (ValueError, OSError):
+                pass
+
+    def uninstall(self) -> None:
+        for sig, previous in self._installed.items():
+            try:
+                signal.signal(sig, previous if previous is not None else signal.SIG_DFL)
+            except (ValueError, OSError, TypeError):
+                pass
+        self._installed.clear()
+
+    def _say(self, text: str) -> None:
+        try:
+            sys.stderr.write(f"\npytest-acalab ({worker_id()}): {text}\n")
+            sys.stderr.flush()
+        except (OSError, ValueError):
+            pass
+
+    def _on_signal(self, signum: int, frame: Any) -> None:
+        self.received.append(signum)
+        name = signal.Signals(signum).name
+        if self.acknowledged:
+            self._say(f"{name} received again: still deleting this run's resource groups; the process ends "
+                      "as soon as they are gone")
+            return
+        if self._shields:
+            self.pending = signum
+            self._say(f"{name} received: finishing the resource group operation in progress first")
+            return
+        self.interrupted = True
+        raise KeyboardInterrupt(f"{name}: the run was interrupted")
+
+    def deliver(self) -> None:
+        """Raise a signal that waited for a shielded section (called where an interrupt is safe)."""
+        if self.pending is not None and not self.interrupted and not self._shields:
+            signum, self.pending = self.pending, None
+            self.interrupted = True
+            raise KeyboardInterrupt(f"{signal.Signals(signum).name}: the run was interrupted")
+
+    @contextmanager
+    def shielded(self, deliver_after: bool = True) -> Iterator[None]:
+        """No interrupt inside; a signal received meanwhile is raised when the section ends
+        (``deliver_after``) or at the next safe point (the next item, or the end of the session)."""
+        self._shields += 1
+        try:
+            yield
+        finally:
+            self._shields -= 1
+        if deliver_after:
+            self.deliver()
+
+
+# ---------------------------------------------------------------------------------------------- leases
+class LeaseKeeper:
+    """Renews the ``acalab-lease-until`` tag of the groups this process created, every third of the lease.
+
+    When the process stops renewing (it ended, or was killed), the lease lapses and the group becomes
+    sweepable: ``acalab sweep`` and the next run's start remove it. At a normal end, groups still there
+    (kept on purpose, or whose deletion failed) get a lease until their ``DeleteAfter``, so ``--acalab-keep``
+    keeps them for as long as it promises.
+    """
+
+    def __init__(self, backend: Backend, run_id: str, lease: timedelta) -> None:
+        from pytest_acalab.backends.clients import Clients
+
+        self._clients = Clients(backend)
+        self._deadline = min(backend.deadlines.transient, 60.0)
+        self.run_id = run_id
+        self.lease = lease
+        self.groups: set[str] = set()
+        self.renewals = 0
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="acalab-lease", daemon=True)
+        self._thread.start()
+
+    def track(self, name: str) -> None:
+        with self._lock:
+            self.groups.add(name)
+
+    def _loop(self) -> None:
+        interval = max(self.lease.total_seconds() / 3, 0.2)
+        while not self._stop.wait(interval):
+            try:
+                self.renew()
+            except Exception as exc:  # noqa: BLE001 - a missed renewal is retried at the next tick
+                log.debug("lease renewal failed: %s", exc)
+
+    def _current(self) -> list[Any]:
+        api = self._clients.resources.resource_groups
+        flt = f"tagName eq '{TAG_RUN}' and tagValue eq '{self.run_id}'"
+        with self._lock:
+            mine = {g.lower() for g in self.groups}
+        return [g for g in api.list(filter=flt) if g.name.lower() in mine
+                and (g.tags or {}).get(TAG_WORKER) == worker_id()
+                and (g.properties is None or g.properties.provisioning_state != "Deleting")]
+
+    def renew(self, until: datetime | None = None) -> int:
+        """Move the lease of every group still there to ``until`` (default: now + lease)."""
+        api = self._clients.resources.resource_groups
+        renewed = 0
+        for group in self._current():
+            tags = dict(group.tags or {})
+            tags[TAG_LEASE] = (until.isoformat(timespec="seconds") if until is not None
+                               else lease_until(datetime.now(UTC), self.lease))
+            try:
+                api.update(group.name, {"tags": tags})
+                renewed += 1
+            except Exception as exc:  # noqa: BLE001 - deleted meanwhile, or transient
+                log.debug("lease of %s not renewed: %s", group.name, exc)
+        self.renewals += 1
+        return renewed
+
+    def stop(self, release: bool) -> None:
+        """Stop renewing; with ``release``, groups still there keep a lease until their DeleteAfter."""
+        self._stop.set()
+        self._thread.join(timeout=self._deadline)
+        if not release:
+            return
+        try:
+            api = self._clients.resources.resource_groups
+            for group in self._current():
+                tags = dict(group.tags or {})
+                if TAG_DELETE_AFTER in tags:
+                    tags[TAG_LEASE] = tags[TAG_DELETE_AFTER]
+                    api.update(group.name, {"tags": tags})
+        except Exception as exc:  # noqa: BLE001 - then the lease lapses and the sweep decides
+            log.debug("leases of kept groups not extended: %s", exc)

@@ -1,7 +1,11 @@
-"""``acalab sweep``: delete resource groups this tool created whose ``DeleteAfter`` has passed.
+"""``acalab sweep``: delete resource groups this tool created whose run is over.
 
 Only groups carrying both the ``acalab-run`` tag and a ``DeleteAfter`` tag are candidates; a group
-without them is never touched, whoever named it what.
+without them (one the tool did not create, or one a run reused with ``--acalab-resource-group``,
+which is never tagged) is never touched, whoever named it what. A candidate goes when its
+``DeleteAfter`` has passed, or as soon as its lease (``acalab-lease-until``, renewed by the live run
+that created it) has lapsed: a run killed with SIGKILL leaves groups that are swept minutes later,
+not hours. A run that ends keeping a group (``--acalab-keep``) extends the lease to ``DeleteAfter``.
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pytest_acalab.labfile.durations import parse_duration
-from pytest_acalab.lifecycle.naming import TAG_CREATED, TAG_DELETE_AFTER, TAG_RUN
+from pytest_acalab.lifecycle.naming import TAG_CREATED, TAG_DELETE_AFTER, TAG_LEASE, TAG_RUN
 
 
 @dataclass
@@ -34,7 +38,10 @@ def _when(text: str | None) -> datetime | None:
     return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
 
 
-def decide(groups: list[Any], now: datetime, older_than: timedelta | None = None) -> list[Decision]:
+def decide(groups: list[Any], now: datetime, older_than: timedelta | None = None,
+           leases_only: bool = False) -> list[Decision]:
+    """One decision per group this tool created; ``leases_only`` considers only lapsed leases (what a
+    run does at its start for the groups of dead runs)."""
     out = []
     for g in groups:
         tags = {k.lower(): v for k, v in (g.tags or {}).items()}
@@ -42,19 +49,31 @@ def decide(groups: list[Any], now: datetime, older_than: timedelta | None = None
             continue  # not ours: never listed, never touched
         delete_after = _when(tags[TAG_DELETE_AFTER.lower()])
         created = _when(tags.get(TAG_CREATED.lower()))
+        lease_text = tags.get(TAG_LEASE.lower())
+        lease = _when(lease_text)
         if delete_after is None:
             out.append(Decision(g.name, False, f"unreadable DeleteAfter '{tags[TAG_DELETE_AFTER.lower()]}'"))
-        elif delete_after > now:
-            out.append(Decision(g.name, False, f"DeleteAfter {delete_after.isoformat()} not reached"))
+        elif lease_text is not None and lease is None:
+            out.append(Decision(g.name, False, f"unreadable {TAG_LEASE} '{lease_text}'"))
         elif older_than is not None and (created is None or now - created < older_than):
             out.append(Decision(g.name, False, f"created {created} is not older than {older_than}"))
+        elif lease is not None and lease < delete_after and lease > now:
+            out.append(Decision(g.name, False, f"its run holds a lease until {lease.isoformat()}"))
+        elif lease is not None and lease < delete_after and delete_after > now:
+            # a lease reaching DeleteAfter (a group kept on purpose) leaves the decision to DeleteAfter
+            out.append(Decision(g.name, True, f"lease {lease.isoformat()} lapsed: its run ended without "
+                                              "deleting it"))
+        elif leases_only:
+            continue
+        elif delete_after > now:
+            out.append(Decision(g.name, False, f"DeleteAfter {delete_after.isoformat()} not reached"))
         else:
             out.append(Decision(g.name, True, f"DeleteAfter {delete_after.isoformat()} passed"))
     return out
 
 
 def sweep(clients: Any, dry_run: bool, older_than: timedelta | None = None, wait: bool = False,
-          now: datetime | None = None, deadline: float = 300.0) -> list[Decision]:
+          now: datetime | None = None, deadline: float = 300.0, leases_only: bool = False) -> list[Decision]:
     """Decide for every group tagged ``acalab-run``; delete the expired ones unless ``dry_run``.
 
     A deletion that fails is recorded on its decision (``error``) and the sweep goes on with the others.
@@ -64,7 +83,7 @@ def sweep(clients: Any, dry_run: bool, older_than: timedelta | None = None, wait
     api = clients.resources.resource_groups
     groups = call(lambda: list(api.list(filter=f"tagName eq '{TAG_RUN}'")), deadline=deadline,
                   what="list resource groups tagged acalab-run")
-    decisions = decide(groups, now or datetime.now(UTC), older_than)
+    decisions = decide(groups, now or datetime.now(UTC), older_than, leases_only)
     if not dry_run:
         for d in decisions:
             if not d.delete:
@@ -78,6 +97,34 @@ def sweep(clients: Any, dry_run: bool, older_than: timedelta | None = None, wait
                 from pytest_acalab.probes.retry import describe_error
 
                 d.error = describe_error(exc)
+    return decisions
+
+
+def clean_run(clients: Any, run_id: str, spare: set[str], deadline: float = 120.0,
+              wait: bool = False) -> list[Decision]:
+    """Delete the groups of run ``run_id`` still there, except ``spare`` (kept on purpose or already tried):
+    what the xdist controller does at the end for workers that died or were killed before their teardown."""
+    from pytest_acalab.probes.retry import call, describe_error
+
+    api = clients.resources.resource_groups
+    flt = f"tagName eq '{TAG_RUN}' and tagValue eq '{run_id}'"
+    groups = call(lambda: list(api.list(filter=flt)), deadline=deadline,
+                  what=f"list resource groups of run {run_id}")
+    spared = {s.lower() for s in spare}
+    decisions = []
+    for g in groups:
+        tags = {k.lower(): v for k, v in (g.tags or {}).items()}
+        if tags.get(TAG_RUN.lower()) != run_id or TAG_DELETE_AFTER.lower() not in tags or g.name.lower() in spared:
+            continue
+        d = Decision(g.name, True, f"left by a worker of run {run_id} that ended before its teardown")
+        try:
+            poller = call(lambda d=d: api.begin_delete(d.group), deadline=deadline,
+                          what=f"delete resource group '{d.group}'")
+            if wait:
+                poller.result(timeout=deadline)
+        except Exception as exc:  # noqa: BLE001 - report it, clean the others
+            d.error = describe_error(exc)
+        decisions.append(d)
     return decisions
 
 

@@ -55,9 +55,14 @@ def test_two_xdist_workers_create_distinct_groups_tagged_with_one_run(
 
 
 # ---------------------------------------------------------------------------------------------- sweep
-def _tagged(now: datetime, *, created_ago: timedelta, delete_after_in: timedelta) -> dict[str, str]:
+def _tagged(now: datetime, *, created_ago: timedelta, delete_after_in: timedelta,
+            lease_in: timedelta | None = None) -> dict[str, str]:
+    """Tags as a run writes them; ``lease_in`` is where the run's last renewal left the lease (default: it
+    equals DeleteAfter, as a run that ended keeping the group leaves it)."""
     tags = group_tags("some_lab", new_run_id(), created_ago + delete_after_in, now=now - created_ago)
     assert tags["DeleteAfter"] == (now + delete_after_in).isoformat(timespec="seconds")
+    tags["acalab-lease-until"] = (now + (delete_after_in if lease_in is None else lease_in)).isoformat(
+        timespec="seconds")
     return tags
 
 
@@ -70,6 +75,10 @@ def sweep_groups(resource_client, drop_groups: list[str]) -> dict[str, str]:  # 
         "expired": _tagged(now, created_ago=3 * hour, delete_after_in=-hour),
         "expired-young": _tagged(now, created_ago=timedelta(minutes=30), delete_after_in=-timedelta(minutes=1)),
         "future": _tagged(now, created_ago=3 * hour, delete_after_in=2 * hour),
+        # a live run renews its lease: never swept, even past --older-than
+        "leased": _tagged(now, created_ago=3 * hour, delete_after_in=2 * hour, lease_in=timedelta(minutes=2)),
+        # a run killed with SIGKILL stopped renewing: swept minutes later, not at DeleteAfter
+        "dead-run": _tagged(now, created_ago=3 * hour, delete_after_in=2 * hour, lease_in=-timedelta(minutes=1)),
         "untagged": {},
         # someone else's sweeper tag, expired, with our naming pattern: still not ours
         "foreign": {"DeleteAfter": (now - hour).isoformat(timespec="seconds"), "owner": "another-team"},
@@ -96,6 +105,8 @@ def test_sweep_dry_run_lists_only_our_groups_and_deletes_nothing(
     assert f"would delete {sweep_groups['expired']}: DeleteAfter" in out
     assert f"would delete {sweep_groups['expired-young']}:" in out
     assert f"keeping {sweep_groups['future']}: DeleteAfter" in out and "not reached" in out
+    assert f"keeping {sweep_groups['leased']}: its run holds a lease until" in out
+    assert f"would delete {sweep_groups['dead-run']}: lease" in out and "lapsed" in out
     assert sweep_groups["untagged"] not in out and sweep_groups["foreign"] not in out
     assert set(sweep_groups.values()) <= set(groups(attached))  # nothing deleted
 
@@ -108,14 +119,15 @@ def test_sweep_older_than_spares_young_groups_then_a_plain_sweep_takes_them(
     assert sweep_groups["expired"] not in left
     assert f"deleted {sweep_groups['expired']}" in out
     assert f"keeping {sweep_groups['expired-young']}: created" in out and "not older than 2:00:00" in out
-    assert {sweep_groups[k] for k in ("expired-young", "future", "untagged", "foreign")} <= left
+    assert sweep_groups["dead-run"] not in left  # old enough, and its run is gone
+    assert {sweep_groups[k] for k in ("expired-young", "future", "leased", "untagged", "foreign")} <= left
     assert sweep_groups["untagged"] not in out and sweep_groups["foreign"] not in out
 
     code, out, _ = _sweep(capsys)
     assert code == 0
     left = set(groups(attached))
     assert sweep_groups["expired-young"] not in left
-    assert {sweep_groups[k] for k in ("future", "untagged", "foreign")} <= left
+    assert {sweep_groups[k] for k in ("future", "leased", "untagged", "foreign")} <= left
 
 
 def test_sweep_bad_input_is_one_line(attached: Emulator, capsys: pytest.CaptureFixture[str],

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 import xml.etree.ElementTree as ET
@@ -63,7 +64,11 @@ def test_persistent_throttling_fails_clearly_and_leaves_the_group_to_the_sweeper
     messages = [e.get("message", "") for e in junit.iter("error")]
     assert len(messages) == 9 and all("attempts over" in m for m in messages), messages
     assert "Traceback" not in out
-    assert elapsed < 8, elapsed  # bounded by the transient budget (1 s here), not by the lab's deadlines
+    # bounded by the transient budget, not by the lab's deadlines: the reported span of each give-up is
+    # the budget's (the wall-clock figure itself is not asserted: a loaded machine stretches it)
+    spans = [float(s) for s in re.findall(r"attempts over ([0-9.]+)s", out)]
+    assert spans and max(spans) < 60, spans
+    print(f"persistent throttling: lab gave up in {elapsed:.2f}s")
 
 
 def test_a_stalled_operation_takes_three_times_longer_then_fails_with_an_arm_error(live_emu: Emulator) -> None:
@@ -73,19 +78,21 @@ def test_a_stalled_operation_takes_three_times_longer_then_fails_with_an_arm_err
     try:
         t0 = time.monotonic()
         op = ops.start(lambda oid: f"https://x/operationStatuses/{oid}", 0.2, lambda: applied.append(True) or None)
+        t1 = time.monotonic()
     finally:
         live_emu.platform.faults.configure(0.0)
-    assert op.due - t0 == pytest.approx(0.6, abs=0.05)
-    time.sleep(0.25)
-    live_emu.platform.scheduler.run_due()
-    assert not op.done  # a normal operation would be over by now
-    time.sleep(0.4)
-    live_emu.platform.scheduler.run_due()
+    assert t0 + 0.6 <= op.due <= t1 + 0.6  # three times the 0.2 s it would take
+    # the scheduler is driven at explicit instants, so a loaded machine cannot move them
+    live_emu.platform.scheduler.run_due(now=op.due - 0.3)
+    assert not op.done  # a normal operation (0.2 s) would be over by now
+    live_emu.platform.scheduler.run_due(now=op.due)
     assert op.status == "Failed" and op.error["code"] == "InternalServerError" and applied == []
     body = ops.status_response(op)
     assert b'"InternalServerError"' in body.body and b'"Failed"' in body.body
+    n0 = time.monotonic()
     normal = ops.start(lambda oid: f"https://x/operationStatuses/{oid}", 0.2, lambda: None)
-    assert normal.due - time.monotonic() < 0.25
+    n1 = time.monotonic()
+    assert n0 + 0.2 <= normal.due <= n1 + 0.2
 
 
 def test_a_stalled_registry_creation_reaches_the_sdk_as_a_failed_operation(live_emu: Emulator,
@@ -185,10 +192,21 @@ def test_a_probe_rides_out_404_right_after_create(live_emu: Emulator, attached: 
 
         # past the 60 s grace after the phase start, a 404 is an answer at once
         ctx.phase_started["failing"] = datetime.now(UTC) - timedelta(seconds=61)
-        started = time.monotonic()
-        with pytest.raises(ProbeError, match="ca-never"):
-            run_probe(ctx, "app_state", {"app": "old", "field": "provisioningState"}, deadline=20)
-        assert time.monotonic() - started < 3
+        import pytest_acalab.probes.retry as retry_module
+
+        tries: list[int] = []
+        real_call = retry_module.call
+
+        def counting_call(fn, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202
+            return real_call(lambda: (tries.append(1), fn())[1], *args, **kwargs)
+
+        retry_module.call = counting_call
+        try:
+            with pytest.raises(ProbeError, match="ca-never"):
+                run_probe(ctx, "app_state", {"app": "old", "field": "provisioningState"}, deadline=20)
+        finally:
+            retry_module.call = real_call
+        assert len(tries) == 1  # answered at the first 404, not retried
     finally:
         backend.close()
         resource_client.resource_groups.begin_delete(group).result()

@@ -1,4 +1,4 @@
-"""Teardown on Ctrl-C and SIGTERM, and labs spread over xdist workers, in real subprocesses.
+"""Labs spread over xdist workers, in real subprocesses.
 
 The inner pytest attaches to an emulator owned by this test, so the emulator's state can be checked
 after the inner process is gone: no resource group may be left behind.
@@ -8,15 +8,13 @@ from __future__ import annotations
 
 import os
 import re
-import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from labkit import HOLDS, write_lab
+from labkit import write_lab
 
 from pytest_acalab.emulator import Emulator
 
@@ -39,40 +37,7 @@ def _acalab_groups(emu: Emulator) -> list[str]:
     return [g.name for g in emu.platform.store.resource_groups.values() if "acalab-run" in g.tags]
 
 
-def _wait_for(condition, timeout: float, what: str) -> None:  # noqa: ANN001
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.02)  # polling a condition, not standing in for one
-
-
-STUCK = HOLDS.replace("""        expect: {equals: absent}
-      recovered:""", """        expect: {equals: present}
-        within: 1h
-      recovered:""", 1)
-
-
-@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
-def test_interrupting_a_lab_mid_run_still_deletes_its_group(tmp_path: Path, standalone: Emulator,
-                                                             sig: signal.Signals) -> None:
-    write_lab(tmp_path, "stuck", rows=STUCK)
-    proc = subprocess.Popen([sys.executable, "-m", "pytest", "labs", "-q", "-p", "no:cacheprovider",
-                             "--acalab-min-wait", "1h"], cwd=tmp_path, env=_env(standalone),
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    try:
-        # the lab is waiting in its never-holding check once its registry exists
-        _wait_for(lambda: any(r.type.endswith("registries") for r in standalone.platform.store.resources.values()),
-                  60, "the lab's registry")
-        assert _acalab_groups(standalone), "the lab's group should exist while it runs"
-        proc.send_signal(sig)
-        out, _ = proc.communicate(timeout=60)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-    assert proc.returncode != 0
-    assert "deleted resource group 'acalab-stuck-" in out, out
-    assert _acalab_groups(standalone) == []
+# Interruptions (each signal, twice, at each point, controller and workers) are in test_signals.py.
 
 
 def test_three_labs_on_two_workers_each_lab_on_one_worker(tmp_path: Path, standalone: Emulator) -> None:

@@ -75,8 +75,8 @@ def test_deadline_ends_a_deviation_with_expected_actual_and_source(ctx, script) 
     script("health", ["Unhealthy"], source="revisions", excerpt="revision app--1: healthState=Unhealthy")
     started = time.monotonic()
     outcome = evaluate(ctx, probe_check("health", {"equals": "Healthy"}, within=0.3, line=42))
-    elapsed = time.monotonic() - started
-    assert not outcome.ok and outcome.attempts > 2 and 0.3 <= elapsed < 1.5
+    # it polled until the deadline (a lower bound only: a loaded machine can only make it later)
+    assert not outcome.ok and outcome.attempts > 2 and time.monotonic() - started >= 0.3
     message = outcome.failure_message()
     assert message.startswith("lab.yaml:42: expected equals 'Healthy'; actual 'Unhealthy'")
     assert "source: revisions" in message and "evidence: revision app--1: healthState=Unhealthy" in message
@@ -152,8 +152,10 @@ def test_action_checks_are_decided_at_once(ctx, script) -> None:  # noqa: ANN001
     mixed = AllOfCheck(checks=(ActionCheck("build", parse_tolerance({"equals": "Succeeded"}), line=9),
                                probe_check("tag", {"equals": "absent"})), within=5, stable_for=1,
                        description=None, line=8)
-    started = time.monotonic()
-    assert not evaluate(ctx, mixed).ok and time.monotonic() - started < 1.0  # no waiting for a settled failure
+    script.calls.clear()
+    settled = evaluate(ctx, mixed)
+    assert not settled.ok and settled.attempts == 1  # no polling for a settled failure
+    assert script.calls.get("tag", 0) <= 1
     assert evaluate(ctx, ActionCheck("deploy", parse_tolerance({"equals": "Failed"}), line=2)).ok
     with pytest.raises(ProbeError, match="has no recorded result"):
         evaluate(ctx, ActionCheck("update-image", parse_tolerance({"equals": "Succeeded"}), line=3))

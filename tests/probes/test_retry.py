@@ -86,8 +86,9 @@ def test_gives_up_at_the_deadline_with_a_clear_message() -> None:
     started = time.monotonic()
     with pytest.raises(RetryExhausted) as info:
         call(fn, deadline=0.4, what="GET container app 'ca-x'", base_wait=0.02)
-    elapsed = time.monotonic() - started
-    assert 0.4 <= elapsed < 1.5
+    # it stopped because of the deadline, not because the scripted failures ran out
+    assert time.monotonic() - started >= 0.4 and info.value.elapsed >= 0.4 and fn.calls["n"] < 1000
+    assert info.value.attempts == fn.calls["n"]
     message = str(info.value)
     assert message.startswith("GET container app 'ca-x': gave up after ")
     assert f"gave up after {fn.calls['n']} attempts over " in message

@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
+from pytest_acalab.emulator.platform.validation import loads as strict_json
+
 from . import oci
 
 MAX_MANIFEST_BYTES = 4 * 1024 * 1024  # registry:2's limit on a manifest body
@@ -381,7 +383,7 @@ class RegistryContent:
         if len(body) > MAX_MANIFEST_BYTES:
             raise manifest_invalid(f"manifest is larger than {MAX_MANIFEST_BYTES} bytes")
         try:
-            doc = json.loads(body)
+            doc = strict_json(body)
         except (ValueError, UnicodeDecodeError) as exc:
             raise manifest_invalid(f"manifest is not valid JSON: {exc}") from None
         if not isinstance(doc, dict):

@@ -16,7 +16,6 @@ from __future__ import annotations
 import base64
 import binascii
 import functools
-import json
 import time
 import uuid
 from collections.abc import Callable
@@ -25,6 +24,8 @@ from urllib.parse import parse_qsl, quote, unquote
 
 from pytest_acalab.emulator.platform.core import Platform
 from pytest_acalab.emulator.platform.http import Request, Response
+from pytest_acalab.emulator.platform.identity import REGISTRY_AUDIENCES, TokenRefused
+from pytest_acalab.emulator.platform.validation import loads as strict_json
 
 from . import oci
 from .content import RegistryContent, RegistryError, is_valid_repository_name
@@ -196,8 +197,14 @@ class DataPlane:
         form = _form(req)
         grant = form.get("grant_type", "")
         if grant in ("access_token", "access_token_refresh_token"):
-            claims = self.p.identity.verify(form.get("access_token", ""))
-            if not claims or not claims.get("oid"):
+            try:
+                claims = self.p.identity.check_entra_token(form.get("access_token", ""), REGISTRY_AUDIENCES)
+            except TokenRefused as refused:
+                why = {"audience": "was issued for another audience", "issuer": "is from another tenant",
+                       "expired": "has expired", "not_yet_valid": "is not valid yet"}.get(refused.reason,
+                                                                                       "is invalid")
+                raise _Fail(error_response(401, "UNAUTHORIZED", f"the access token {why}")) from None
+            if not claims.get("oid"):
                 raise _Fail(error_response(401, "UNAUTHORIZED", "the access token is invalid or expired"))
             subject = Subject("principal", str(claims["oid"]))
         elif grant == "password":
@@ -473,7 +480,7 @@ class DataPlane:
 
 def _json(req: Request) -> dict[str, Any]:
     try:
-        body = json.loads(req.body or b"{}")
+        body = strict_json(req.body or b"{}")
     except ValueError:
         raise RegistryError(400, "INVALID_REQUEST", "invalid changeable attributes", "body is not JSON") from None
     if not isinstance(body, dict):

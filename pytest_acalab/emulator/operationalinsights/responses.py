@@ -27,8 +27,11 @@ from typing import Any
 from pytest_acalab.emulator.platform.core import Platform
 from pytest_acalab.emulator.platform.errors import ArmError
 from pytest_acalab.emulator.platform.http import Request, Response
+from pytest_acalab.emulator.platform.identity import LOG_ANALYTICS_AUDIENCES
 from pytest_acalab.emulator.platform.resource_types import Ctx, ResourceId, ResourceType
 from pytest_acalab.emulator.platform.store import Resource
+from pytest_acalab.emulator.platform.validation import MAX_JSON_DEPTH
+from pytest_acalab.emulator.platform.validation import loads as strict_json
 
 from .models import WORKSPACE_TYPE, CollectorError, LogAnalytics, Workspace, shared_key_signature
 from .query import LogQueryError, _kinds, _tokens, run_query
@@ -185,9 +188,10 @@ class QueryApi:
 
     def register(self) -> None:
         p = self.p
-        p.route("GET POST", "/v1/workspaces/{workspace}/query", self.workspace_query)
-        p.route("POST", "/v1/$batch", self.batch)
-        p.route("GET POST", "/v1/{resource:path}/query", self.resource_query)
+        la = {"audiences": LOG_ANALYTICS_AUDIENCES, "service": "loganalytics"}
+        p.route("GET POST", "/v1/workspaces/{workspace}/query", self.workspace_query, **la)  # type: ignore[arg-type]
+        p.route("POST", "/v1/$batch", self.batch, **la)  # type: ignore[arg-type]
+        p.route("GET POST", "/v1/{resource:path}/query", self.resource_query, **la)  # type: ignore[arg-type]
 
     # resolution ------------------------------------------------------------------------------------
     def _by_resource_id(self, resource_id: str) -> Workspace | None:
@@ -217,7 +221,7 @@ class QueryApi:
             return {"query": req.query_ci("query"), "timespan": req.query_ci("timespan"),
                     "workspaces": [w for w in (req.query_ci("workspaces") or "").split(",") if w] or None}
         try:
-            body = json.loads(req.body or b"{}")
+            body = strict_json(req.body or b"{}")
         except (ValueError, UnicodeDecodeError):
             raise bad_argument("InvalidJson", "The request body is not valid JSON.") from None
         if not isinstance(body, dict):
@@ -383,7 +387,7 @@ class DataCollector:
                                  "The service failed to authenticate the request. Verify that the workspace ID "
                                  "and connection key are valid.")
         try:
-            records = json.loads(req.body)
+            records = strict_json(req.body, max_depth=MAX_JSON_DEPTH)
         except (ValueError, UnicodeDecodeError):
             raise CollectorError(400, "InvalidDataFormat", "The body is not valid JSON.") from None
         self.state.collect(ws.customer_id, log_type, records, req.headers.get("time-generated-field"),

@@ -13,12 +13,12 @@ from email.utils import formatdate
 from pathlib import Path
 from typing import Any
 
-from pytest_acalab.emulator.platform import errors
+from pytest_acalab.emulator.platform import errors, validation
 from pytest_acalab.emulator.platform.clock import Clock
 from pytest_acalab.emulator.platform.errors import ArmError
 from pytest_acalab.emulator.platform.faults import KINDS, Faults
 from pytest_acalab.emulator.platform.http import Headers, Request, Response
-from pytest_acalab.emulator.platform.identity import Identity
+from pytest_acalab.emulator.platform.identity import ARM_AUDIENCES, Identity
 from pytest_acalab.emulator.platform.lro import Operations
 from pytest_acalab.emulator.platform.resource_types import Ctx, ResourceId, ResourceType
 from pytest_acalab.emulator.platform.scheduler import Scheduler
@@ -50,6 +50,8 @@ class Route:
     host: str
     auth: bool
     api_version: bool
+    audiences: tuple[str, ...] = ARM_AUDIENCES
+    service: str = "arm"
 
 
 def _compile(pattern: str) -> re.Pattern[str]:
@@ -136,10 +138,12 @@ class Platform:
 
     # registration ------------------------------------------------------------------------------
     def route(self, methods: str, pattern: str, handler: Handler, *, host: str = MANAGEMENT,
-              auth: bool = True, api_version: bool = False) -> None:
-        """Register an explicit route; ``host`` is ``management`` or ``registry``."""
+              auth: bool = True, api_version: bool = False, audiences: tuple[str, ...] = ARM_AUDIENCES,
+              service: str = "arm") -> None:
+        """Register an explicit route; ``host`` is ``management`` or ``registry``; ``audiences`` are the token
+        audiences the endpoint accepts and ``service`` whose refusal it answers (``arm``, ``loganalytics``)."""
         self._routes.append(Route(frozenset(methods.upper().split()), _compile(pattern), handler, host, auth,
-                                  api_version))
+                                  api_version, audiences, service))
 
     def register_type(self, rt: ResourceType) -> None:
         self._types[rt.full_type.lower()] = rt
@@ -191,6 +195,19 @@ class Platform:
             resp = self._dispatch(req)
         except ArmError as exc:
             resp = Response.json(exc.status, exc.body(), exc.headers)
+        except RecursionError:
+            log.warning("emulator handler nested too deeply for %s %s", req.method, req.path)
+            resp = Response.json(400, validation.invalid_content(
+                "The request nests too deeply to be processed.").body())
+        except (TypeError, AttributeError) as exc:
+            if not req.body or req.method not in ("PUT", "PATCH", "POST"):
+                log.exception("emulator handler failed for %s %s", req.method, req.path)
+                resp = Response.json(500, {"error": {"code": "InternalServerError",
+                                                     "message": "Encountered internal server error."}})
+            else:  # a body whose values have the wrong types, deeper than the checks at the door
+                log.warning("emulator refused a wrongly typed body for %s %s: %s", req.method, req.path, exc)
+                resp = Response.json(400, validation.invalid_content(
+                    f"A value in the request has the wrong type: {exc}").body())
         except Exception:  # the emulator keeps serving whatever one handler did
             log.exception("emulator handler failed for %s %s", req.method, req.path)
             resp = Response.json(500, {"error": {"code": "InternalServerError",
@@ -244,7 +261,7 @@ class Platform:
             if req.method not in route.methods and not (req.method == "HEAD" and "GET" in route.methods):
                 continue
             if route.auth and not req.internal:
-                req.principal = self.identity.authenticate(req)
+                req.principal = self.identity.authenticate(req, route.audiences, route.service)
             if route.api_version:
                 self._check_api_version_format(req.query_ci("api-version"))
             return route.handler(req, **m.groupdict())
@@ -321,19 +338,9 @@ class Platform:
         if req.method in ("GET", "HEAD"):
             return rt.get(ctx, rid)
         if req.method == "PUT":
-            body = req.json()
-            if not isinstance(body, dict):
-                raise ArmError(400, "InvalidRequestContent",
-                               "The request content was invalid and could not be deserialized: "
-                               "a JSON object was expected.")
-            return rt.put(ctx, rid, body)
+            return rt.put(ctx, rid, validation.check_resource_body(req.json()))
         if req.method == "PATCH":
-            body = req.json()
-            if not isinstance(body, dict):
-                raise ArmError(400, "InvalidRequestContent",
-                               "The request content was invalid and could not be deserialized: "
-                               "a JSON object was expected.")
-            return rt.patch(ctx, rid, body)
+            return rt.patch(ctx, rid, validation.check_resource_body(req.json()))
         if req.method == "DELETE":
             return rt.delete(ctx, rid)
         raise rt.method_not_allowed(req.method)

@@ -6,7 +6,7 @@ import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, unquote
 
 
 class Headers:
@@ -41,6 +41,22 @@ class Headers:
         return f"Headers({list(self.items())!r})"
 
 
+def decode_path(path: str) -> str:
+    """Percent-decode a request path as ARM does (``rg%281%29`` is ``rg(1)``), keeping an encoded ``/``
+    inside one segment rather than splitting the path on it."""
+    if "%" not in path:
+        return path
+    out = []
+    for segment in path.split("/"):
+        if "%" in segment:
+            try:
+                segment = unquote(segment.replace("%2F", "%252F").replace("%2f", "%252f"), errors="strict")
+            except UnicodeDecodeError:
+                pass  # not UTF-8: left as sent, and refused by the name checks that see it
+        out.append(segment)
+    return "/".join(out)
+
+
 @dataclass
 class Request:
     method: str
@@ -62,6 +78,7 @@ class Request:
     @classmethod
     def build(cls, method: str, target: str, headers: Headers, body: bytes, host: str) -> Request:
         path, _, qs = target.partition("?")
+        path = decode_path(path)
         while "//" in path:
             path = path.replace("//", "/")
         query = {k: v for k, v in parse_qsl(qs, keep_blank_values=True)}
@@ -76,19 +93,15 @@ class Request:
         return None
 
     def json(self) -> Any:
-        """The body parsed as JSON; raises ArmError(InvalidRequestContent) otherwise."""
-        from pytest_acalab.emulator.platform.errors import ArmError
+        """The body parsed as strict JSON (no NaN, bounded depth); raises ArmError(InvalidRequestContent)."""
+        from pytest_acalab.emulator.platform import validation
 
         if not self.body.strip():
             return None
         try:
-            return json.loads(self.body)
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise ArmError(
-                400,
-                "InvalidRequestContent",
-                f"The request content was invalid and could not be deserialized: '{exc}'.",
-            ) from None
+            return validation.loads(self.body)
+        except validation.JsonBodyError as exc:
+            raise validation.invalid_content(str(exc)) from None
 
 
 @dataclass

@@ -11,6 +11,8 @@ from pytest_acalab.emulator.platform.errors import ArmError
 from pytest_acalab.emulator.platform.http import Request, Response
 from pytest_acalab.emulator.platform.resource_types import Ctx, ResourceId, ResourceType
 from pytest_acalab.emulator.platform.store import Resource
+from pytest_acalab.emulator.platform.validation import JsonBodyError, invalid_content
+from pytest_acalab.emulator.platform.validation import loads as strict_json
 from pytest_acalab.emulator.resources import models
 from pytest_acalab.emulator.resources.templates import DeploymentContext, TemplateError, validate
 
@@ -58,10 +60,9 @@ def loads_lenient(raw: bytes) -> Any:
             out.append(c)
             i += 1
     try:
-        return json.loads("".join(out), strict=False)
-    except ValueError as exc:
-        raise ArmError(400, "InvalidRequestContent",
-                       f"The request content was invalid and could not be deserialized: '{exc}'.") from None
+        return strict_json("".join(out), strict=False)
+    except JsonBodyError as exc:
+        raise invalid_content(str(exc)) from None
 
 
 def _parse_request(body: Any) -> tuple[dict[str, Any], dict[str, Any], str]:
@@ -213,8 +214,8 @@ def register(platform: Platform) -> None:
         """Deployment PUT and validate: accept ARM's lenient JSON, then the usual ARM dispatch."""
         if req.body.strip():
             try:
-                json.loads(req.body)
-            except ValueError:
+                strict_json(req.body)
+            except JsonBodyError:
                 req.body = json.dumps(loads_lenient(req.body)).encode()
         return platform._arm(req)
 

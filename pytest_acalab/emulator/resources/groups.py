@@ -10,8 +10,25 @@ from pytest_acalab.emulator.platform.errors import ArmError, resource_group_not_
 from pytest_acalab.emulator.platform.http import Request, Response
 from pytest_acalab.emulator.platform.resource_types import Ctx, ResourceId
 from pytest_acalab.emulator.platform.store import ResourceGroup
+from pytest_acalab.emulator.platform.validation import check_resource_body, check_tags
 
-_NAME = re.compile(r"^[-\w\._\(\)]{1,90}$")
+_NAME_CHAR = re.compile(r"[-\w.()]")
+MAX_GROUP_NAME = 90
+
+
+def check_group_name(name: str) -> None:
+    """ARM's rule: letters and digits as Unicode defines them, ``-``, ``_``, ``.``, ``(`` and ``)``; at most
+    90 characters; no trailing period (https://learn.microsoft.com/azure/azure-resource-manager/management/
+    resource-name-rules#microsoftresources). The path reaches here percent-decoded."""
+    invalid = sorted({c for c in name if not _NAME_CHAR.fullmatch(c)})
+    if invalid:
+        raise ArmError(400, "InvalidResourceGroup",
+                       f"The provided resource group name '{name}' has these invalid characters: "
+                       f"'{''.join(invalid)}'. The name can only be a letter, digit, '-', '.', '(', ')' or '_'.")
+    if not name or len(name) > MAX_GROUP_NAME or name.endswith("."):
+        raise ArmError(400, "InvalidResourceGroup",
+                       f"The provided resource group name '{name[:100]}' is invalid: resource group names can be "
+                       f"1 to {MAX_GROUP_NAME} characters long and cannot end in a period.")
 _TAG_FILTER = re.compile(
     r"^\s*tagName\s+eq\s+'(?P<name>[^']*)'(?:\s+and\s+tagValue\s+eq\s+'(?P<value>[^']*)')?\s*$", re.I)
 _TYPE_FILTER = re.compile(r"^\s*resourceType\s+eq\s+'(?P<type>[^']*)'\s*$", re.I)
@@ -78,16 +95,11 @@ class ResourceGroups:
     # groups --------------------------------------------------------------------------------------
     def put_group(self, req: Request, sub: str, name: str) -> Response:
         self.p.check_subscription(sub)
-        if not _NAME.match(name) or name.endswith("."):
-            raise ArmError(400, "InvalidResourceGroup",
-                           f"The provided resource group name '{name}' has these invalid characters: "
-                           "'{0}'. The name can only be a letter, digit, '-', '.', '(', ')' or '_'.")
-        body = req.json()
-        if not isinstance(body, dict) or not body.get("location"):
+        check_group_name(name)
+        body = check_resource_body(req.json() or {})
+        if not body.get("location"):
             raise ArmError(400, "LocationRequired", "The location property is required for this definition.")
-        tags = body.get("tags") or {}
-        if not isinstance(tags, dict) or not all(isinstance(v, str) for v in tags.values()):
-            raise ArmError(400, "InvalidRequestContent", "The request content was invalid: tags must be strings.")
+        tags = check_tags(body.get("tags"))
         with self.p.lock:
             existing = self.p.store.group(name)
             if existing and existing.provisioning_state == "Deleting":
@@ -99,21 +111,27 @@ class ResourceGroups:
                     raise ArmError(409, "InvalidResourceGroupLocation",
                                    f"Invalid resource group location '{body['location']}'. The Resource group "
                                    f"already exists in location '{existing.location}'.")
-                existing.tags = dict(tags)
+                existing.tags = tags
                 return Response.json(200, existing.body())
-            group = ResourceGroup(name, str(body["location"]).replace(" ", "").lower(), dict(tags),
+            group = ResourceGroup(name, str(body["location"]).replace(" ", "").lower(), tags,
                                   self.p.store.subscription_id, self.p.clock.now(),
                                   managed_by=body.get("managedBy"))
             self.p.store.put_group(group)
             return Response.json(201, group.body())
 
     def patch_group(self, req: Request, sub: str, name: str) -> Response:
+        """PATCH applies the same rules as PUT to what it changes (tags, managedBy)."""
         self.p.check_subscription(sub)
-        body = req.json() or {}
+        body = check_resource_body(req.json() or {})
+        tags = check_tags(body["tags"]) if body.get("tags") is not None else None
         with self.p.lock:
             group = self.p.require_group(name)
+            if group.provisioning_state == "Deleting":
+                raise ArmError(409, "ResourceGroupBeingDeleted",
+                               f"The resource group '{group.name}' is in deprovisioning state and cannot "
+                               "perform this operation.")
             if "tags" in body:
-                group.tags = dict(body["tags"] or {})
+                group.tags = tags or {}
             return Response.json(200, group.body())
 
     def _settle(self, group: ResourceGroup) -> ResourceGroup:

@@ -7,7 +7,6 @@ import io
 import os
 import re
 import tarfile
-import time
 
 import pytest
 
@@ -170,16 +169,13 @@ def test_dockerfile_path_inside_context(make_context) -> None:
     assert result.image.files()["srv/app.py"] == (APP, 0o644)
 
 
-def test_one_megabyte_context_is_fast(make_context) -> None:
-    context = make_context(
-        {"Dockerfile": b"FROM python:3.11-slim\nCOPY . /app/\n", "blob.bin": os.urandom(1024 * 1024), "app.py": APP}
-    )
-    started = time.perf_counter()
+def test_one_megabyte_context_is_copied_whole(make_context) -> None:
+    """Its speed is a figure in benchmarks/bench_registry.py, not an assertion here."""
+    blob = os.urandom(1024 * 1024)
+    context = make_context({"Dockerfile": b"FROM python:3.11-slim\nCOPY . /app/\n", "blob.bin": blob, "app.py": APP})
     result = build.run_build(context)
-    elapsed = time.perf_counter() - started
     assert result.succeeded, result.log_text
-    assert len(result.image.files()["app/blob.bin"][0]) == 1024 * 1024
-    assert elapsed < 2.0
+    assert result.image.files()["app/blob.bin"][0] == blob
 
 
 def test_args_env_and_substitution(make_context) -> None:

@@ -75,7 +75,12 @@ def test_acr_build_from_a_folder_ends_as_a_listed_image(emu: Emulator, mgmt, tas
     assert [r.properties.run_id for r in tasks.runs.list(group, reg.name)] == ["ca2", "ca1"]
 
 
-def test_the_log_grows_while_the_run_runs(emu: Emulator, mgmt, tasks, group: str) -> None:
+def test_the_log_grows_while_the_run_runs(emu: Emulator, mgmt, tasks, group: str,  # noqa: ANN001
+                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    from pytest_acalab.emulator.containerregistry import tasks as tasks_module
+
+    # a queue of 2 s instead of 40 ms: the check that a queued run has no log must not race the clock
+    monkeypatch.setattr(tasks_module, "QUEUE_AZURE_SECONDS", 100.0)
     reg = create_registry(mgmt, group)
     relative = upload_source(emu, tasks, group, reg.name, make_context({"Dockerfile": DOCKERFILE,
                                                                         "app.py": b"x"}))

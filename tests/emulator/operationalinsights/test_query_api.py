@@ -74,11 +74,13 @@ def test_unknown_workspace_is_path_not_found(logs_client, http, logs_token) -> N
 def test_auth_is_required_and_foreign_tokens_refused(emu, http, workspace) -> None:  # noqa: ANN001
     path = f"/v1/workspaces/{workspace.customer_id}/query"
     anonymous = http("POST", path, json={"query": "print 1"})
-    assert anonymous.status_code == 401 and anonymous.json()["error"]["code"] == "AuthenticationFailed"
+    # the Log Analytics query API's own codes, not ARM's
+    assert anonymous.status_code == 401 and anonymous.json()["error"]["code"] == "AuthorizationRequiredError"
+    assert anonymous.json()["error"]["message"] == "Valid authentication was not provided"
     other = Identity(emu.tenant_id)  # another authority: same claims, another signing key
     forged = other.issue(other.add_principal("intruder"), emu.logs_endpoint)
     refused = http("POST", path, forged, json={"query": "print 1"})
-    assert refused.status_code == 401 and refused.json()["error"]["code"] == "InvalidAuthenticationToken"
+    assert refused.status_code == 401 and refused.json()["error"]["code"] == "InvalidTokenError"
 
 
 def test_prefer_statistics_and_render(logs_client, seeded, http, logs_token) -> None:  # noqa: ANN001

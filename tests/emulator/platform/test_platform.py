@@ -145,9 +145,21 @@ def test_delete_group_is_an_lro_with_location(emu: Emulator, resource_client) ->
     r = _raw(emu, "DELETE", f"/subscriptions/{emu.subscription_id}/resourcegroups/{name}?api-version=2024-03-01")
     assert r.status_code == 202
     assert "Location" in r.headers and int(r.headers["retry-after-ms"]) >= 1
-    poller = resource_client.resource_groups.begin_delete(name)
-    poller.result()
+    # follow this deletion's own Location (202 while running, then 200): a second DELETE could race it
+    statuses = []
+    for _ in range(1000):
+        polled = requests.get(r.headers["Location"], headers={"Authorization": f"Bearer {_token(emu)}"},
+                              verify=emu.ca_bundle, timeout=10)
+        statuses.append(polled.status_code)
+        if polled.status_code != 202:
+            break
+    assert statuses[-1] == 200 and set(statuses[:-1]) <= {202}, statuses
     assert not resource_client.resource_groups.check_existence(name)
+    # the SDK's poller follows the same Location to the end
+    other = f"rg-del-{uuid.uuid4().hex[:6]}"
+    resource_client.resource_groups.create_or_update(other, {"location": "koreacentral"})
+    resource_client.resource_groups.begin_delete(other).result()
+    assert not resource_client.resource_groups.check_existence(other)
 
 
 def test_emulator_refuses_bad_profile() -> None:

@@ -313,8 +313,22 @@ def _outer_resources_one(defn: Any) -> Any:
     return view
 
 
+TEMPLATE_LIMITS = {"parameters": 256, "variables": 256, "resources": 800, "outputs": 64}
+"""ARM's template limits (https://learn.microsoft.com/azure/azure-resource-manager/templates/best-practices
+#template-limits); resources are counted as declared (copy loops are checked when they expand)."""
+
+
+def _check_limits(template: dict[str, Any]) -> None:
+    for section, limit in TEMPLATE_LIMITS.items():
+        content = template.get(section)
+        if isinstance(content, dict | list) and len(content) > limit:
+            raise invalid_template(f"The template has {len(content)} {section}; a template may declare at most "
+                                   f"{limit} {section}.")
+
+
 def _check_expressions(template: dict[str, Any], user_fns: dict[str, UserFunction]) -> None:
     """Every expression parses and names only functions that exist (before anything is evaluated)."""
+    _check_limits(template)
     for section in ("parameters", "variables", "functions", "resources", "outputs"):
         content = template.get(section)
         if section == "resources":

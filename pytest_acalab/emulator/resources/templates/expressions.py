@@ -59,11 +59,20 @@ def _describe(tok: _Token) -> str:
     )
 
 
+MAX_EXPRESSION_LENGTH = 24_576
+"""ARM's limit on the characters of one template expression
+(https://learn.microsoft.com/azure/azure-resource-manager/troubleshooting/error-job-size-exceeded)."""
+MAX_NESTING = 100
+"""How deeply calls, members and indexes may nest in one expression here: deeper ones are refused with a
+template error rather than exhausting the interpreter's stack (well within ARM's length limit in practice)."""
+
+
 class _Parser:
     def __init__(self, source: str) -> None:
         self.source = source
         self.tokens = list(self._tokenize())
         self.pos = 0
+        self.depth = 0
 
     def fail(self, reason: str) -> Exception:
         return ExpressionError(f"Unable to parse language expression '{self.source}': {reason}")
@@ -130,6 +139,16 @@ class _Parser:
         return node
 
     def parse_expr(self) -> Node:
+        self.depth += 1
+        try:
+            if self.depth > MAX_NESTING:
+                raise self.fail(f"the expression nests more than {MAX_NESTING} levels deep at position "
+                                f"'{self.peek().pos}'.")
+            return self._parse_expr()
+        finally:
+            self.depth -= 1
+
+    def _parse_expr(self) -> Node:
         tok = self.take()
         node: Node
         if tok.kind in ("str", "int"):
@@ -185,6 +204,9 @@ def parse(text: str) -> Node:
     if not is_expression(text):
         raise ExpressionError(f"The string '{text}' is not a template language expression.")
     body = text[1:-1]
+    if len(text) > MAX_EXPRESSION_LENGTH:
+        raise ExpressionError(f"The template language expression '{text[:80]}...' is {len(text)} characters long; "
+                              f"an expression may have at most {MAX_EXPRESSION_LENGTH} characters.")
     if not body.strip():
         raise ExpressionError(f"Unable to parse language expression '{body}': the expression is empty.")
     return _Parser(body).parse_root()
