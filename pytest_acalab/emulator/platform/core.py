@@ -15,6 +15,7 @@ from pytest_acalab.emulator.platform import errors
 from pytest_acalab.emulator.platform.clock import Clock
 from pytest_acalab.emulator.platform.errors import ArmError
 from pytest_acalab.emulator.platform.faults import KINDS, Faults
+from pytest_acalab.emulator.platform.hosts import APP_SUFFIX, PublicUrls, path_style
 from pytest_acalab.emulator.platform.http import Headers, Request, Response
 from pytest_acalab.emulator.platform.identity import Identity
 from pytest_acalab.emulator.platform.lro import Operations
@@ -71,7 +72,13 @@ class Platform:
         self.identity = Identity(tenant_id)
         self.services = Services()
         self.page_size = page_size
+        self.urls = PublicUrls()
+        """Where answers point: Azure's host names (cloud-faithful mode) or this emulator's loopback URL."""
         self.base_url = ""
+        """ARM's base URL as written into answers (``self.urls.management``, set when the emulator starts)."""
+        self.ingress: Handler = self._no_ingress
+        """Answers requests for app FQDNs (``*.azurecontainerapps.io`` at any depth) that reach the main
+        listener; the Container Apps runtime replaces it to serve its replicas."""
         self.registry_url: Callable[[str], str] = lambda login_server: self.base_url
         self._routes: list[Route] = []
         self._types: dict[str, ResourceType] = {}
@@ -82,6 +89,7 @@ class Platform:
         self.route("GET", "/{tenant}/v2.0/.well-known/openid-configuration", self.identity.openid_configuration,
                    auth=False)
         self.route("POST", "/{tenant}/oauth2/v2.0/token", self.identity.token, auth=False)
+        self.route("GET", "/common/discovery/instance", self.identity.instance_discovery, auth=False)
         self.route("GET", "/acalab/registries/{login_server}", self._registry_endpoint)
         self.route("GET", "/metadata/endpoints", self._metadata, auth=False)
         self.route("GET PUT", "/acalab/faults", self._faults_switch)
@@ -89,7 +97,14 @@ class Platform:
     def _metadata(self, req: Request) -> Response:
         from pytest_acalab.emulator.platform.metadata import metadata_endpoints
 
-        return metadata_endpoints(self.base_url)(req)
+        return metadata_endpoints(self.urls)(req)
+
+    @staticmethod
+    def _no_ingress(req: Request) -> Response:
+        return Response.json(502, {"error": {
+            "code": "NoIngress",
+            "message": f"The pytest-acalab emulator has no ingress for '{req.authority}': it runs no workload "
+                       "behind this app's FQDN."}})
 
     def _registry_endpoint(self, req: Request, login_server: str) -> Response:
         """Where a registry's data plane listens (for clients attached to a standalone emulator)."""
@@ -182,6 +197,10 @@ class Platform:
         return None
 
     def _dispatch(self, req: Request) -> Response:
+        if req.host == MANAGEMENT and req.authority:
+            if req.authority.endswith(APP_SUFFIX):
+                return self.ingress(req)
+            req.path = path_style(req.authority, req.path)
         fault = self._fault(req)
         if fault is not None:
             return fault
