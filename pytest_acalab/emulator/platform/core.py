@@ -6,6 +6,7 @@ import logging
 import re
 import threading
 import uuid
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from email.utils import formatdate
@@ -85,6 +86,9 @@ class Platform:
         self._namespaces: dict[str, str] = {}
         self.secrets: set[str] = set()
         """Every secret value the emulator hands out; tests scan outputs for them."""
+        self.traffic: Counter[tuple[str, str, str]] = Counter()
+        """Requests from clients by (host name they were sent to, method, first path segment): what a run
+        asks of each Azure service (ARM's request budget), and proof of which host names it used."""
         self.lock: threading.RLock = self.store.lock
         self.route("GET", "/{tenant}/v2.0/.well-known/openid-configuration", self.identity.openid_configuration,
                    auth=False)
@@ -93,6 +97,7 @@ class Platform:
         self.route("GET", "/acalab/registries/{login_server}", self._registry_endpoint)
         self.route("GET", "/metadata/endpoints", self._metadata, auth=False)
         self.route("GET PUT", "/acalab/faults", self._faults_switch)
+        self.route("GET", "/acalab/traffic", self._traffic)
 
     def _metadata(self, req: Request) -> Response:
         from pytest_acalab.emulator.platform.metadata import metadata_endpoints
@@ -109,6 +114,23 @@ class Platform:
     def _registry_endpoint(self, req: Request, login_server: str) -> Response:
         """Where a registry's data plane listens (for clients attached to a standalone emulator)."""
         return Response.json(200, {"loginServer": login_server.lower(), "endpoint": self.registry_url(login_server)})
+
+    def _traffic(self, req: Request) -> Response:
+        """Emulator-only: the request counts of ``traffic`` (``?reset=true`` also clears them)."""
+        with self.lock:
+            rows = [{"host": h, "method": m, "path": p, "count": n} for (h, m, p), n in sorted(self.traffic.items())]
+            if (req.query_ci("reset") or "").lower() == "true":
+                self.traffic.clear()
+        return Response.json(200, {"requests": rows})
+
+    def _count(self, req: Request) -> None:
+        if req.internal or req.path.lower().startswith("/acalab/"):
+            return
+        segment = next((p for p in req.path.split("/") if p), "").lower()
+        loopback = not req.authority or req.authority in ("127.0.0.1", "localhost", "[::1]")
+        host = "loopback" if loopback else req.authority
+        with self.lock:
+            self.traffic[(host, req.method, segment)] += 1
 
     def _faults_switch(self, req: Request) -> Response:
         """Emulator-only: read (GET) or set (PUT) the fault switch of a standalone emulator.
@@ -157,6 +179,7 @@ class Platform:
     def dispatch(self, req: Request) -> Response:
         request_id = str(uuid.uuid4())
         correlation = req.headers.get("x-ms-correlation-request-id") or str(uuid.uuid4())
+        self._count(req)
         try:
             self.scheduler.run_due()
             resp = self._dispatch(req)
