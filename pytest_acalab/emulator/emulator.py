@@ -99,8 +99,8 @@ class Emulator:
     # what clients need ---------------------------------------------------------------------------
     @property
     def logs_endpoint(self) -> str:
-        """What ``LogsQueryClient(endpoint=...)`` takes."""
-        return self.url
+        """What ``LogsQueryClient(endpoint=...)`` takes (in cloud mode Azure's, reached through the proxy)."""
+        return self.platform.urls.logs
 
     def registry_endpoint(self, login_server: str) -> str:
         """The HTTPS endpoint serving ``<name>.azurecr.io`` (a loopback port of its own)."""
