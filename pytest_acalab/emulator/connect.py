@@ -51,7 +51,7 @@ def azure_cli_environment(emu: Emulator, config_dir: str | os.PathLike[str] | No
     """
     proxy = emu.proxy_url
     trust = {"REQUESTS_CA_BUNDLE": emu.ca_bundle}
-    if emu.cloud:  # also for clients on Python's default SSL context (aiohttp: the SDKs' async clients)
+    if emu.cloud:  # also for clients on OpenSSL's default trust (urllib; aiohttp, untested: not installed here)
         trust["SSL_CERT_FILE"] = emu.ca_bundle
     else:
         trust["AZURE_CORE_INSTANCE_DISCOVERY"] = "false"
