@@ -236,3 +236,16 @@ def test_the_env_script_points_nothing_at_loopback_but_the_proxy(cloud_emu: Emul
     script = azure_cli_script(cloud_emu)
     assert "az cloud set -n AzureCloud" in script and "az cloud register" not in script
     assert cloud_emu.client_secret not in script.split("if command -v az", 1)[1]
+
+
+def test_loopback_mode_keeps_the_custom_cloud_and_its_own_url(tmp_path: Path) -> None:
+    from pytest_acalab.emulator.connect import azure_cli_environment, azure_cli_script
+
+    with Emulator() as emu:
+        env = azure_cli_environment(emu, tmp_path)
+        assert env["AZURE_AUTHORITY_HOST"] == emu.url and env["AZURE_CORE_INSTANCE_DISCOVERY"] == "false"
+        script = azure_cli_script(emu)
+        assert f"--endpoint-resource-manager {emu.url}/" in script and "az cloud set -n AcalabEmulator" in script
+        meta = requests.get(f"{emu.url}/metadata/endpoints?api-version=2022-09-01", verify=emu.ca_bundle,
+                            timeout=30).json()
+        assert meta["name"] == "AcalabEmulator" and meta["resourceManager"] == f"{emu.url}/"
