@@ -7,7 +7,7 @@
 3. in bash: ``eval "$(acalab emulator env --from OUT_DIR/acalab.env)"`` then
    ``pytest labs --acalab-backend azure --acalab-subscription "$AZURE_SUBSCRIPTION_ID"`` (plus junit and
    report paths; ``ACALAB_MAX_WAIT`` / ``ACALAB_POLL_INTERVAL`` shrink Azure's waits so a regression fails in
-   seconds), then the same for each lab on its own, reading the emulator's request counts after each run;
+   seconds), then reads the emulator's request counts (by host: which names the run used);
 4. writes ``OUT_DIR/results.json`` and stops the emulator (SIGTERM, by its process id).
 
 ``acalab`` and ``pytest`` are this interpreter's (wrappers first on PATH), so the code under test runs.
@@ -95,8 +95,6 @@ def main(out: Path) -> int:
     serve = _serve(env, env_file, out / "serve.log")
     try:
         results["runs"].append(_run(env, env_file, "labs", out, "all"))
-        for lab in sorted(p for p in (REPO / "labs").iterdir() if (p / "lab.yaml").is_file()):
-            results["runs"].append(_run(env, env_file, f"labs/{lab.name}", out, lab.name))
     finally:
         serve.send_signal(signal.SIGTERM)
         try:

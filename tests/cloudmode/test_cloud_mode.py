@@ -4,6 +4,7 @@ does the same from a shell in a loopback-only network namespace)."""
 
 from __future__ import annotations
 
+import json
 import socket
 import ssl
 import xml.etree.ElementTree as ET
@@ -18,6 +19,9 @@ from pytest_acalab.emulator import Emulator
 from pytest_acalab.emulator.platform.http import Response
 
 ARM = "https://management.azure.com"
+# ARM's per-subscription token buckets (reads 250, writes 200, deletes 200; refills 25/10/10 per second):
+# https://learn.microsoft.com/azure/azure-resource-manager/management/request-limits-and-throttling
+BUCKETS = {"read": 250, "write": 200, "delete": 200}
 LAB_NAMES = sorted(p.name for p in LABS.iterdir() if (p / "lab.yaml").is_file())
 
 
@@ -154,15 +158,30 @@ def _hosts_used(emu: Emulator) -> dict[str, int]:
     return out
 
 
+def arm_requests(traffic: dict[tuple[str, str, str], int]) -> dict[str, int]:
+    """ARM requests by ARM's throttling categories: reads (GET/HEAD), writes (PUT/PATCH/POST), deletes."""
+    out = {"read": 0, "write": 0, "delete": 0}
+    for (host, method, _segment), count in traffic.items():
+        if host == "management.azure.com":
+            out[{"GET": "read", "HEAD": "read", "DELETE": "delete"}.get(method, "write")] += count
+    return out
+
+
 @pytest.mark.parametrize("lab_name", LAB_NAMES)
 def test_the_azure_backend_passes_every_lab_against_the_cloud_faithful_emulator(
-        pytester: pytest.Pytester, azure_shell: Emulator, lab_name: str) -> None:
+        pytester: pytest.Pytester, azure_shell: Emulator, lab_name: str, record_property) -> None:  # noqa: ANN001
+    """Also counts what one lab asks of ARM, for the nightly's concurrency (docs/live-azure.md)."""
     lab = copy_lab(pytester.path, lab_name)
     azure_shell.platform.traffic.clear()
     result = pytester.runpytest(str(lab), "--acalab-backend", "azure", "--acalab-max-wait", "60s",
-                                "--acalab-poll-interval", "0.1s", "--junitxml", str(pytester.path / "junit.xml"))
+                                "--acalab-poll-interval", "0.2s", "--junitxml", str(pytester.path / "junit.xml"))
     outcomes = result.parseoutcomes()
     assert outcomes.get("passed", 0) > 0 and set(outcomes) <= {"passed", "warnings"}, result.stdout.str()
+    counts = arm_requests(azure_shell.platform.traffic)
+    record_property("arm_requests", json.dumps(counts))
+    print(f"{lab_name}: ARM requests at emulator speed, 0.2 s polls: {counts}")
+    assert counts["write"] > 0 and counts["delete"] == 1 and counts["read"] > 0
+    assert all(counts[k] < BUCKETS[k] for k in BUCKETS), counts  # one lab never empties a bucket on its own
     hosts = _hosts_used(azure_shell)
     assert "loopback" not in hosts, hosts  # every URL the backend followed named an Azure host
     assert {"management.azure.com", "login.microsoftonline.com"} <= set(hosts)

@@ -1,9 +1,6 @@
 """The nightly's code path before it meets Azure: in a network namespace whose only interface is loopback,
 ``acalab emulator serve``, ``eval "$(acalab emulator env --from F)"`` and
 ``pytest labs --acalab-backend azure --acalab-subscription "$AZURE_SUBSCRIPTION_ID"`` pass every lab.
-
-Also measures what one lab asks of ARM (requests by method, counted by the emulator) for the nightly's
-concurrency limits (docs/live-azure.md, "ARM request budget").
 """
 
 from __future__ import annotations
@@ -21,22 +18,6 @@ from netns import unshare_argv
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
 LABS = sorted(p.name for p in (REPO / "labs").iterdir() if (p / "lab.yaml").is_file())
-# ARM's per-subscription token buckets (reads 250, writes 200, deletes 200; refills 25/10/10 per second):
-# https://learn.microsoft.com/azure/azure-resource-manager/management/request-limits-and-throttling
-BUCKETS = {"read": 250, "write": 200, "delete": 200}
-
-
-def arm_requests(traffic: list[dict[str, Any]]) -> dict[str, int]:
-    """ARM requests by ARM's throttling categories: reads (GET/HEAD), writes (PUT/PATCH/POST), deletes."""
-    out = {"read": 0, "write": 0, "delete": 0}
-    for row in traffic:
-        if row["host"] != "management.azure.com":
-            continue
-        kind = {"GET": "read", "HEAD": "read", "DELETE": "delete"}.get(row["method"], "write")
-        out[kind] += row["count"]
-    return out
-
-
 @pytest.fixture(scope="module")
 def offline_run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     prefix, why = unshare_argv()
@@ -81,15 +62,3 @@ def test_every_url_the_backend_followed_named_an_azure_host(offline_run: dict[st
     assert {"management.azure.com", "login.microsoftonline.com", "api.loganalytics.io",
             "koreacentral.azurecontainerapps.dev"} <= hosts, hosts
     assert any(h.endswith(".azurecr.io") for h in hosts) and any(h.endswith(".blob.core.windows.net") for h in hosts)
-
-
-@pytest.mark.parametrize("lab", LABS)
-def test_each_lab_passes_alone_and_its_arm_requests_are_counted(offline_run: dict[str, Any], lab: str,
-                                                                 record_property) -> None:  # noqa: ANN001
-    run = next(r for r in offline_run["runs"] if r["target"] == f"labs/{lab}")
-    assert run["returncode"] == 0, run["tail"]
-    counts = arm_requests(run["traffic"])
-    record_property("arm_requests", json.dumps(counts))
-    print(f"{lab}: ARM requests at emulator speed {counts}")
-    assert counts["write"] > 0 and counts["delete"] >= 1 and counts["read"] > 0
-    assert all(counts[k] < BUCKETS[k] for k in BUCKETS), counts  # one lab never empties a bucket on its own
