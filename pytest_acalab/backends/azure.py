@@ -83,7 +83,7 @@ class AzureBackend(Backend):
         self.max_wait = max_wait
         self.poll_interval = poll_interval
         self.deadlines = shrunk(AZURE_DEADLINES, max_wait, poll_interval)
-        self._cred = None
+        self._cred: Any = None
 
     def scale_wait(self, azure_seconds: float) -> float:
         """A lab's stated wait (``within: 10m``) in real seconds: as stated, capped by ``max_wait``."""
