@@ -17,7 +17,7 @@ def _serve(args: argparse.Namespace) -> int:
     from pytest_acalab.emulator.connect import azure_cli_script, how_to_connect, write_env_file
 
     stop = threading.Event()
-    with Emulator(profile=args.profile, speed=args.speed, port=args.port) as emu:
+    with Emulator(profile=args.profile, speed=args.speed, port=args.port, cloud=args.hosts == "azure") as emu:
         env_file = os.path.abspath(args.env_file) if args.env_file else str(emu.state_dir / "acalab.env")
         write_env_file(env_file, azure_cli_script(emu))  # the secret goes here (0600), never to the terminal
         print(how_to_connect(emu, env_file), flush=True)
@@ -45,6 +45,10 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (default: a free one)")
     serve.add_argument("--profile", choices=("fast", "realistic"), default="fast")
     serve.add_argument("--speed", type=float, default=1.0, help="speed factor for the realistic profile")
+    serve.add_argument("--hosts", choices=("azure", "loopback"), default="azure",
+                       help="azure (default, cloud-faithful): every URL it hands out names Azure's real hosts, "
+                            "answered through its HTTPS proxy; loopback: URLs name https://127.0.0.1:<port> and "
+                            "the Azure CLI uses a custom cloud")
     serve.add_argument("--env-file",
                        help="write the shell exports and Azure CLI login for 'acalab emulator env' here (mode 0600; "
                             "removed when the emulator stops); default: a file in the emulator's state directory")

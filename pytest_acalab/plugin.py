@@ -45,6 +45,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--acalab-min-wait", default=None,
                     help="emulator only: the least real time a stated wait gets (default 10s), e.g. 1s in "
                          "the project's own tests [env ACALAB_MIN_WAIT]")
+    group.addoption("--acalab-max-wait", default=None,
+                    help="azure only: cap every wait (stated 'within', action timeouts, deadlines) at this duration, "
+                         "e.g. 60s against the cloud-faithful emulator so a regression fails in seconds "
+                         "[env ACALAB_MAX_WAIT]")
+    group.addoption("--acalab-poll-interval", default=None,
+                    help="azure only: pause between polls (default 10s, Azure's pace), e.g. 0.2s against the "
+                         "cloud-faithful emulator [env ACALAB_POLL_INTERVAL]")
     group.addoption("--acalab-delete-after", default=None,
                     help="DeleteAfter tag on created groups, as a duration (default 6h) for 'acalab sweep'")
     group.addoption("--acalab-lease", default=None,

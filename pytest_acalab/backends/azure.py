@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from dataclasses import fields, replace
 from typing import Any
 
 from pytest_acalab.backends.base import ARM_SCOPE, Backend, Deadlines
@@ -52,17 +53,41 @@ def check_configuration(subscription_id: str | None) -> tuple[str, list[str]]:
     return subscription_id, sources
 
 
+AZURE_DEADLINES = Deadlines(probe=600.0, action=1800.0, deployment=1800.0, teardown=60.0, poll_interval=10.0,
+                            transient=300.0)
+"""Azure's pace: ten-second polls, deadlines of minutes (environment creation alone takes about 2.5)."""
+
+
+def shrunk(deadlines: Deadlines, max_wait: float | None, poll_interval: float | None) -> Deadlines:
+    """``deadlines`` with every wait capped at ``max_wait`` and the poll interval replaced (None: unchanged)."""
+    changes: dict[str, float] = {}
+    if max_wait is not None:
+        changes = {f.name: min(getattr(deadlines, f.name), max_wait) for f in fields(deadlines)
+                   if f.name != "poll_interval"}
+    if poll_interval is not None:
+        changes["poll_interval"] = poll_interval
+    return replace(deadlines, **changes)
+
+
 class AzureBackend(Backend):
     name = "azure"
 
-    def __init__(self, subscription_id: str | None, location: str | None = None) -> None:
+    def __init__(self, subscription_id: str | None, location: str | None = None, *,
+                 max_wait: float | None = None, poll_interval: float | None = None) -> None:
+        """``max_wait`` / ``poll_interval`` (``--acalab-max-wait`` / ``--acalab-poll-interval``) shrink Azure's
+        waits, e.g. so that a run against the cloud-faithful emulator fails in seconds instead of minutes."""
         subscription_id, sources = check_configuration(subscription_id)
         self.subscription_id = subscription_id
         self.location_override = location
         self.sources = sources
-        self.deadlines = Deadlines(probe=600.0, action=1800.0, deployment=1800.0, teardown=60.0,
-                                   poll_interval=10.0, transient=300.0)
-        self._cred = None
+        self.max_wait = max_wait
+        self.poll_interval = poll_interval
+        self.deadlines = shrunk(AZURE_DEADLINES, max_wait, poll_interval)
+        self._cred: Any = None
+
+    def scale_wait(self, azure_seconds: float) -> float:
+        """A lab's stated wait (``within: 10m``) in real seconds: as stated, capped by ``max_wait``."""
+        return azure_seconds if self.max_wait is None else min(azure_seconds, self.max_wait)
 
     def credential(self) -> Any:
         if self._cred is None:
@@ -76,7 +101,10 @@ class AzureBackend(Backend):
         return self._cred
 
     def arm_kwargs(self) -> dict[str, Any]:
-        return {"credential_scopes": [ARM_SCOPE]}
+        kwargs: dict[str, Any] = {"credential_scopes": [ARM_SCOPE]}
+        if self.poll_interval is not None:  # the SDK pollers' pace when Azure sends no Retry-After
+            kwargs["polling_interval"] = self.poll_interval
+        return kwargs
 
     def logs_endpoint(self) -> str:
         return "https://api.loganalytics.io"
@@ -89,4 +117,8 @@ class AzureBackend(Backend):
         return True
 
     def describe(self) -> dict[str, str]:
-        return {"backend": "azure", "credential_sources": ",".join(self.sources)}
+        out = {"backend": "azure", "credential_sources": ",".join(self.sources)}
+        if self.max_wait is not None or self.poll_interval is not None:
+            out["deadlines"] = (f"shrunk: max wait {self.max_wait}s, poll interval "
+                                f"{self.deadlines.poll_interval}s")
+        return out

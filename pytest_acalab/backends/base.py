@@ -33,6 +33,9 @@ class Backend(ABC):
     subscription_id: str
     location_override: str | None = None
     deadlines: Deadlines
+    awaits_group_deletion: bool = False
+    """Whether teardown waits until a deleted group is gone (the emulator: yes; Azure: no, deletion runs for
+    minutes in the background, and the report says it was requested, not done)."""
 
     @abstractmethod
     def credential(self) -> Any: ...

@@ -29,6 +29,7 @@ def check_configuration() -> None:
 
 class EmulatorBackend(Backend):
     name = "emulator"
+    awaits_group_deletion = True
 
     def __init__(self, profile: str = "fast", speed: float = 1.0, location: str | None = None,
                  min_wait: float | None = None) -> None:

@@ -2,6 +2,9 @@
 
     with Emulator() as emu:
         client = ContainerAppsAPIClient(emu.credential(), emu.subscription_id, **emu.client_kwargs())
+
+``Emulator(cloud=True)`` is the cloud-faithful mode: every URL in its answers names Azure's real hosts,
+which clients reach through ``emu.proxy_url`` (``HTTPS_PROXY``); ``acalab emulator serve`` runs this mode.
 """
 
 from __future__ import annotations
@@ -14,10 +17,22 @@ from typing import Any
 
 from pytest_acalab.emulator.platform.clock import Clock
 from pytest_acalab.emulator.platform.core import MANAGEMENT, Platform
+from pytest_acalab.emulator.platform.hosts import (
+    APP_SUFFIX,
+    BLOB_SUFFIX,
+    DATA_COLLECTOR_SUFFIX,
+    EVENT_STREAM_SUFFIX,
+    KEY_VAULT_SUFFIX,
+    LOGIN_ALIASES,
+    LOGS_HOST,
+    MANAGEMENT_HOST,
+    REGISTRY_SUFFIX,
+    HostTable,
+)
 from pytest_acalab.emulator.platform.http import Request, Response
 from pytest_acalab.emulator.platform.proxy import ConnectProxy
 from pytest_acalab.emulator.platform.server import HttpsServer
-from pytest_acalab.emulator.platform.tls import SERVER_NAMES, Certificates, host_context, mint
+from pytest_acalab.emulator.platform.tls import Certificates, host_context, mint
 from pytest_acalab.emulator.providers import register_all
 
 ARM_SCOPE = "https://management.azure.com/.default"
@@ -28,8 +43,10 @@ class Emulator:
 
     def __init__(self, *, profile: str = "fast", speed: float = 1.0, port: int = 0,
                  subscription_id: str | None = None, tenant_id: str | None = None,
-                 page_size: int = 100, state_dir: Path | None = None) -> None:
+                 page_size: int = 100, state_dir: Path | None = None, cloud: bool = False) -> None:
         self.clock = Clock(profile, speed)
+        self.cloud = cloud
+        """Cloud-faithful mode: answers name Azure's hosts, reached through ``proxy_url``."""
         self.subscription_id = subscription_id or str(uuid.uuid4())
         self.tenant_id = tenant_id or str(uuid.uuid4())
         self.platform = Platform(self.clock, self.subscription_id, self.tenant_id, page_size=page_size)
@@ -42,6 +59,10 @@ class Emulator:
         self.platform.state_dir = self._dir
         self.principal = self.platform.identity.add_principal("acalab-emulator-sp")
         self.platform.remember_secret(self.principal.secret)
+        self.hosts = HostTable()
+        """Which listener answers each Azure host name (the CONNECT proxy and TLS read it); add routes with
+        ``hosts.add_suffix(suffix, resolver, any_depth=...)``."""
+        self._default_host_routes()
         register_all(self.platform)
 
     # lifecycle -----------------------------------------------------------------------------------
@@ -49,13 +70,17 @@ class Emulator:
         if self._server is not None:
             return self
         certs = self._certs = mint(self._dir)
+        certs.may_mint = self.hosts.may_serve
         self.ca_bundle = str(certs.ca_bundle)
         self._server = HttpsServer(certs.context, self.platform.dispatch)
         port = self._server.listen(MANAGEMENT, self._port)
         self.url = f"https://127.0.0.1:{port}"
-        self.platform.base_url = self.url
-        self.platform.identity.base_url = self.url
-        self.platform.registry_url = self.registry_endpoint
+        urls = self.platform.urls
+        urls.loopback, urls.cloud = self.url, self.cloud
+        self.platform.base_url = urls.management
+        self.platform.identity.base_url = urls.login
+        self.platform.registry_url = (lambda login_server: f"https://{login_server.lower()}") if self.cloud \
+            else self.registry_endpoint
         self.platform.route("GET", "/acalab/proxy", self._proxy_endpoint)
         return self
 
@@ -79,8 +104,8 @@ class Emulator:
     # what clients need ---------------------------------------------------------------------------
     @property
     def logs_endpoint(self) -> str:
-        """What ``LogsQueryClient(endpoint=...)`` takes."""
-        return self.url
+        """What ``LogsQueryClient(endpoint=...)`` takes (in cloud mode Azure's, reached through the proxy)."""
+        return self.platform.urls.logs
 
     def registry_endpoint(self, login_server: str) -> str:
         """The HTTPS endpoint serving ``<name>.azurecr.io`` (a loopback port of its own)."""
@@ -104,26 +129,37 @@ class Emulator:
 
     def _listener_for(self, host: str) -> int | None:
         """The loopback port serving ``host`` as Azure would, or None for hosts the emulator does not serve."""
-        server = self._server
-        if server is None:
-            return None
-        host = host.lower().rstrip(".")
-        if host.endswith(".azurecr.io") and host.count(".") == 2:
+        return self.hosts.resolve(host)
+
+    def _default_host_routes(self) -> None:
+        def main(host: str) -> int | None:
+            return self._server.port_of(MANAGEMENT) if self._server is not None else None
+
+        def registry(host: str) -> int | None:
             # like DNS: only registries that exist resolve (and each opens one listener, once)
+            if self._server is None:
+                return None
             registries = self.platform.store.of_type("Microsoft.ContainerRegistry/registries")
             if not any(str((r.body.get("properties") or {}).get("loginServer", "")).lower() == host
                        for r in registries):
                 return None
-            return server.listen(host)
-        for name in SERVER_NAMES:
-            if name in ("127.0.0.1", "localhost"):
-                continue
-            if name.startswith("*."):
-                if host.endswith(name[1:]) and "." not in host[: -len(name) + 1]:
-                    return server.port_of(MANAGEMENT)
-            elif host == name:
-                return server.port_of(MANAGEMENT)
-        return self._provider_host(host)
+            return self._server.listen(host)
+
+        def app(host: str) -> int | None:
+            # like DNS: names under an existing environment's default domain, at any depth
+            environments = self.platform.store.of_type("Microsoft.App/managedEnvironments")
+            domains = {str((e.body.get("properties") or {}).get("defaultDomain") or "").lower() for e in environments}
+            served = self._provider_host(host)  # an ingress the app provider serves (its own listener)
+            if served is not None:
+                return served
+            return main(host) if any(d and (host == d or host.endswith("." + d)) for d in domains) else None
+
+        for name in (MANAGEMENT_HOST, LOGS_HOST, *LOGIN_ALIASES):
+            self.hosts.add_exact(name, main)
+        for suffix in (BLOB_SUFFIX, EVENT_STREAM_SUFFIX, KEY_VAULT_SUFFIX, DATA_COLLECTOR_SUFFIX):
+            self.hosts.add_suffix(suffix, main)
+        self.hosts.add_suffix(REGISTRY_SUFFIX, registry)
+        self.hosts.add_suffix(APP_SUFFIX, app, any_depth=True)
 
     def _provider_host(self, host: str) -> int | None:
         """The listener of a host a provider serves itself (an app's ingress fqdn), opened on first use
@@ -165,16 +201,29 @@ class Emulator:
         return self.principal.secret
 
     def credential(self) -> Any:
-        """A real ``ClientSecretCredential`` whose authority is this emulator."""
+        """A real ``ClientSecretCredential``: its authority is this emulator's loopback URL, or in cloud mode
+        Azure's default authority (``login.microsoftonline.com``, with instance discovery) reached through the
+        proxy."""
         from azure.identity import ClientSecretCredential
 
+        if self.cloud:
+            return ClientSecretCredential(self.tenant_id, self.principal.client_id, self.principal.secret,
+                                          connection_verify=self.ca_bundle, proxies=self.proxies())
         return ClientSecretCredential(
             self.tenant_id, self.principal.client_id, self.principal.secret,
             authority=self.url, disable_instance_discovery=True, connection_verify=self.ca_bundle,
         )
 
+    def proxies(self) -> dict[str, str]:
+        """What azure-core's ``proxies=`` and requests' ``proxies=`` take to reach Azure host names here."""
+        return {"https": self.proxy_url}
+
     def client_kwargs(self) -> dict[str, Any]:
-        """Keyword arguments for any ``azure-mgmt-*`` client to talk to this emulator."""
+        """Keyword arguments for any ``azure-mgmt-*`` client to talk to this emulator (in cloud mode: to
+        ``https://management.azure.com`` through the proxy)."""
+        if self.cloud:
+            return {"credential_scopes": [ARM_SCOPE], "connection_verify": self.ca_bundle,
+                    "proxies": self.proxies()}
         return {"base_url": self.url, "credential_scopes": [ARM_SCOPE], "connection_verify": self.ca_bundle}
 
     @property

@@ -29,7 +29,10 @@ class LabRun:
         self.error: BaseException | None = None
         self.stage = "new"
         self.failed = False
-        self.group_created = False
+        self.group_state = "none"
+        """``none`` (no create sent), ``requested`` (sent, outcome unknown: an interrupt or an error during the
+        call), ``created`` (Azure answered it), ``refused`` (the request never reached Azure, or Azure refused it)."""
+        self.create_error = ""
         self.torn_down = False
         self.teardown_note = ""
         self.outcomes: dict[str, Any] = {}
@@ -86,11 +89,18 @@ class LabRun:
             self.journal.record("lifecycle", "reuse-group", resource_group=group)
         else:
             tags = group_tags(self.lab.id, self.session.run_id, opts.delete_after, lease=opts.lease)
-            self.group_created = True  # set first: an interrupt during the call still triggers a delete
+            self.group_state = "requested"  # set first: an interrupt during the call still checks and deletes
             with self.session.interrupts.shielded():  # a signal waits until the group exists, then interrupts
-                retried(backend, lambda: clients.resources.resource_groups.create_or_update(
-                    group, {"location": location, "tags": tags}), deadline=deadline,
-                    what=f"create resource group '{group}'")
+                try:
+                    retried(backend, lambda: clients.resources.resource_groups.create_or_update(
+                        group, {"location": location, "tags": tags}), deadline=deadline,
+                        what=f"create resource group '{group}'")
+                except Exception as exc:
+                    self.create_error = self.session.scrubber.text(f"{type(exc).__name__}: {exc}".splitlines()[0])
+                    if _never_created(exc):
+                        self.group_state = "refused"
+                    raise
+                self.group_state = "created"
                 self.session.group_created(group)
             self.journal.record("lifecycle", "create-group", resource_group=group, tags=tags)
         ctx.on_wait = self._progress
@@ -179,9 +189,13 @@ class LabRun:
         opts = self.session.options
         group = ctx.resource_group if ctx else (opts.resource_group or group_name(self.lab.id, self.session.run_id))
         backend = self.session._backend
-        if not self.group_created or backend is None:
+        if self.group_state in ("none", "refused") or backend is None:
             if opts.resource_group:
                 self.teardown_note = f"reused resource group '{group}' left in place (not created by this run)"
+            elif self.group_state == "refused":
+                self.teardown_note = (f"resource group '{group}' was not created ({self.create_error}): "
+                                      "nothing to delete")
+                self.journal.record("lifecycle", "group-not-created", resource_group=group, note=self.teardown_note)
             return
         keep_reason = ("--acalab-keep" if opts.keep else "cleanup: keep" if self.lab.cleanup == "keep"
                        else "--acalab-keep-on-failure" if opts.keep_on_failure and (self.failed or self.error)
@@ -206,12 +220,24 @@ class LabRun:
         started = time.monotonic()
         deadline = min(backend.deadlines.teardown, backend.deadlines.transient)
         try:
+            if self.group_state == "requested" and not retried(
+                    backend, lambda: clients.resources.resource_groups.check_existence(group), deadline=deadline,
+                    what=f"check whether resource group '{group}' was created"):
+                self.teardown_note = (f"resource group '{group}' was not created ({self.create_error or 'interrupted'})"
+                                      ": nothing to delete")
+                self.journal.record("lifecycle", "group-not-created", resource_group=group, note=self.teardown_note)
+                return
             with self.session.interrupts.shielded(deliver_after=False):  # a signal cannot abandon the delete
                 poller = retried(backend, lambda: clients.resources.resource_groups.begin_delete(group),
                                  deadline=deadline, what=f"delete resource group '{group}'")
-                if backend.name == "emulator":
+                if backend.awaits_group_deletion:
                     _wait_deleted(backend, clients, poller, group, deadline)
-            self.teardown_note = f"deleted resource group '{group}'"
+            if backend.awaits_group_deletion:
+                self.teardown_note = f"deleted resource group '{group}'"
+            else:
+                self.teardown_note = (f"deletion of resource group '{group}' requested, not awaited (Azure deletes it "
+                                      "in the background; if that fails, its DeleteAfter tag lets 'acalab sweep' "
+                                      "remove it)")
         except ResourceNotFoundError:
             self.teardown_note = f"resource group '{group}' was already gone"
         except Exception as exc:  # report, never mask the test outcome
@@ -238,6 +264,22 @@ class LabRun:
             "bicep": self.bicep.as_dict() if self.bicep is not None else None,
             "elapsed": round(time.monotonic() - self.started, 3),
         }
+
+
+def _never_created(exc: BaseException) -> bool:
+    """The create request certainly created nothing: no token (the request was never sent), or Azure refused
+    it with a 4xx other than a conflict (throttling and 5xx leave the outcome unknown)."""
+    from azure.core.exceptions import ClientAuthenticationError, HttpResponseError
+
+    from pytest_acalab.probes.retry import RetryExhausted
+
+    if isinstance(exc, RetryExhausted):
+        return False
+    if isinstance(exc, ClientAuthenticationError) and getattr(exc, "status_code", None) is None:
+        return True
+    status = getattr(exc, "status_code", None)
+    return isinstance(exc, HttpResponseError) and isinstance(status, int) and 400 <= status < 500 and \
+        status not in (408, 409, 429)
 
 
 def transient_failure(exc: Any) -> str:

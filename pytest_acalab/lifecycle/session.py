@@ -47,6 +47,8 @@ class Options:
     delete_after: timedelta = timedelta(hours=6)
     min_wait: float | None = None
     lease: timedelta = DEFAULT_LEASE
+    max_wait: float | None = None
+    poll_interval: float | None = None
 
     @classmethod
     def from_config(cls, config: pytest.Config) -> Options:
@@ -67,6 +69,8 @@ class Options:
         speed = opt("acalab_speed", None, "ACALAB_SPEED")
         min_wait = opt("acalab_min_wait", "acalab_min_wait", "ACALAB_MIN_WAIT")
         lease = opt("acalab_lease", "acalab_lease", "ACALAB_LEASE")
+        max_wait = opt("acalab_max_wait", None, "ACALAB_MAX_WAIT")
+        poll_interval = opt("acalab_poll_interval", None, "ACALAB_POLL_INTERVAL")
         try:
             lease_for = timedelta(seconds=parse_duration(str(lease))) if lease else DEFAULT_LEASE
             if lease_for.total_seconds() < 1:
@@ -74,6 +78,8 @@ class Options:
             keep_for = timedelta(seconds=parse_duration(str(delete_after)))
             speed_value = float(speed) if speed is not None else 1.0
             min_wait_value = parse_duration(str(min_wait)) if min_wait is not None else None
+            max_wait_value = _positive("--acalab-max-wait", max_wait)
+            poll_value = _positive("--acalab-poll-interval", poll_interval)
         except ValueError as exc:
             raise ConfigurationError(f"acalab options: {exc}") from None
         return cls(
@@ -89,7 +95,19 @@ class Options:
             delete_after=keep_for,
             min_wait=min_wait_value,
             lease=lease_for,
+            max_wait=max_wait_value,
+            poll_interval=poll_value,
         )
+
+
+def _positive(option: str, value: Any) -> float | None:
+    """A duration option (``30s``, ``0.2s``, ``2m``) as seconds > 0, or None when not given."""
+    if value is None:
+        return None
+    seconds = parse_duration(str(value))
+    if seconds <= 0:
+        raise ValueError(f"{option} {value}: expected a duration above zero, e.g. 30s")
+    return seconds
 
 
 @dataclass
@@ -128,7 +146,9 @@ class AcalabSession:
                 if self.options.backend == "azure":
                     from pytest_acalab.backends.azure import AzureBackend
 
-                    self._backend = AzureBackend(self.options.subscription, self.options.location)
+                    self._backend = AzureBackend(self.options.subscription, self.options.location,
+                                                 max_wait=self.options.max_wait,
+                                                 poll_interval=self.options.poll_interval)
                 else:
                     from pytest_acalab.backends.emulator import EmulatorBackend
 

@@ -136,10 +136,12 @@ def test_serve_keeps_the_secret_off_the_terminal_and_env_prints_the_exports(tmp_
         secret = exports["AZURE_CLIENT_SECRET"]
         assert len(secret) >= 16 and secret not in shown
         assert exports["ACALAB_EMULATOR_URL"] in shown and exports["HTTPS_PROXY"] in shown
-        for name, value in (("AZURE_CORE_INSTANCE_DISCOVERY", "false"), ("AZURE_CORE_COLLECT_TELEMETRY", "false"),
-                            ("NO_PROXY", "127.0.0.1,localhost")):
+        for name, value in (("AZURE_CORE_COLLECT_TELEMETRY", "false"), ("NO_PROXY", "127.0.0.1,localhost"),
+                            # cloud-faithful: the credentials' default authority, instance discovery left on
+                            ("AZURE_AUTHORITY_HOST", "https://login.microsoftonline.com")):
             assert exports[name] == value
-        assert exports["REQUESTS_CA_BUNDLE"] == exports["ACALAB_EMULATOR_CA_BUNDLE"]
+        assert "AZURE_CORE_INSTANCE_DISCOVERY" not in exports
+        assert exports["REQUESTS_CA_BUNDLE"] == exports["SSL_CERT_FILE"] == exports["ACALAB_EMULATOR_CA_BUNDLE"]
         assert os.path.isfile(exports["REQUESTS_CA_BUNDLE"])
 
         printed = subprocess.run([*ACALAB, "emulator", "env", "--from", str(env_file)], cwd=REPO,
@@ -147,7 +149,8 @@ def test_serve_keeps_the_secret_off_the_terminal_and_env_prints_the_exports(tmp_
         assert printed.returncode == 0, printed.stderr
         assert printed.stdout == env_file.read_text()  # captured by eval: the real values
         assert "az login --service-principal" in printed.stdout and "--identity" not in printed.stdout
-        assert secret not in printed.stdout.split("az cloud show", 1)[1]  # login line uses the variable
+        assert "az cloud set -n AzureCloud" in printed.stdout and "az cloud register" not in printed.stdout
+        assert secret not in printed.stdout.split("if command -v az", 1)[1]  # login line uses the variable
     finally:
         rest = _stop(proc)
     assert secret not in rest and "emulator stopped" in rest
@@ -192,7 +195,7 @@ def test_eval_of_env_logs_the_cli_in_to_the_served_emulator(tmp_path: Path) -> N
         assert done.returncode == 0, done.stderr
         decoder = json.JSONDecoder()
         account, end = decoder.raw_decode(done.stdout)
-        assert account["environmentName"] == "AcalabEmulator"
+        assert account["environmentName"] == "AzureCloud"  # cloud-faithful: the CLI's own cloud, unchanged
         assert account["id"] == exports["AZURE_SUBSCRIPTION_ID"]
         assert account["user"] == {"name": exports["AZURE_CLIENT_ID"], "type": "servicePrincipal"}
         assert done.stdout[end:].strip() == "Succeeded"

@@ -53,7 +53,8 @@ class Bodies:
         self.p = platform
 
     def stream_base(self, location: str) -> str:
-        return self.p.base_url
+        """Where event and log streams are served: ``https://<region>.azurecontainerapps.dev`` (cloud mode)."""
+        return self.p.urls.event_stream(location_key(location))
 
     def environment(self, env: Environment) -> dict[str, Any]:
         props: dict[str, Any] = {
@@ -63,8 +64,8 @@ class Bodies:
             "appLogsConfiguration": env.properties.get("appLogsConfiguration") or {"destination": None},
             "zoneRedundant": bool(env.properties.get("zoneRedundant", False)),
             "kedaConfiguration": {"version": "2.17.2"}, "daprConfiguration": {"version": "1.13.6-msft.6"},
-            "eventStreamEndpoint": f"{self.p.base_url}/subscriptions/{env.rid.subscription}/resourceGroups/"
-                                   f"{env.rid.resource_group}/managedEnvironments/{env.name}/eventstream",
+            "eventStreamEndpoint": f"{self.stream_base(env.location)}/subscriptions/{env.rid.subscription}/"
+                                   f"resourceGroups/{env.rid.resource_group}/managedEnvironments/{env.name}/eventstream",
             "customDomainConfiguration": {"customDomainVerificationId": VERIFICATION_ID, "dnsSuffix": None,
                                           "certificateValue": None, "certificatePassword": None,
                                           "thumbprint": None, "subjectName": None, "expirationDateUtc": None},
@@ -105,8 +106,8 @@ class Bodies:
             "customDomainVerificationId": VERIFICATION_ID, "configuration": config, "template": app.template,
         })
         if app.ever_succeeded:  # absent after a failed create (observed acr-pull-failure 05)
-            props["eventStreamEndpoint"] = (f"{self.p.base_url}/subscriptions/{app.rid.subscription}/resourceGroups/"
-                                            f"{app.rid.resource_group}/containerApps/{app.name}/eventstream")
+            props["eventStreamEndpoint"] = (f"{self.stream_base(app.location)}/subscriptions/{app.rid.subscription}/"
+                                            f"resourceGroups/{app.rid.resource_group}/containerApps/{app.name}/eventstream")
         props["delegatedIdentities"] = []
         rid = app.rid
         body: dict[str, Any] = {
@@ -134,8 +135,8 @@ class Bodies:
                 "type": "Microsoft.App/containerapps/revisions", "properties": props}
 
     def replica(self, app: ContainerApp, rev: Revision, rep: Replica) -> dict[str, Any]:
-        base = (f"{self.p.base_url}/subscriptions/{app.rid.subscription}/resourceGroups/{app.rid.resource_group}/"
-                f"containerApps/{app.name}/revisions/{rev.name}/replicas/{rep.name}")
+        base = (f"{self.stream_base(app.location)}/subscriptions/{app.rid.subscription}/resourceGroups/"
+                f"{app.rid.resource_group}/containerApps/{app.name}/revisions/{rev.name}/replicas/{rep.name}")
         wss = "wss" + base[len("https"):] if base.startswith("https") else base
         containers = []
         for c in rep.containers:

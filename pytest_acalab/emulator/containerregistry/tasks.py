@@ -15,6 +15,7 @@ from urllib.parse import quote
 
 from pytest_acalab.emulator.platform.clock import wall_at
 from pytest_acalab.emulator.platform.errors import ArmError
+from pytest_acalab.emulator.platform.hosts import PublicUrls
 from pytest_acalab.emulator.platform.http import Response
 from pytest_acalab.emulator.platform.resource_types import Ctx, ResourceId, ResourceType
 
@@ -41,13 +42,15 @@ def _expiry(now: datetime, minutes: int) -> str:
     return (now + timedelta(minutes=minutes)).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def sas_url(ctx_base: str, state: RegistryState, reg: Registry, blob: str, permissions: str, minutes: int,
+def sas_url(urls: PublicUrls, state: RegistryState, reg: Registry, blob: str, permissions: str, minutes: int,
             now: datetime) -> str:
+    """A blob SAS URL on the task storage account: ``https://<account>.blob.core.windows.net/...`` as on
+    Azure (cloud-faithful mode), or path-style under the emulator's loopback URL."""
     path = f"/{BLOB_ACCOUNT}/{reg.blob_container}/{blob}"
     expiry = _expiry(now, minutes)
     sig = state.sas_signature(path, permissions, expiry)
-    return (f"{ctx_base}{path}?sv={SAS_VERSION}&se={quote(expiry, safe='')}&sr=b&sp={permissions}"
-            f"&sig={quote(sig, safe='')}")
+    return (f"{urls.blob(BLOB_ACCOUNT)}/{reg.blob_container}/{blob}?sv={SAS_VERSION}"
+            f"&se={quote(expiry, safe='')}&sr=b&sp={permissions}&sig={quote(sig, safe='')}")
 
 
 class Tasks:
@@ -61,7 +64,7 @@ class Tasks:
     def upload_url(self, ctx: Ctx, reg: Registry) -> Response:
         now = ctx.clock.now()
         relative = f"source/{now:%Y%m%d}0000/{uuid.uuid4()}.tar.gz"
-        url = sas_url(ctx.platform.base_url, self.state, reg, relative, "cw", 60, now)
+        url = sas_url(ctx.platform.urls, self.state, reg, relative, "cw", 60, now)
         return Response.json(200, {"uploadUrl": url, "relativePath": relative})
 
     def schedule(self, ctx: Ctx, reg: Registry, body: Any) -> Response:
@@ -210,7 +213,7 @@ class Runs(ResourceType):
 
     def list_log_sas_url(self, ctx: Ctx, rid: ResourceId, body: Any) -> Response:
         reg, run = self.tasks.find(ctx, rid)
-        url = sas_url(ctx.platform.base_url, self.tasks.state, reg, f"logs/{run.run_id}/rawtext.log", "r", 70,
+        url = sas_url(ctx.platform.urls, self.tasks.state, reg, f"logs/{run.run_id}/rawtext.log", "r", 70,
                       ctx.clock.now())
         return Response.json(200, {"logLink": url})
 

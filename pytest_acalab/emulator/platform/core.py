@@ -7,6 +7,7 @@ import re
 import tempfile
 import threading
 import uuid
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from email.utils import formatdate
@@ -17,6 +18,7 @@ from pytest_acalab.emulator.platform import errors, validation
 from pytest_acalab.emulator.platform.clock import Clock
 from pytest_acalab.emulator.platform.errors import ArmError
 from pytest_acalab.emulator.platform.faults import KINDS, Faults
+from pytest_acalab.emulator.platform.hosts import APP_SUFFIX, PublicUrls, path_style
 from pytest_acalab.emulator.platform.http import Headers, Request, Response
 from pytest_acalab.emulator.platform.identity import ARM_AUDIENCES, Identity
 from pytest_acalab.emulator.platform.lro import Operations
@@ -77,7 +79,13 @@ class Platform:
         self.identity = Identity(tenant_id)
         self.services = Services()
         self.page_size = page_size
+        self.urls = PublicUrls()
+        """Where answers point: Azure's host names (cloud-faithful mode) or this emulator's loopback URL."""
         self.base_url = ""
+        """ARM's base URL as written into answers (``self.urls.management``, set when the emulator starts)."""
+        self.ingress: Handler = self._no_ingress
+        """Answers requests for app FQDNs (``*.azurecontainerapps.io`` at any depth) that reach the main
+        listener; the Container Apps runtime replaces it to serve its replicas."""
         self.registry_url: Callable[[str], str] = lambda login_server: self.base_url
         self._routes: list[Route] = []
         self._types: dict[str, ResourceType] = {}
@@ -94,19 +102,31 @@ class Platform:
         emulator gives each such host a listener with its own certificate, and its proxy routes to it."""
         self.settling_hooks: list[Callable[[str], bool]] = []
         """``hook(scope)``: whether something under ``scope`` is still settling in real time (a process starting)."""
+        self.traffic: Counter[tuple[str, str, str]] = Counter()
+        """Requests from clients by (host name they were sent to, method, first path segment): what a run
+        asks of each Azure service (ARM's request budget), and proof of which host names it used."""
         self.lock: threading.RLock = self.store.lock
         self.route("GET", "/{tenant}/v2.0/.well-known/openid-configuration", self.identity.openid_configuration,
                    auth=False)
         self.route("POST", "/{tenant}/oauth2/v2.0/token", self.identity.token, auth=False)
+        self.route("GET", "/common/discovery/instance", self.identity.instance_discovery, auth=False)
         self.route("GET", "/acalab/registries/{login_server}", self._registry_endpoint)
         self.route("GET", "/acalab/unmodelled", self._unmodelled)
         self.route("GET", "/metadata/endpoints", self._metadata, auth=False)
         self.route("GET PUT", "/acalab/faults", self._faults_switch)
+        self.route("GET", "/acalab/traffic", self._traffic)
 
     def _metadata(self, req: Request) -> Response:
         from pytest_acalab.emulator.platform.metadata import metadata_endpoints
 
-        return metadata_endpoints(self.base_url)(req)
+        return metadata_endpoints(self.urls)(req)
+
+    @staticmethod
+    def _no_ingress(req: Request) -> Response:
+        return Response.json(502, {"error": {
+            "code": "NoIngress",
+            "message": f"The pytest-acalab emulator has no ingress for '{req.authority}': it runs no workload "
+                       "behind this app's FQDN."}})
 
     def _registry_endpoint(self, req: Request, login_server: str) -> Response:
         """Where a registry's data plane listens (for clients attached to a standalone emulator)."""
@@ -118,6 +138,23 @@ class Platform:
         if not scope.startswith("/subscriptions/"):
             raise ArmError(400, "InvalidRequestParameter", "The 'scope' query parameter must be a resource id.")
         return Response.json(200, {"reasons": self.unmodelled_under(scope), "settling": self.settling_under(scope)})
+
+    def _traffic(self, req: Request) -> Response:
+        """Emulator-only: the request counts of ``traffic`` (``?reset=true`` also clears them)."""
+        with self.lock:
+            rows = [{"host": h, "method": m, "path": p, "count": n} for (h, m, p), n in sorted(self.traffic.items())]
+            if (req.query_ci("reset") or "").lower() == "true":
+                self.traffic.clear()
+        return Response.json(200, {"requests": rows})
+
+    def _count(self, req: Request) -> None:
+        if req.internal or req.path.lower().startswith("/acalab/"):
+            return
+        segment = next((p for p in req.path.split("/") if p), "").lower()
+        loopback = not req.authority or req.authority in ("127.0.0.1", "localhost", "[::1]")
+        host = "loopback" if loopback else req.authority
+        with self.lock:
+            self.traffic[(host, req.method, segment)] += 1
 
     def _faults_switch(self, req: Request) -> Response:
         """Emulator-only: read (GET) or set (PUT) the fault switch of a standalone emulator.
@@ -190,6 +227,7 @@ class Platform:
     def dispatch(self, req: Request) -> Response:
         request_id = str(uuid.uuid4())
         correlation = req.headers.get("x-ms-correlation-request-id") or str(uuid.uuid4())
+        self._count(req)
         try:
             self.scheduler.run_due()
             resp = self._dispatch(req)
@@ -243,6 +281,10 @@ class Platform:
         return None
 
     def _dispatch(self, req: Request) -> Response:
+        if req.host == MANAGEMENT and req.authority:
+            if req.authority.endswith(APP_SUFFIX):
+                return self.ingress(req)
+            req.path = path_style(req.authority, req.path)
         fault = self._fault(req)
         if fault is not None:
             return fault

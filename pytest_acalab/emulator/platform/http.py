@@ -67,6 +67,8 @@ class Request:
     body: bytes
     host: str
     """The virtual host the request reached (``management`` or a registry login server)."""
+    authority: str = ""
+    """The ``Host`` header without its port (``management.azure.com``, ``<acct>.blob.core.windows.net``)."""
     internal: bool = False
     """True for calls the emulator makes to itself (template deployments): authentication is skipped."""
     principal: dict[str, Any] | None = None
@@ -82,7 +84,12 @@ class Request:
         while "//" in path:
             path = path.replace("//", "/")
         query = {k: v for k, v in parse_qsl(qs, keep_blank_values=True)}
-        return cls(method.upper(), path, query, headers, body, host, target=target)
+        authority = (headers.get("Host") or "").lower()
+        if authority.startswith("["):
+            authority = authority.partition("]")[0] + "]"
+        else:
+            authority = authority.partition(":")[0]
+        return cls(method.upper(), path, query, headers, body, host, authority, target=target)
 
     def query_ci(self, name: str) -> str | None:
         """Query parameter looked up case-insensitively (ARM treats ``api-version`` that way)."""

@@ -15,9 +15,10 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, urlsplit
 
 from pytest_acalab.emulator.platform.errors import ArmError
+from pytest_acalab.emulator.platform.hosts import LOGIN_ALIASES
 from pytest_acalab.emulator.platform.http import Request, Response
 
 
@@ -206,6 +207,36 @@ class Identity:
         return ArmError(401, code, message, headers={"WWW-Authenticate": self._challenge(message)})
 
     # OAuth endpoints -------------------------------------------------------------------------
+    def instance_discovery(self, req: Request) -> Response:
+        """``GET /common/discovery/instance?api-version=1.1&authorization_endpoint=...``: MSAL's check that
+        an authority host belongs to a known cloud, answered for Azure's public cloud. An unknown host gets
+        Azure's ``invalid_instance`` (AADSTS50049), which MSAL turns into a clear error."""
+        endpoint = req.query_ci("authorization_endpoint") or ""
+        parts = urlsplit(endpoint)
+        host = (parts.hostname or "").lower()
+        if host not in LOGIN_ALIASES:
+            now = time.strftime("%Y-%m-%d %H:%M:%SZ", time.gmtime())
+            trace, correlation = str(uuid.uuid4()), str(uuid.uuid4())
+            return Response.json(400, {
+                "error": "invalid_instance",
+                "error_description": f"AADSTS50049: Unknown or invalid instance. Trace ID: {trace} "
+                                     f"Correlation ID: {correlation} Timestamp: {now}",
+                "error_codes": [50049], "timestamp": now, "trace_id": trace, "correlation_id": correlation,
+                "error_uri": f"https://{LOGIN_ALIASES[0]}/error?code=50049"})
+        tenant = next((p for p in parts.path.split("/") if p), "common")
+        return Response.json(200, {
+            "tenant_discovery_endpoint": f"https://{host}/{tenant}/v2.0/.well-known/openid-configuration",
+            "api-version": "1.1",
+            "metadata": [
+                {"preferred_network": LOGIN_ALIASES[0], "preferred_cache": "login.windows.net",
+                 "aliases": list(LOGIN_ALIASES)},
+                {"preferred_network": "login.partner.microsoftonline.cn",
+                 "preferred_cache": "login.partner.microsoftonline.cn",
+                 "aliases": ["login.partner.microsoftonline.cn", "login.chinacloudapi.cn"]},
+                {"preferred_network": "login.microsoftonline.us", "preferred_cache": "login.microsoftonline.us",
+                 "aliases": ["login.microsoftonline.us", "login.usgovcloudapi.net"]},
+            ]})
+
     def openid_configuration(self, req: Request, tenant: str) -> Response:
         base = f"{self.base_url}/{tenant}"
         return Response.json(200, {

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+from pytest_acalab.emulator.platform.hosts import PublicUrls
 from pytest_acalab.emulator.platform.http import Request, Response
 
 
-def cloud_metadata(base_url: str) -> dict:
+def cloud_metadata(urls: PublicUrls) -> dict:
+    """AzureCloud's own entry in cloud-faithful mode; a custom cloud named after the emulator otherwise."""
+    base_url = urls.management
     return {
-        "name": "AcalabEmulator",
-        "portal": base_url,
+        "name": "AzureCloud" if urls.cloud else "AcalabEmulator",
+        "portal": "https://portal.azure.com" if urls.cloud else base_url,
         "resourceManager": f"{base_url}/",
         "authentication": {
-            "loginEndpoint": f"{base_url}/",
+            "loginEndpoint": f"{urls.login}/" if not urls.cloud else urls.login,
             "audiences": ["https://management.core.windows.net/", "https://management.azure.com/"],
             "tenant": "common",
             "identityProvider": "AAD",
@@ -49,7 +52,7 @@ def cloud_metadata(base_url: str) -> dict:
     }
 
 
-def metadata_endpoints(base_url: str):  # noqa: ANN201
+def metadata_endpoints(urls: PublicUrls):  # noqa: ANN201
     def handler(req: Request) -> Response:
-        return Response.json(200, cloud_metadata(base_url))
+        return Response.json(200, cloud_metadata(urls))
     return handler
