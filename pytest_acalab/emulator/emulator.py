@@ -146,13 +146,9 @@ class Emulator:
             return self._server.listen(host)
 
         def app(host: str) -> int | None:
-            # like DNS: names under an existing environment's default domain, at any depth
-            environments = self.platform.store.of_type("Microsoft.App/managedEnvironments")
-            domains = {str((e.body.get("properties") or {}).get("defaultDomain") or "").lower() for e in environments}
-            served = self._provider_host(host)  # an ingress the app provider serves (its own listener)
-            if served is not None:
-                return served
-            return main(host) if any(d and (host == d or host.endswith("." + d)) for d in domains) else None
+            # like DNS: only the names an app's ingress serves from outside (its fqdn, revision and label
+            # fqdns) resolve, at any depth, each to a listener of its own; internal ingress does not
+            return self._provider_host(host)
 
         for name in (MANAGEMENT_HOST, LOGS_HOST, *LOGIN_ALIASES):
             self.hosts.add_exact(name, main)
