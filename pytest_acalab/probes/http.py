@@ -82,4 +82,5 @@ def http_endpoint(ctx: LabContext, args: Mapping[str, Any], deadline: float) -> 
         raise ProbeSkipped(f"{host} is not reachable from the {ctx.backend.name} backend (it runs no workload; "
                            "nothing was requested, not even a DNS lookup)")
     statuses = request_statuses(url, int(args.get("requests") or 3), timeout=min(max(deadline, 1.0), 30.0))
-    return Observation(statuses, "http", f"GET {url}: {statuses}")
+    return Observation(statuses, "http", f"GET {url}: {statuses}",
+                       {"observed": {"HTTP": " ".join(str(code or "timeout") for code in statuses)}})
