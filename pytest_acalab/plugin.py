@@ -6,6 +6,7 @@ installed costs almost nothing; the SDKs load when a lab first runs.
 
 from __future__ import annotations
 
+import json
 import re
 import signal
 from collections.abc import Callable, Generator
@@ -63,6 +64,33 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 # ---------------------------------------------------------------------------------------------- configure
+@pytest.hookimpl(tryfirst=True)
+def pytest_cmdline_main(config: pytest.Config) -> None:
+    _keep_cache_out_of_labs(config)
+
+
+def _keep_cache_out_of_labs(config: pytest.Config) -> None:
+    """No ``.pytest_cache`` inside a lab folder, nor at the filesystem root.
+
+    A lab run outside a configured project gets its lab folder (or ``/``) as pytest's rootdir, and the cache
+    would land there, beside lab.yaml. Then the cache is switched off for this run, as ``-p no:cacheprovider``
+    does (before pytest configures it, so nothing is written); anywhere else it is left alone.
+    """
+    manager = config.pluginmanager
+    if manager.is_blocked("cacheprovider") or config.getoption("cacheshow", None):
+        return
+    if config.getoption("stepwise", False) or config.getoption("stepwise_skip", False):
+        return  # --sw needs the cache: the user asked for it
+    try:
+        cache_dir = config.rootpath / str(config.getini("cache_dir"))
+    except (ValueError, KeyError):
+        return
+    parent = cache_dir.parent
+    if parent == Path(parent.anchor) or any(is_lab_dir(p) for p in (parent, *parent.parents)):
+        manager.set_blocked("cacheprovider")
+        manager.set_blocked("stepwise")
+
+
 def pytest_configure(config: pytest.Config) -> None:
     from pytest_acalab.lifecycle.session import AcalabSession, Options
 
@@ -356,6 +384,10 @@ class ResultCollector:
             })
         if "summary" in data:
             lab_results.summary = data["summary"]
+            names = {**(data["summary"].get("resources") or {}), "group": data["summary"].get("resource_group")}
+            if xml is not None and any(names.values()):  # lets 'acalab compare' mask them in junit files too
+                xml.add_global_property(f"acalab.resources.{lab_results.lab.id}",
+                                        json.dumps({k: v for k, v in names.items() if v}, sort_keys=True))
             bicep = data["summary"].get("bicep")
             xml = _junit_xml(self.config) if bicep else None
             if xml is not None and bicep and (bicep.get("drift") or bicep.get("error")):

@@ -135,6 +135,14 @@ def _from_junit(files: list[Path], source: str) -> RunRecord:
                 record.run = {"backend": props.get("acalab.backend"), "run_id": props.get("acalab.run_id"),
                               "location": props.get("acalab.location"),
                               "emulator_profile": props.get("acalab.emulator_profile")}
+            for name, value in props.items():
+                if name and name.startswith("acalab.resources.") and value:
+                    try:
+                        names = {k: str(v) for k, v in json.loads(value).items() if v}
+                    except (ValueError, AttributeError):
+                        continue
+                    lab_id = name.removeprefix("acalab.resources.")
+                    record.labs.setdefault(lab_id, LabRecord(lab_id)).names.update(names)
             for case in suite.findall("testcase"):
                 cprops = {p.get("name"): p.get("value") for p in case.findall("properties/property")}
                 lab_id = cprops.get("acalab.lab") or _lab_from_classname(case.get("classname") or "")
