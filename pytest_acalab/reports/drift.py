@@ -317,7 +317,7 @@ def format_text(drift: Drift, width: int = 120) -> list[str]:
     if not drift.changes:
         return lines
     gap = 2
-    free = max(width - 1 - 4 * gap, 70)
+    free = max(width - 1 - 4 * gap, 50)
     widths = [max(free * 14 // 100, 10), max(free * 20 // 100, 12), max(free * 12 // 100, 10)]
     rest = free - sum(widths)
     widths += [rest // 2, rest - rest // 2]

@@ -99,10 +99,10 @@ class LabResults:
         """The experiment log for the terminal: every cell wraps within its column, nothing is cut."""
         rows = [("Step", "Action", "Expected", "Actual", "Pass/Fail"), *self.rows()]
         gap = 2
-        free = max(width - 1 - 4 - 9 - 4 * gap, 60)
+        free = max(width - 1 - 4 - 9 - 4 * gap, 36)
         action_w, expected_w = max(free * 22 // 100, 14), max(free * 26 // 100, 14)
         widths = [4, action_w, expected_w, free - action_w - expected_w, 9]
-        out = [f"backend: {backend_line(self.run)}"] if self.run else []
+        out = textwrap.wrap(f"backend: {backend_line(self.run)}", width - 1, subsequent_indent="  ") if self.run else []
         for n, row in enumerate(rows):
             cells = [textwrap.wrap(str(c).replace("\n", " "), w, break_long_words=True, break_on_hyphens=False)
                      or [""] for c, w in zip(row, widths, strict=True)]

@@ -78,7 +78,7 @@ def test_deadline_ends_a_deviation_with_expected_actual_and_source(ctx, script) 
     elapsed = time.monotonic() - started
     assert not outcome.ok and outcome.attempts > 2 and 0.3 <= elapsed < 1.5
     message = outcome.failure_message()
-    assert message.startswith("lab.yaml:42: expected equals 'Healthy'; actual 'Unhealthy'")
+    assert message.startswith("lab.yaml:42: expected health equals 'Healthy'; actual 'Unhealthy'")
     assert "source: revisions" in message and "evidence: revision app--1: healthState=Unhealthy" in message
 
 
