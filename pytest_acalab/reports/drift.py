@@ -264,16 +264,19 @@ def _item_changes(lab: str, item: str, b: dict[str, Any], n: dict[str, Any], nam
                   names_new: dict[str, str]) -> list[Change]:
     out = []
     if b.get("outcome") != n.get("outcome"):
-        out.append(Change(lab, item, "verdict", _verdict(b), _verdict(n)))
+        def why(x: dict[str, Any], names: dict[str, str]) -> str:
+            reason = normalise(x.get("message"), names) if x.get("outcome") in ("error", "skipped") else ""
+            return f"{_verdict(x)}: {_short(reason, 120)}" if reason else _verdict(x)
+        out.append(Change(lab, item, "verdict", why(b, names_old), why(n, names_new)))
     exp_b, exp_n = normalise(b.get("expected"), names_old), normalise(n.get("expected"), names_new)
     if exp_b and exp_n and exp_b != exp_n:
         out.append(Change(lab, item, "expectation", _short(exp_b), _short(exp_n)))
     act_b, act_n = normalise(b.get("actual"), names_old), normalise(n.get("actual"), names_new)
     if (act_b or act_n) and act_b != act_n:
         out.append(Change(lab, item, "observed value", _short(act_b) or "—", _short(act_n) or "—"))
-    if b.get("outcome") != "passed" or n.get("outcome") != "passed":
+    if b.get("outcome") == n.get("outcome") and b.get("outcome") in ("failed", "error", "skipped"):
         msg_b, msg_n = normalise(b.get("message"), names_old), normalise(n.get("message"), names_new)
-        if msg_b != msg_n and not (act_b != act_n and n.get("outcome") == "failed" and b.get("outcome") == "failed"):
+        if msg_b != msg_n and not (act_b != act_n and n.get("outcome") == "failed"):
             what = "skip reason" if "skipped" in (b.get("outcome"), n.get("outcome")) else "error wording"
             out.append(Change(lab, item, what, _short(msg_b) or "—", _short(msg_n) or "—"))
     held_b, held_n = _held(b), _held(n)
@@ -317,11 +320,11 @@ def format_text(drift: Drift, width: int = 120) -> list[str]:
     if not drift.changes:
         return lines
     gap = 2
-    free = max(width - 1 - 4 * gap, 50)
-    widths = [max(free * 14 // 100, 10), max(free * 20 // 100, 12), max(free * 12 // 100, 10)]
-    rest = free - sum(widths)
-    widths += [rest // 2, rest - rest // 2]
     rows = [HEADER, *[(c.lab, c.item, c.what, c.before, c.now) for c in drift.changes]]
+    free = max(width - 1 - 4 * gap, 60)
+    widths = [min(max(len(r[i]) for r in rows), cap) for i, cap in ((0, 22), (1, 34), (2, 15))]
+    rest = max(free - sum(widths), 32)
+    widths += [rest // 2, rest - rest // 2]
     for i, row in enumerate(rows):
         cells = [textwrap.wrap(str(v), w, break_long_words=True, break_on_hyphens=False) or [""]
                  for v, w in zip(row, widths, strict=True)]
