@@ -171,23 +171,24 @@ class LabRun:
         from pytest_acalab.probes.checks import evaluate
 
         ctx = self.ensure(phase)
+        check, item = row.check(phase), row.item_id(phase)  # type: ignore[arg-type]
         began = self.journal.now()
         try:
-            outcome = evaluate(ctx, row.check(phase), default_within=ctx.backend.deadlines.probe)
+            outcome = evaluate(ctx, check, default_within=ctx.backend.deadlines.probe)
         except Exception as exc:  # could not run (error) or nothing to observe here (skip): the timeline says so
             skipped = type(exc).__name__ == "ProbeSkipped"
-            self.journal.record("verdict", row.item_id(phase), row=row.key, phase=phase, ok=None,
-                                expected=row.check(phase).describe(), began=began, line=row.check(phase).line,
+            self.journal.record("verdict", item, row=row.key, phase=phase, ok=None, expected=check.describe(),
+                                began=began, line=check.line,
                                 **{"skipped" if skipped else "error": self.session.scrubber.text(str(exc))})
             raise
         first_held = None if outcome.first_held is None else round(began + outcome.first_held, 3)
         if first_held is not None and phase in self.phase_t:
             outcome.held_after = round(first_held - self.phase_t[phase], 3)
-        self.journal.record("verdict", row.item_id(phase), row=row.key, phase=phase, ok=outcome.ok,
-                            expected=outcome.expected, actual=outcome.actual, source=outcome.source,
-                            excerpt=outcome.excerpt, attempts=outcome.attempts, began=began, first_held=first_held,
-                            held_after=outcome.held_after, line=row.check(phase).line)
-        self.outcomes[row.item_id(phase)] = outcome
+        self.journal.record("verdict", item, row=row.key, phase=phase, ok=outcome.ok, expected=outcome.expected,
+                            actual=outcome.actual, source=outcome.source, excerpt=outcome.excerpt,
+                            attempts=outcome.attempts, began=began, first_held=first_held,
+                            held_after=outcome.held_after, line=check.line)
+        self.outcomes[item] = outcome
         if not outcome.ok:
             self.failed = True
         return outcome

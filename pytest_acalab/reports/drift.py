@@ -145,21 +145,21 @@ def _from_junit(files: list[Path], source: str) -> RunRecord:
                     record.labs.setdefault(lab_id, LabRecord(lab_id)).names.update(names)
             for case in suite.findall("testcase"):
                 cprops = {p.get("name"): p.get("value") for p in case.findall("properties/property")}
-                lab_id = cprops.get("acalab.lab") or _lab_from_classname(case.get("classname") or "")
-                if not lab_id:
+                case_lab = cprops.get("acalab.lab") or _lab_from_classname(case.get("classname") or "")
+                if not case_lab:
                     continue
                 outcome, message = "passed", None
                 for tag in ("failure", "error", "skipped"):
                     el = case.find(tag)
                     if el is not None:
                         outcome = {"failure": "failed", "error": "error", "skipped": "skipped"}[tag]
-                        message = el.get("message") or (el.text or "").strip().splitlines()[0:1]
-                        message = message if isinstance(message, str) else (message[0] if message else None)
+                        lines = (el.get("message") or el.text or "").strip().splitlines()
+                        message = lines[0] if lines else None
                         break
                 if outcome == "skipped" and message:
                     message = message.removeprefix("Skipped: ")
                 held = cprops.get("acalab.held_after")
-                lab = record.labs.setdefault(lab_id, LabRecord(lab_id))
+                lab = record.labs.setdefault(case_lab, LabRecord(case_lab))
                 lab.items[case.get("name") or "?"] = {
                     "outcome": outcome, "expected": cprops.get("acalab.expected"),
                     "actual": cprops.get("acalab.actual"), "source": cprops.get("acalab.evidence_source"),

@@ -68,13 +68,13 @@ def lab_view(res: LabResults, entries: list[dict[str, Any]], drift: Drift | None
         err = dep.get("error") or {}
         deployment["actual"] = f"provisioningState {dep.get('state')}" + (f" ({err.get('code')})"
                                                                          if err.get("code") else "")
-    rows = []
+    rows: list[dict[str, Any]] = []
     for row in lab.rows:
         rows.append({"key": row.key, "variable": row.variable, "control": row.control,
                      "experimental": row.experimental,
                      "failing": _item_view(res, row.item_id("failing"), row.failing.describe()),
                      "recovered": _item_view(res, row.item_id("recovered"), row.recovered.describe())})
-    items_flat = [deployment] + [r["failing"] for r in rows] + [r["recovered"] for r in rows]
+    items_flat: list[dict[str, Any]] = [deployment, *(r["failing"] for r in rows), *(r["recovered"] for r in rows)]
     extra = [n for n in res.items if n not in {i["name"] for i in items_flat}]  # Python tests in the lab folder
     items_flat += [_item_view(res, n, "") for n in extra]
     bicep = res.summary.get("bicep") or {}

@@ -246,7 +246,8 @@ def build(entries: list[dict[str, Any]]) -> Timeline:
             elif e.get("first_held") is not None:
                 held = float(e["first_held"])
                 after = e.get("held_after")
-                when = f"{after:.2f} s after the {e.get('phase')} phase began" if after is not None else f"at {held:.2f} s"
+                when = (f"{after:.2f} s after the {e.get('phase')} phase began" if after is not None
+                        else f"at {held:.2f} s")
                 row.bars.append(Bar(x_of(began), width_of(began, held), "", "wait",
                                     f"{row.label}: waiting for {expected}"))
                 row.marks.append(Mark(x_of(held), "held" if e.get("ok") else "unstable",
