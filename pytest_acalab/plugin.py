@@ -406,7 +406,8 @@ class ResultCollector:
                                         state.scrubber.text(lab_results.table_markdown()))
         run = self.config.stash[RUN_KEY]
         if state.options.baseline is not None and results:
-            self.config.stash[DRIFT_KEY] = compare_with_baseline(state.options.baseline, results, run)
+            self.config.stash[DRIFT_KEY] = compare_with_baseline(state.options.baseline, results, run,
+                                                                         state.scrubber)
         if state.options.report_dir:
             write_reports(state.options.report_dir, results, run, self.config.stash.get(DRIFT_KEY, None),
                           state.scrubber)

@@ -21,7 +21,8 @@ def results_document(res: LabResults, run: dict[str, Any]) -> dict[str, Any]:
             "items": res.items, "summary": res.summary}
 
 
-def compare_with_baseline(baseline: Path, results: list[LabResults], run: dict[str, Any]) -> Drift | str:
+def compare_with_baseline(baseline: Path, results: list[LabResults], run: dict[str, Any],
+                          scrubber: Scrubber) -> Drift | str:
     """This run against ``--acalab-baseline``; a one-line reason instead when the baseline cannot be read.
 
     With ``GITHUB_STEP_SUMMARY`` set (GitHub Actions), the comparison is appended there as Markdown.
@@ -35,7 +36,7 @@ def compare_with_baseline(baseline: Path, results: list[LabResults], run: dict[s
     if summary:
         try:
             with open(summary, "a", encoding="utf-8") as fh:
-                fh.write(format_markdown(drift))
+                fh.write(scrubber.text(format_markdown(drift)))
         except OSError:
             pass  # the job summary is a courtesy: the terminal and the report still say it
     return drift

@@ -83,9 +83,10 @@ trigger: deployment""", 1).replace("cleanup: delete", """  - step: 5
     from: http-answer[recovered]
 cleanup: delete""")
     (lab / "lab.yaml").write_text(text)
+    (lab / "test_extra.py").write_text("def test_extra(lab_context):\n    assert lab_context.resource_group\n")
     result = pytester.runpytest("elsewhere/outside", "-v", "--junitxml=junit.xml", "--acalab-report-dir=reports",
                                 "-p", "no:cacheprovider", *FAST)
-    result.assert_outcomes(passed=4, skipped=1)  # failing: no ingress yet, nothing to request (an empty list)
+    result.assert_outcomes(passed=5, skipped=1)  # failing: no ingress yet, nothing to request (an empty list)
     out = result.stdout.str()
     assert "backend: emulator" in out and "Skipped" in out
     assert "('" not in out and "None" not in out  # no Python tuple, no None for a skipped step
@@ -103,7 +104,7 @@ cleanup: delete""")
 
     props, cases = _junit(pytester.path / "junit.xml")
     assert props["acalab.backend"] == "emulator"
-    assert {c.get("classname") for c in cases} == {"labs.outside"}  # not 'elsewhere.outside.lab.yaml'
+    assert {c.get("classname") for c in cases} == {"labs.outside", "labs.outside.test_extra"}
     assert json.loads(props["acalab.resources.outside"])["app"].startswith("ca-")
 
     raw = (report / "journal.json").read_text()
