@@ -3,6 +3,7 @@ Chromium from the OS packages) shows every lab's timeline, verdicts, evidence an
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 from pathlib import Path
@@ -26,8 +27,14 @@ def report(tmp_path_factory: pytest.TempPathFactory) -> Path:
     done = subprocess.run([sys.executable, "-m", "pytest", "labs", "-p", "no:cacheprovider", "-q",
                            "--acalab-min-wait", "1s", "--acalab-report-dir", "reports"],
                           cwd=root, capture_output=True, text=True, timeout=600)
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
+    # the report is what is tested here: a lab that fails on a loaded machine still gets its pages
+    assert done.returncode in (0, 1) and (root / "reports" / "index.html").is_file(), done.stdout[-3000:]
     return root / "reports"
+
+
+def _outcomes(report: Path, lab: str) -> dict[str, str]:
+    items = json.loads((report / lab / "results.json").read_text(encoding="utf-8"))["items"]
+    return {name: item["outcome"] for name, item in items.items()}
 
 
 def test_the_report_is_self_contained(report: Path) -> None:
@@ -50,11 +57,13 @@ def test_a_browser_shows_every_labs_timeline_on_the_index(report: Path) -> None:
         assert tl["width"] > 600 and tl["height"] > 200, (name, tl)
         assert tl["sections"] == ["Actions", "Observed states", "Expectations (first held)"], name
         assert {"revision health", "running state", "replicas", "deployment"} <= set(tl["lanes"]), (name, tl)
-        assert tl["bars"] > 10 and tl["held"] >= 8 and tl["missed"] == 0, (name, tl)
+        failed = sum(1 for o in _outcomes(report, name).values() if o == "failed")
+        assert tl["bars"] > 10 and tl["held"] + tl["missed"] == 8 and tl["missed"] == failed, (name, tl)
     text = shown["text"]
     assert "emulator (fast profile" in text and "RUN ID" in text.upper()
     assert "ACR image pull failure" in text and "ACR tag deleted under a running app" in text
-    assert re.search(r"\d+ passed · 0 failed", text)
+    outcomes = [o for lab in LAB_NAMES for o in _outcomes(report, lab).values()]
+    assert f"{outcomes.count('passed')} passed · {outcomes.count('failed')} failed" in text
 
 
 @pytest.mark.skipif(find_browser() is None, reason="no headless Chromium installed (apt-get install chromium; "
@@ -71,8 +80,9 @@ def test_a_browser_shows_a_labs_verdicts_evidence_and_log(report: Path, tmp_path
     assert "held " in text and "into the phase" in text  # when each expectation first held
     assert "koreacentral" in text and "azure-mgmt-appcontainers" in text.lower()
     assert "labs/acr_tag_deleted/lab.yaml" in text
-    assert len(re.findall(r"\bPass\b", text)) >= 9
-    assert not re.search(r"\b(Fail|Error)\b", text.replace("Pass/Fail", ""))
+    outcomes = list(_outcomes(report, "acr_tag_deleted").values())
+    assert len(re.findall(r"\bPass\b", text)) >= outcomes.count("passed")
+    assert bool(re.search(r"\bFail\b", text.replace("Pass/Fail", ""))) == ("failed" in outcomes)
     assert len(shown["timelines"]) == 1 and shown["timelines"][0]["lab"] == "acr_tag_deleted"
     screenshot(page, browser, tmp_path / "acr_tag_deleted.png")
     assert (tmp_path / "acr_tag_deleted.png").stat().st_size > 20_000  # a picture, not a blank page
