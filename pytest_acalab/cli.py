@@ -1,4 +1,5 @@
-"""The ``acalab`` console script: run the emulator, render lab pages, sweep leaked groups."""
+"""The ``acalab`` console script: run the emulator, scaffold labs and render their pages, compare runs, sweep
+leaked groups."""
 
 from __future__ import annotations
 
@@ -59,10 +60,40 @@ def build_parser() -> argparse.ArgumentParser:
                      help="the --env-file written by 'acalab emulator serve'")
     env.set_defaults(func=_env)
 
-    docs = sub.add_parser("docs", help="render a lab's README.md from its lab file")
+    new = sub.add_parser("new", help="scaffold a lab folder that runs green on the emulator",
+                         description="Write DIR/NAME/ (default labs/NAME/): lab.yaml with one hypothesis row, "
+                                     "infra/main.bicep and the infra/main.json compiled from it, a workload to build "
+                                     "and the lab page README.md with its blocks rendered. Then: pytest DIR/NAME -v")
+    new.add_argument("name", help="the lab's name: its id and folder (lower-case letters, digits, '-', '_')")
+    new.add_argument("--dir", default="labs", help="the folder that holds labs (default: labs)")
+    new.set_defaults(func=_new)
+
+    from pytest_acalab.reports.labpage import BLOCKS
+
+    blocks = "\n".join(f"  {name:<16} {what}" for name, (_, what) in BLOCKS.items())
+    docs = sub.add_parser(
+        "docs", help="render a lab's README.md from its lab file", formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Render the blocks of each lab's page (README.md) from its lab.yaml. A block is\n"
+                    "  <!-- BEGIN acalab:NAME -->\n  ...\n  <!-- END acalab:NAME -->\n"
+                    "and everything outside the blocks is left as written. A page that lacks blocks gets them\n"
+                    "appended (under a heading each); a lab without a page gets one. The blocks:\n" + blocks)
     docs.add_argument("labs", nargs="+", help="lab folders")
-    docs.add_argument("--check", action="store_true", help="fail if a committed page is stale")
+    docs.add_argument("--check", action="store_true",
+                      help="change nothing; fail if a page is stale, lacks blocks or is missing")
     docs.set_defaults(func=_docs)
+
+    cmp = sub.add_parser("compare", help="what changed between two runs, per lab and row (drift)",
+                         description="Compare two runs of the labs: verdicts, expectations, observed values, error "
+                                     "wording and how long transitions took. OLD and NEW are report directories "
+                                     "(--acalab-report-dir) or junit files (--junitxml), or folders of junit files.")
+    cmp.add_argument("old", help="the baseline: report directory or junit file")
+    cmp.add_argument("new", help="the run to compare with it")
+    cmp.add_argument("--format", choices=("text", "markdown", "json"), default="text",
+                     help="text (terminal table, default), markdown (GitHub job summary) or json")
+    cmp.add_argument("--github-summary", action="store_true",
+                     help="also append the Markdown table to the file $GITHUB_STEP_SUMMARY names")
+    cmp.add_argument("--exit-code", action="store_true", help="exit with 1 when anything changed (like git diff)")
+    cmp.set_defaults(func=_compare)
 
     sweep = sub.add_parser("sweep", help="delete resource groups this tool created whose DeleteAfter passed "
                                          "or whose lease lapsed")
@@ -95,10 +126,43 @@ def _env(args: argparse.Namespace) -> int:
     return 0
 
 
+def _new(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from pytest_acalab.authoring.scaffold import new_lab
+
+    folder = new_lab(args.name, Path(args.dir))
+    print(f"created {folder}/ (lab.yaml, infra/main.bicep, infra/main.json, workload/, README.md)\n"
+          f"run it:          pytest {folder} -v\n"
+          f"render its page: acalab docs {folder}")
+    return 0
+
+
 def _docs(args: argparse.Namespace) -> int:
     from pytest_acalab.reports.labpage import render_lab_pages
 
     return render_lab_pages(args.labs, check=args.check)
+
+
+def _compare(args: argparse.Namespace) -> int:
+    import shutil
+
+    from pytest_acalab.reports.drift import as_json, compare, format_markdown, format_text, load_run
+
+    drift = compare(load_run(args.old), load_run(args.new))
+    if args.format == "markdown":
+        sys.stdout.write(format_markdown(drift))
+    elif args.format == "json":
+        print(as_json(drift))
+    else:
+        print("\n".join(format_text(drift, shutil.get_terminal_size((120, 24)).columns)))
+    if args.github_summary:
+        target = os.environ.get("GITHUB_STEP_SUMMARY")
+        if not target:
+            raise ValueError("--github-summary: GITHUB_STEP_SUMMARY is not set (it is, inside a GitHub Actions job)")
+        with open(target, "a", encoding="utf-8") as fh:
+            fh.write(format_markdown(drift))
+    return 1 if args.exit_code and drift.changes else 0
 
 
 def _sweep(args: argparse.Namespace) -> int:

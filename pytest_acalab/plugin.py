@@ -7,6 +7,7 @@ installed costs almost nothing; the SDKs load when a lab first runs.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Generator
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,10 @@ from pytest_acalab.lifecycle.bicep import describe as bicep_line
 RESULTS_KEY = pytest.StashKey[dict[str, Any]]()
 _CONFIGS: list[pytest.Config] = []
 """Configs of the runs in this process (pytest_keyboard_interrupt is given no config)."""
+RUN_KEY = pytest.StashKey[dict[str, Any]]()
+"""The run's identity (backend, location, run id, versions) every report names."""
+DRIFT_KEY = pytest.StashKey[Any]()
+"""The comparison with --acalab-baseline (a ``Drift``, or the one-line reason it could not be made)."""
 PROPERTY_CAP = 600
 
 
@@ -38,7 +43,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--acalab-resource-group", default=None,
                     help="run in this existing resource group; it is never deleted")
     group.addoption("--acalab-report-dir", default=None,
-                    help="write each lab's experiment log (Markdown) and journal (JSON) here")
+                    help="write the HTML report (index.html, a page per lab with its timeline) and each lab's "
+                         "experiment log (Markdown), results and journal (JSON) here")
+    group.addoption("--acalab-baseline", default=None,
+                    help="compare this run with an earlier one (its report directory or junit file): what changed "
+                         "per lab and row, in the terminal, the HTML report and $GITHUB_STEP_SUMMARY "
+                         "[env ACALAB_BASELINE]")
     group.addoption("--acalab-profile", choices=("fast", "realistic"), default=None,
                     help="emulator clock: fast (waits ~0) or realistic (Azure's durations / --acalab-speed)")
     group.addoption("--acalab-speed", default=None, help="speed factor of the realistic emulator clock")
@@ -66,6 +76,33 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 # ---------------------------------------------------------------------------------------------- configure
+@pytest.hookimpl(tryfirst=True)
+def pytest_cmdline_main(config: pytest.Config) -> None:
+    _keep_cache_out_of_labs(config)
+
+
+def _keep_cache_out_of_labs(config: pytest.Config) -> None:
+    """No ``.pytest_cache`` inside a lab folder, nor at the filesystem root.
+
+    A lab run outside a configured project gets its lab folder (or ``/``) as pytest's rootdir, and the cache
+    would land there, beside lab.yaml. Then the cache is switched off for this run, as ``-p no:cacheprovider``
+    does (before pytest configures it, so nothing is written); anywhere else it is left alone.
+    """
+    manager = config.pluginmanager
+    if manager.is_blocked("cacheprovider") or config.getoption("cacheshow", None):
+        return
+    if config.getoption("stepwise", False) or config.getoption("stepwise_skip", False):
+        return  # --sw needs the cache: the user asked for it
+    try:
+        cache_dir = config.rootpath / str(config.getini("cache_dir"))
+    except (ValueError, KeyError):
+        return
+    parent = cache_dir.parent
+    if parent == Path(parent.anchor) or any(is_lab_dir(p) for p in (parent, *parent.parents)):
+        manager.set_blocked("cacheprovider")
+        manager.set_blocked("stepwise")
+
+
 def pytest_configure(config: pytest.Config) -> None:
     from pytest_acalab.lifecycle.session import AcalabSession, Options
 
@@ -86,6 +123,9 @@ def pytest_configure(config: pytest.Config) -> None:
     session.interrupts.install()  # the controller and every xdist worker
     _CONFIGS.append(config)
     if workerinput is None:
+        from pytest_acalab.reports.runinfo import run_info
+
+        config.stash[RUN_KEY] = run_info(options, session.run_id)
         config.pluginmanager.register(ResultCollector(config), "acalab-results")
 
 
@@ -234,23 +274,17 @@ def _junit_xml(config: pytest.Config) -> Any:
 
 def _suite_properties(config: pytest.Config, session: Any) -> None:
     """Suite-level junit properties from the controller (record_testsuite_property fails under xdist)."""
-    from importlib.metadata import PackageNotFoundError, version
-
     xml = _junit_xml(config)
     if xml is None:
         return
-    opts = session.options
-    xml.add_global_property("acalab.backend", opts.backend)
-    xml.add_global_property("acalab.run_id", session.run_id)
-    xml.add_global_property("acalab.location", opts.location or "lab default")
-    if opts.backend == "emulator":
-        xml.add_global_property("acalab.emulator_profile", opts.profile)
-    for pkg in ("pytest-acalab", "azure-mgmt-appcontainers", "azure-mgmt-containerregistry", "azure-mgmt-resource",
-                "azure-monitor-query", "azure-identity"):
-        try:
-            xml.add_global_property(f"version.{pkg}", version(pkg))
-        except PackageNotFoundError:
-            pass
+    run = config.stash[RUN_KEY]
+    xml.add_global_property("acalab.backend", run["backend"])
+    xml.add_global_property("acalab.run_id", run["run_id"])
+    xml.add_global_property("acalab.location", run["location"])
+    if "emulator_profile" in run:
+        xml.add_global_property("acalab.emulator_profile", run["emulator_profile"])
+    for pkg, found in run["versions"].items():
+        xml.add_global_property(f"version.{pkg}", found)
 
 
 # ---------------------------------------------------------------------------------------------- collection
@@ -299,7 +333,8 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         return report
     if report.failed and lab_dir.run is not None:  # any item of the lab, YAML or Python: keep-on-failure
         lab_dir.run.failed = True
-    data: dict[str, Any] = {"lab_dir": str(lab_dir.path), "item": item.name, "when": call.when}
+    data: dict[str, Any] = {"lab_dir": str(lab_dir.path), "item": item.name, "when": call.when,
+                            "lab": item.lab.id if isinstance(item, LabItem) else _lab_id(lab_dir)}
     if isinstance(item, LabItem):
         outcome = getattr(item, "outcome", None)
         props = {"lab": item.lab.id, "phase": item.phase if item.row else "deployment"}
@@ -311,6 +346,10 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
             props.update(expected=outcome.expected, actual=outcome.actual, evidence_source=outcome.source,
                          attempts=outcome.attempts, elapsed=f"{outcome.elapsed:.2f}s",
                          evidence=excerpt(outcome.excerpt or "", PROPERTY_CAP))
+            if outcome.held_after is not None:
+                props["held_after"] = f"{outcome.held_after:.2f}s"
+        elif item.row is not None:
+            props["expected"] = item.row.check(item.phase).describe()  # type: ignore[arg-type]
         if call.when == "call" or (call.when == "setup" and report.outcome != "passed"):
             # junitxml writes the properties the *teardown* report copies from the item
             for key, value in props.items():
@@ -324,11 +363,60 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     return report
 
 
+def _lab_id(lab_dir: LabDir) -> str:
+    try:
+        return lab_dir.lab().id
+    except Exception:  # noqa: BLE001 - a broken lab file already gave its collection error
+        return lab_dir.path.name
+
+
+def _junit_classname(xml: Any, report: pytest.TestReport, lab_id: str) -> None:
+    """``labs.<lab>`` wherever the lab folder lives (pytest would derive it from the path relative to rootdir).
+
+    A Python test in the lab folder gets ``labs.<lab>.<module>[.<class>]``. junitxml keeps attributes set before
+    it records a report, so setting it first is enough; its reporter API is not public: degrade, never crash.
+    """
+    try:
+        reporter = xml.node_reporter(report)
+        parts = report.nodeid.split("::")
+        rest = [] if parts[0].endswith("lab.yaml") else [Path(parts[0]).stem, *parts[1:-1]]
+        prefix = [xml.prefix] if getattr(xml, "prefix", None) else []
+        reporter.attrs["classname"] = ".".join([*prefix, "labs", lab_id, *rest])
+    except Exception:  # noqa: BLE001
+        pass
+
+
 def _write_journal(session: Any, lab_dir: LabDir) -> None:
     report_dir = session.options.report_dir
     if report_dir is None or lab_dir.run is None:
         return
     lab_dir.run.journal.write(Path(report_dir) / lab_dir.run.lab.id / "journal.json")
+
+
+def _message(report: pytest.TestReport, lab_item: bool) -> str | None:
+    """Why an item did not pass, in one line: the skip reason, or the error or failure.
+
+    A lab item's message starts with what went wrong; a Python test's traceback ends with it.
+    """
+    longrepr = report.longrepr
+    if not longrepr:
+        return None
+    if isinstance(longrepr, tuple):  # a skip: (path, line, "Skipped: reason")
+        return str(longrepr[2]).removeprefix("Skipped: ")
+    lines = [line.strip() for line in str(longrepr).splitlines() if line.strip()]
+    if not lines:
+        return None
+    line = lines[0] if lab_item else lines[-1]
+    return re.sub(r"^\S+:\d+: ", "", line)[:400]  # the item's path:line is not part of the wording
+
+
+def _seconds(value: Any) -> float | None:
+    if value is None:
+        return None
+    try:
+        return float(str(value).rstrip("s"))
+    except ValueError:
+        return None
 
 
 class ResultCollector:
@@ -337,6 +425,7 @@ class ResultCollector:
     def __init__(self, config: pytest.Config) -> None:
         self.config = config
 
+    @pytest.hookimpl(tryfirst=True)  # before junitxml records the report
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         data = getattr(report, "acalab", None)
         if not data:
@@ -344,11 +433,14 @@ class ResultCollector:
         from pytest_acalab.labfile import load_lab
         from pytest_acalab.reports.experiment_log import LabResults
 
+        xml = _junit_xml(self.config)
+        if xml is not None and data.get("lab"):
+            _junit_classname(xml, report, data["lab"])
         results: dict[str, LabResults] = self.config.stash[RESULTS_KEY]
         key = data["lab_dir"]
         if key not in results:
             try:
-                results[key] = LabResults(load_lab(Path(key)))
+                results[key] = LabResults(load_lab(Path(key)), run=self.config.stash[RUN_KEY])
             except Exception:  # noqa: BLE001 - a broken lab already reported its collection error
                 return
         lab_results = results[key]
@@ -356,11 +448,17 @@ class ResultCollector:
             outcome = "error" if report.when != "call" and report.failed else report.outcome
             lab_results.record_item(data["item"], {
                 "outcome": outcome, "expected": data.get("expected"), "actual": data.get("actual"),
-                "source": data.get("evidence_source"),
-                "message": str(report.longrepr).splitlines()[-1][:200] if report.longrepr else None,
+                "source": data.get("evidence_source"), "message": _message(report, "phase" in data),
+                "excerpt": data.get("evidence"), "held_after": _seconds(data.get("held_after")),
+                "attempts": data.get("attempts"), "elapsed": _seconds(data.get("elapsed")),
+                "phase": data.get("phase"), "variable": data.get("variable"),
             })
         if "summary" in data:
             lab_results.summary = data["summary"]
+            names = {**(data["summary"].get("resources") or {}), "group": data["summary"].get("resource_group")}
+            if xml is not None and any(names.values()):  # lets 'acalab compare' mask them in junit files too
+                xml.add_global_property(f"acalab.resources.{lab_results.lab.id}",
+                                        json.dumps({k: v for k, v in names.items() if v}, sort_keys=True))
             bicep = data["summary"].get("bicep")
             xml = _junit_xml(self.config) if bicep else None
             if xml is not None and bicep and (bicep.get("drift") or bicep.get("error")):
@@ -368,22 +466,22 @@ class ResultCollector:
 
     @pytest.hookimpl(tryfirst=True)  # before junitxml writes its file
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
+        from pytest_acalab.reports.output import compare_with_baseline, write_reports
+
         state = self.config.stash[SESSION_KEY]
+        results = list(self.config.stash[RESULTS_KEY].values())
         xml = _junit_xml(self.config)
         if xml is not None:  # the filled experiment log itself travels in the junit file
-            for lab_results in self.config.stash[RESULTS_KEY].values():
+            for lab_results in results:
                 xml.add_global_property(f"acalab.experiment_log.{lab_results.lab.id}",
                                         state.scrubber.text(lab_results.table_markdown()))
-        report_dir = state.options.report_dir
-        if not report_dir:
-            return
-        for lab_results in self.config.stash[RESULTS_KEY].values():
-            out = Path(report_dir) / lab_results.lab.id
-            out.mkdir(parents=True, exist_ok=True)
-            (out / "experiment-log.md").write_text(state.scrubber.text(lab_results.markdown()), encoding="utf-8")
-            (out / "results.json").write_text(json.dumps(state.scrubber.data(
-                {"items": lab_results.items, "summary": lab_results.summary}), indent=2, default=str),
-                encoding="utf-8")
+        run = self.config.stash[RUN_KEY]
+        if state.options.baseline is not None and results:
+            self.config.stash[DRIFT_KEY] = compare_with_baseline(state.options.baseline, results, run,
+                                                                         state.scrubber)
+        if state.options.report_dir:
+            write_reports(state.options.report_dir, results, run, self.config.stash.get(DRIFT_KEY, None),
+                          state.scrubber)
 
 
 @pytest.hookimpl(trylast=True)
@@ -404,9 +502,10 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
         return
     state = config.stash[SESSION_KEY]
     tr = terminalreporter
+    width = config.get_terminal_writer().fullwidth
     for key, lab_results in results.items():
         tr.write_sep("-", f"experiment log: {lab_results.lab.id}")
-        for line in lab_results.terminal():
+        for line in lab_results.terminal(width):
             tr.write_line(state.scrubber.text(line))
         note = lab_results.summary.get("teardown") or notes.get(key)
         notes.pop(key, None)
@@ -417,8 +516,17 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
             tr.write_line(f"WARNING: {bicep_line(bicep)}", yellow=True, bold=True)
     for note in notes.values():  # labs torn down without a final report (interrupted)
         tr.write_line(state.scrubber.text(note))
+    drift = config.stash.get(DRIFT_KEY, None)
+    if drift is not None:
+        from pytest_acalab.reports.drift import format_text
+
+        tr.write_sep("-", "drift from the baseline")
+        for line in ([drift] if isinstance(drift, str) else format_text(drift, width)):
+            tr.write_line(state.scrubber.text(line))
     if state.options.report_dir:
-        tr.write_line(f"acalab reports written to {state.options.report_dir}")
+        index = Path(state.options.report_dir) / "index.html"
+        tr.write_line(f"acalab reports written to {state.options.report_dir}"
+                      + (f" (open {index})" if index.is_file() else ""))
 
 
 # ---------------------------------------------------------------------------------------------- fixtures

@@ -64,7 +64,8 @@ def run_action(ctx: LabContext, action: Action) -> ActionResult:
 
 
 def _shown(args: dict[str, Any]) -> dict[str, Any]:
-    return {k: (repr(v) if k in UNRESOLVED else v) for k, v in args.items()}
+    """Arguments as the journal shows them: a parsed check by what it looks at, not its Python repr."""
+    return {k: (v.describe() if k in UNRESOLVED and hasattr(v, "describe") else v) for k, v in args.items()}
 
 
 def __getattr__(attr: str) -> Any:

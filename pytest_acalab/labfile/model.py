@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from pytest_acalab.probes.tolerances import Tolerance
+from pytest_acalab.probes.tolerances import Tolerance, render
 
 __all__ = [
     "PHASES",
@@ -64,6 +64,21 @@ class ProbeCheck:
     description: str | None
     line: int
 
+    def describe(self) -> str:
+        """What the check looks at and what it wants: ``system_logs(reason=ImagePullFailure) at least 1 item``.
+
+        Arguments that only name the resource by its usual alias (``app: app``) are left out.
+        """
+        shown = ", ".join(f"{k}={_arg(v)}" for k, v in self.args.items() if not (isinstance(v, str) and k == v))
+        return f"{self.probe}({shown}) {self.expect.describe()}" if shown else f"{self.probe} {self.expect.describe()}"
+
+
+def _arg(value: Any) -> str:
+    """A probe argument as written in lab.yaml: bare when it is one simple word, else quoted."""
+    if isinstance(value, str) and value and all(c.isalnum() or c in "_-.:/$={}@" for c in value):
+        return value
+    return render(value, 120)
+
 
 @dataclass(frozen=True)
 class _CombinedCheck:
@@ -72,6 +87,10 @@ class _CombinedCheck:
     stable_for: int
     description: str | None
     line: int
+
+    def describe(self) -> str:
+        kind = "all of" if isinstance(self, AllOfCheck) else "any of"
+        return f"{kind} (" + "; ".join(c.describe() for c in self.checks) + ")"
 
 
 @dataclass(frozen=True)
@@ -92,6 +111,10 @@ class ActionCheck:
     expect: Tolerance
     line: int
     description: str | None = None
+
+    def describe(self) -> str:
+        what = "deployment" if self.action_id == "deploy" else f"action:{self.action_id}"
+        return f"{what} {self.expect.describe()}"
 
 
 Check = ProbeCheck | AllOfCheck | AnyOfCheck | ActionCheck

@@ -39,6 +39,8 @@ class LabRun:
         self.bicep: BicepResult | None = None
         """The template compiled from the lab's Bicep and its drift from the committed JSON (if compiled)."""
         self.started = time.monotonic()
+        self.phase_t: dict[str, float] = {}
+        """Journal time at which each phase began: the trigger (or the deployment that is the trigger), recovery."""
         self._last_progress: dict[str, float] = {}
 
     # ------------------------------------------------------------------ provisioning
@@ -113,16 +115,23 @@ class LabRun:
             self.journal.record("lifecycle", "bicep-build", **self.bicep.as_dict())
             if self.bicep.drift:
                 log.warning("%s", self.bicep.warning())
+        if not self.lab.trigger.actions:  # the deployment itself induces the fault
+            self._begin_phase("failing")
         deploy_template(ctx)
         self.session.refresh_secrets()
         ctx.refresh_resources()
         if self.lab.trigger.actions:
             # the failing phase begins when the fault is induced: evidence logged during the trigger counts
             ctx.phase_started["failing"] = datetime.now(UTC)
+            self._begin_phase("failing")
         for action in self.lab.trigger.actions:
             self._act(action)
         self.stage = "failing"
         return ctx
+
+    def _begin_phase(self, phase: str) -> None:
+        self.phase_t[phase] = self.journal.now()
+        self.journal.record("phase", phase)
 
     def _progress(self, what: str, elapsed: float, deadline: float, attempts: int, last: str) -> None:
         """Long waits say what they wait for, elapsed against the deadline, and attempts (every 5 s)."""
@@ -151,6 +160,7 @@ class LabRun:
             raise self.error
         ctx.phase = "recovered"
         ctx.phase_started["recovered"] = datetime.now(UTC)
+        self._begin_phase("recovered")
         try:
             for action in self.lab.recovery:
                 self._act(action)
@@ -173,8 +183,24 @@ class LabRun:
         from pytest_acalab.probes.checks import evaluate
 
         ctx = self.ensure(phase)
-        outcome = evaluate(ctx, row.check(phase), default_within=ctx.backend.deadlines.probe)
-        self.outcomes[row.item_id(phase)] = outcome
+        check, item = row.check(phase), row.item_id(phase)  # type: ignore[arg-type]
+        began = self.journal.now()
+        try:
+            outcome = evaluate(ctx, check, default_within=ctx.backend.deadlines.probe)
+        except Exception as exc:  # could not run (error) or nothing to observe here (skip): the timeline says so
+            skipped = type(exc).__name__ == "ProbeSkipped"
+            self.journal.record("verdict", item, row=row.key, phase=phase, ok=None, expected=check.describe(),
+                                began=began, line=check.line,
+                                **{"skipped" if skipped else "error": self.session.scrubber.text(str(exc))})
+            raise
+        first_held = None if outcome.first_held is None else round(began + outcome.first_held, 3)
+        if first_held is not None and phase in self.phase_t:
+            outcome.held_after = round(first_held - self.phase_t[phase], 3)
+        self.journal.record("verdict", item, row=row.key, phase=phase, ok=outcome.ok, expected=outcome.expected,
+                            actual=outcome.actual, source=outcome.source, excerpt=outcome.excerpt,
+                            attempts=outcome.attempts, began=began, first_held=first_held,
+                            held_after=outcome.held_after, line=check.line)
+        self.outcomes[item] = outcome
         if not outcome.ok:
             self.failed = True
         return outcome
@@ -263,6 +289,10 @@ class LabRun:
             "error": self.session.scrubber.text(str(self.error)) if self.error else None,
             "bicep": self.bicep.as_dict() if self.bicep is not None else None,
             "elapsed": round(time.monotonic() - self.started, 3),
+            "backend": self.session.options.backend,
+            "location": ctx.location if ctx else None,
+            "resources": {alias: ref.name for alias, ref in (ctx.resources.items() if ctx else [])},
+            "phases": dict(self.phase_t),
         }
 
 

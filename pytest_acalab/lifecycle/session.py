@@ -42,6 +42,8 @@ class Options:
     keep_on_failure: bool = False
     resource_group: str | None = None
     report_dir: Path | None = None
+    baseline: Path | None = None
+    """An earlier run (report directory or junit file) to compare this one with."""
     profile: str = "fast"
     speed: float = 1.0
     delete_after: timedelta = timedelta(hours=6)
@@ -65,6 +67,7 @@ class Options:
             raise ConfigurationError(f"unknown backend '{backend}' (ACALAB_BACKEND / --acalab-backend): "
                                      "expected 'emulator' or 'azure'")
         report_dir = opt("acalab_report_dir", "acalab_report_dir", "ACALAB_REPORT_DIR")
+        baseline = opt("acalab_baseline", None, "ACALAB_BASELINE")
         delete_after = opt("acalab_delete_after", "acalab_delete_after") or "6h"
         speed = opt("acalab_speed", None, "ACALAB_SPEED")
         min_wait = opt("acalab_min_wait", "acalab_min_wait", "ACALAB_MIN_WAIT")
@@ -90,6 +93,7 @@ class Options:
             keep_on_failure=bool(config.getoption("acalab_keep_on_failure", default=False)),
             resource_group=opt("acalab_resource_group"),
             report_dir=Path(report_dir) if report_dir else None,
+            baseline=Path(baseline) if baseline else None,
             profile=opt("acalab_profile", "acalab_profile", "ACALAB_PROFILE") or "fast",
             speed=speed_value,
             delete_after=keep_for,

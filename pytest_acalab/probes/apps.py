@@ -60,6 +60,12 @@ def app_summary(app: Mapping[str, Any]) -> str:
     return f"app {app.get('name')}: {shown}, eventStreamEndpoint {stream}"
 
 
+def app_states(app: Mapping[str, Any]) -> dict[str, Any]:
+    """The app's states a report's timeline draws as lanes (``Observation.detail["observed"]``)."""
+    props = app.get("properties") or {}
+    return {"app provisioning": props.get("provisioningState"), "app running": props.get("runningStatus")}
+
+
 def container_image(app: Mapping[str, Any], container: str | None = None) -> tuple[Any, str]:
     """(image, explanation) of the named container, or of the first one."""
     containers = app_field(app, "template.containers") or []
@@ -82,11 +88,11 @@ def app_state(ctx: LabContext, args: Mapping[str, Any], deadline: float) -> Obse
     app = fetch_app(ctx, resource_name(ctx, args["app"]), deadline)
     field = args["field"]
     value = app_field(app, field)
-    return Observation(value, "container_app", app_summary(app), {"field": field})
+    return Observation(value, "container_app", app_summary(app), {"field": field, "observed": app_states(app)})
 
 
 @probe("app_image")
 def app_image(ctx: LabContext, args: Mapping[str, Any], deadline: float) -> Observation:
     app = fetch_app(ctx, resource_name(ctx, args["app"]), deadline)
     image, why = container_image(app, args.get("container"))
-    return Observation(image, "container_app", f"{why}; {app_summary(app)}")
+    return Observation(image, "container_app", f"{why}; {app_summary(app)}", {"observed": app_states(app)})

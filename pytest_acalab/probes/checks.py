@@ -69,6 +69,11 @@ class CheckOutcome:
     deadline: float = 0.0
     stable_for: int = 1
     streak: int = 0
+    first_held: float | None = None
+    """Seconds from the start of the check to the end of the first attempt that held (None: never held)."""
+    held_after: float | None = None
+    """Seconds from the start of the lab's phase (trigger or recovery) until the check first held (set by the
+    lab run): how long the transition took, compared night over night."""
 
     def failure_message(self) -> str:
         """The message CI shows: expected vs actual, where the evidence came from, and an excerpt."""
@@ -117,12 +122,15 @@ def evaluate(ctx: LabContext, check: Check, *, default_within: float | None = No
     poll = max(ctx.backend.deadlines.poll_interval, 0.0)
     started = time.monotonic()
     state = {"attempt": 0, "streak": 0, "settled": 0, "waited": 0}
+    first_held: list[float] = []
 
     def attempt() -> _Pass:
         state["attempt"] += 1
         remaining = max(deadline - (time.monotonic() - started), 0.5)
         result = _once(ctx, check, remaining, state["attempt"], started, label)
         state["streak"] = state["streak"] + 1 if result.ok else 0
+        if result.ok and not first_held:
+            first_held.append(round(time.monotonic() - started, 3))
         if ctx.on_wait is not None and not result.final and state["streak"] < stable_for:
             ctx.on_wait(label, time.monotonic() - started, deadline, state["attempt"],
                         f"expected {result.expected}, now {result.actual}")
@@ -160,7 +168,8 @@ def evaluate(ctx: LabContext, check: Check, *, default_within: float | None = No
         ok=held, expected=result.expected, actual=actual, source=result.source,
         excerpt=cap(ctx.scrubber.text(result.excerpt), EXCERPT_LIMIT), attempts=state["attempt"],
         elapsed=round(time.monotonic() - started, 3), evidence=result.evidence, label=label,
-        deadline=deadline, stable_for=stable_for, streak=state["streak"])
+        deadline=deadline, stable_for=stable_for, streak=state["streak"],
+        first_held=first_held[0] if first_held else None)
 
 
 # ---- one pass ------------------------------------------------------------------------------------------
@@ -198,12 +207,13 @@ def _probe(ctx: LabContext, check: ProbeCheck, remaining: float, attempt: int, s
         raise ProbeError(f"probe '{check.probe}' ({label}, line {check.line}): the {ctx.backend.name} cannot model "
                          f"this lab, so no verdict is given: " + "; ".join(unmodelled))
     verdict = check.expect.evaluate(obs.value)
+    expected = check.describe()
     text = cap(ctx.scrubber.text(obs.excerpt or verdict.actual), EXCERPT_LIMIT)
-    ctx.journal.record("probe", check.probe, attempt=attempt, ok=verdict.ok, value=verdict.actual,
-                       source=obs.source, excerpt=text, line=check.line,
+    ctx.journal.record("probe", check.probe, attempt=attempt, ok=verdict.ok, expected=expected, value=verdict.actual,
+                       source=obs.source, excerpt=text, line=check.line, observed=obs.detail.get("observed"),
                        elapsed=round(time.monotonic() - started, 3))
-    ev = Evidence(check.probe, obs.source, verdict.ok, verdict.expected, verdict.actual, text, check.line)
-    return _Pass(verdict.ok, False, verdict.expected, verdict.actual, obs.source, text, [ev])
+    ev = Evidence(check.probe, obs.source, verdict.ok, expected, verdict.actual, text, check.line)
+    return _Pass(verdict.ok, False, expected, verdict.actual, obs.source, text, [ev])
 
 
 def _action(ctx: LabContext, check: ActionCheck, attempt: int, started: float) -> _Pass:
@@ -222,6 +232,7 @@ def _action(ctx: LabContext, check: ActionCheck, attempt: int, started: float) -
                              "(it has not run)")
         state, detail, source = result.status, result.detail, f"action:{check.action_id}"
     verdict = check.expect.evaluate(state)
+    verdict = type(verdict)(verdict.ok, check.describe(), verdict.actual)
     text = cap(ctx.scrubber.text(f"{source} {state}" + (f": {detail}" if detail else "")), EXCERPT_LIMIT)
     ctx.journal.record("check", f"action:{check.action_id}", attempt=attempt, ok=verdict.ok, value=verdict.actual,
                        line=check.line, elapsed=round(time.monotonic() - started, 3))
@@ -236,7 +247,7 @@ def _all_of(ctx: LabContext, check: AllOfCheck, remaining: float, attempt: int, 
     ok = all(p.ok for p in parts)
     failing = [p for p in parts if not p.ok]
     final = all(p.final for p in parts) if ok else any(p.final for p in failing)
-    expected = "all of (" + "; ".join(_describe_child(c) for c in check.checks) + ")"
+    expected = check.describe()
     shown = failing or parts
     actual = "; ".join(f"{e.name}: {e.actual}" for p in shown for e in p.evidence if not e.ok or ok)
     source = ", ".join(dict.fromkeys(p.source for p in shown))
@@ -270,7 +281,7 @@ def _any_of(ctx: LabContext, check: AnyOfCheck, remaining: float, attempt: int, 
     held = [p for p in parts if p.ok]
     ok = bool(held)
     final = any(p.final for p in held) if ok else (all(p.final for p in parts) and len(parts) == len(check.checks))
-    expected = "any of (" + "; ".join(_describe_child(c) for c in check.checks) + ")"
+    expected = check.describe()
     actual = "; ".join(f"{e.name} ({e.source}): {e.error or e.skipped or e.actual}" for e in evidence)
     tried = ", ".join(dict.fromkeys(e.source for e in evidence))
     if ok:
@@ -282,18 +293,8 @@ def _any_of(ctx: LabContext, check: AnyOfCheck, remaining: float, attempt: int, 
     return _Pass(ok, final, expected, actual, source, text, evidence)
 
 
-def _describe_child(check: Check) -> str:
-    if isinstance(check, ProbeCheck):
-        return f"{check.probe} {check.expect.describe()}"
-    if isinstance(check, ActionCheck):
-        return f"action:{check.action_id} {check.expect.describe()}"
-    kind = "all of" if isinstance(check, AllOfCheck) else "any of"
-    return f"{kind} (" + "; ".join(_describe_child(c) for c in check.checks) + ")"
-
-
 def _unavailable(check: Check, *, error: str | None = None, skipped: str | None = None) -> Evidence:
     name = check.probe if isinstance(check, ProbeCheck) else (
         f"action:{check.action_id}" if isinstance(check, ActionCheck) else "nested")
-    expect = getattr(check, "expect", None)
-    return Evidence(name, name, False, expect.describe() if expect else _describe_child(check), "",
+    return Evidence(name, name, False, check.describe(), "",
                     error or skipped or "", check.line, error=error, skipped=skipped)

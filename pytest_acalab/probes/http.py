@@ -106,5 +106,7 @@ def http_endpoint(ctx: LabContext, args: Mapping[str, Any], deadline: float) -> 
     said = f"; last answer: {bodies[-1]!r}" if bodies and bodies[-1] else ""
     if "status" in args:
         kept = [s for s in statuses if _matches(s, args["status"])]
-        return Observation(kept, "http", f"GET {url}: {statuses}; answered {args['status']}: {len(kept)}{said}")
-    return Observation(statuses, "http", f"GET {url}: {statuses}{said}")
+        return Observation(kept, "http", f"GET {url}: {statuses}; answered {args['status']}: {len(kept)}{said}",
+                           {"observed": {"HTTP": " ".join(str(code or "timeout") for code in statuses)}})
+    return Observation(statuses, "http", f"GET {url}: {statuses}{said}",
+                       {"observed": {"HTTP": " ".join(str(code or "timeout") for code in statuses)}})

@@ -86,6 +86,13 @@ def revision_summary(revision: Mapping[str, Any]) -> str:
     return f"revision {revision.get('name')} (created {props.get('createdTime')}): " + ", ".join(parts)
 
 
+def revision_states(revision: Mapping[str, Any]) -> dict[str, Any]:
+    """The states a report's timeline draws as lanes (``Observation.detail["observed"]``)."""
+    props = _props(revision)
+    return {"revision health": props.get("healthState"), "running state": props.get("runningState"),
+            "revision provisioning": props.get("provisioningState"), "replicas": props.get("replicas")}
+
+
 def no_revision_excerpt(app_name: str, app: Mapping[str, Any] | None) -> str:
     """Case A evidence: no revision, and what the app itself says."""
     if app is None:
@@ -120,10 +127,13 @@ def revision_health(ctx: LabContext, args: Mapping[str, Any], deadline: float) -
     latest = latest_of_app(ctx, app_name, revisions, deadline)
     if latest is None:
         app = fetch_app(ctx, app_name, deadline)
+        app_state = (app.get("properties") or {}).get("provisioningState")
         return Observation("NoRevision", "revisions", no_revision_excerpt(app_name, app),
-                           {"app_provisioning_state": (app.get("properties") or {}).get("provisioningState")})
+                           {"app_provisioning_state": app_state,
+                            "observed": {"revision health": "NoRevision", "app provisioning": app_state}})
     return Observation(revision_field(latest, "healthState"), "revisions", revision_summary(latest),
-                       {"revision": latest.get("name"), "revisions": len(revisions)})
+                       {"revision": latest.get("name"), "revisions": len(revisions),
+                        "observed": revision_states(latest)})
 
 
 @probe("revision_state")
@@ -143,7 +153,7 @@ def revision_state(ctx: LabContext, args: Mapping[str, Any], deadline: float) ->
             names = ", ".join(str(r.get("name")) for r in sort_revisions(revisions)) or "none"
             return Observation(None, "revisions", f"app '{app_name}' has no revision '{wanted}' (has: {names})")
     return Observation(revision_field(chosen, field), "revisions", revision_summary(chosen),
-                       {"revision": chosen.get("name")})
+                       {"revision": chosen.get("name"), "observed": revision_states(chosen)})
 
 
 @probe("revisions")

@@ -7,6 +7,7 @@ an immutable object whose ``evaluate(value)`` returns a ``Verdict`` with human p
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -72,12 +73,21 @@ def _render(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, str):
-        return repr(value)
+        return _quote(value)
     if isinstance(value, Mapping):
         return "{" + ", ".join(f"{_render_key(k)}: {_render(v)}" for k, v in value.items()) + "}"
     if isinstance(value, list | tuple):
         return "[" + ", ".join(_render(v) for v in value) + "]"
     return str(value)
+
+
+def _quote(text: str) -> str:
+    """A string in quotes a reader does not have to unescape: 'a', "it's", or JSON when it holds both."""
+    if "'" not in text and "\n" not in text:
+        return f"'{text}'"
+    if '"' not in text and "\n" not in text:
+        return f'"{text}"'
+    return json.dumps(text, ensure_ascii=False)
 
 
 def _render_key(key: Any) -> str:
@@ -176,7 +186,8 @@ class Regex(Tolerance):
         return any(compiled.search(text) for text in _texts(value))
 
     def describe(self) -> str:
-        return f"matches /{self.pattern}/"
+        # /.../ reads well unless the pattern has slashes of its own (an image path): then quote it
+        return f"matches regex {_quote(self.pattern)}" if "/" in self.pattern else f"matches /{self.pattern}/"
 
 
 @dataclass(frozen=True)

@@ -5,26 +5,35 @@ Built on the controller from what items reported, so it is the same with or with
 
 from __future__ import annotations
 
+import textwrap
 from dataclasses import dataclass, field
 from typing import Any
 
 from pytest_acalab.labfile.model import Lab
+from pytest_acalab.reports.runinfo import backend_line
+from pytest_acalab.reports.scrub import excerpt
+
+VERDICTS = {"passed": "Pass", "failed": "Fail", "error": "Error", "skipped": "Skipped"}
+CELL_LIMIT = 600
+"""Longest Actual a table cell shows (the terminal wraps it; the Markdown table keeps it on one line)."""
 
 
 @dataclass
 class LabResults:
     lab: Lab
     items: dict[str, dict[str, Any]] = field(default_factory=dict)
-    """item name → {outcome: passed|failed|error|skipped, expected, actual, source, message}"""
+    """item name → {outcome: passed|failed|error|skipped, expected, actual, source, message, excerpt, ...}"""
     summary: dict[str, Any] = field(default_factory=dict)
     """LabRun.summary() sent by the worker at the lab's teardown."""
+    run: dict[str, Any] = field(default_factory=dict)
+    """The run's identity (``runinfo.run_info``): backend, location, run id, versions."""
 
     def record_item(self, name: str, data: dict[str, Any]) -> None:
         prev = self.items.get(name, {})
         # an error in teardown must not hide a failure in call
         if prev.get("outcome") in ("failed", "error") and data.get("outcome") == "passed":
             return
-        self.items[name] = {**prev, **data}
+        self.items[name] = {**prev, **{k: v for k, v in data.items() if v is not None or k not in prev}}
 
     def rows(self) -> list[tuple[str, str, str, str, str]]:
         out = []
@@ -47,59 +56,79 @@ class LabResults:
         if source in (self.summary.get("actions") or {}):
             act = self.summary["actions"][source]
             detail = f": {act.get('detail')}" if act.get("detail") else ""
-            return f"{act.get('status')}{detail}"[:160], "Pass" if act.get("status") == "Succeeded" else "Fail"
+            return excerpt(f"{act.get('status')}{detail}", CELL_LIMIT), "Pass" if act.get("status") == "Succeeded" \
+                else "Fail"
         item = self.items.get(source)
         if item is None:
             return self._not_run()
-        verdict = {"passed": "Pass", "failed": "Fail", "error": "Error", "skipped": "Skipped"}.get(
-            item.get("outcome", ""), "—")
-        actual = item.get("actual") or item.get("message") or "—"
-        return str(actual)[:160], verdict
+        return excerpt(item_actual(item), CELL_LIMIT), VERDICTS.get(item.get("outcome", ""), "—")
 
     def _not_run(self) -> tuple[str, str]:
         if self.summary.get("error"):
-            return f"not reached: {self.summary['error']}"[:160], "Error"
+            return excerpt(f"not reached: {self.summary['error']}", CELL_LIMIT), "Error"
         return "not run", "—"
 
     def table_markdown(self) -> str:
         """The Step / Action / Expected / Actual / Pass-Fail table, filled."""
-        def cell(text: str) -> str:
-            return str(text).replace("|", "\\|").replace("\n", " ")
-
         lines = ["| Step | Action | Expected | Actual | Pass/Fail |", "|---|---|---|---|---|"]
-        lines += ["| " + " | ".join(cell(c) for c in row) + " |" for row in self.rows()]
+        lines += ["| " + " | ".join(md_cell(c) for c in row) + " |" for row in self.rows()]
         return "\n".join(lines) + "\n"
 
     def markdown(self) -> str:
-        def cell(text: str) -> str:
-            return str(text).replace("|", "\\|").replace("\n", " ")
-
         lines = [f"# Experiment log: {self.lab.title}", ""]
+        lines += [f"- Backend: {backend_line(self.run)}" if self.run else "- Backend: unknown"]
+        lines += [f"- Lab file: `{self.lab.path}`"]
         if self.summary.get("resource_group"):
-            lines += [f"Resource group: `{self.summary['resource_group']}`", ""]
-        lines += [self.table_markdown().rstrip("\n")]
-        lines += ["", "## Hypothesis checks", "", "| Item | Variable | Expected | Actual | Evidence | Result |",
-                  "|---|---|---|---|---|---|"]
+            lines += [f"- Resource group: `{self.summary['resource_group']}`"]
+        lines += ["", self.table_markdown().rstrip("\n")]
+        lines += ["", "## Hypothesis checks", "",
+                  "| Item | Variable | Expected | Actual | Evidence | Held after | Result |",
+                  "|---|---|---|---|---|---|---|"]
         for phase in ("failing", "recovered"):
             for row in self.lab.rows:
                 item = self.items.get(row.item_id(phase), {})
-                lines.append("| " + " | ".join(cell(c) for c in (
-                    row.item_id(phase), row.variable, item.get("expected", "—"), item.get("actual", "—"),
-                    item.get("source", "—"), item.get("outcome", "not run"))) + " |")
+                lines.append("| " + " | ".join(md_cell(c) for c in (
+                    row.item_id(phase), row.variable, item.get("expected") or row.check(phase).describe(),
+                    item_actual(item) if item else "—", item.get("source") or "—", held_text(item.get("held_after")),
+                    item.get("outcome") or "not run")) + " |")
         if self.summary.get("teardown"):
             lines += ["", f"Teardown: {self.summary['teardown']}"]
         return "\n".join(lines) + "\n"
 
     def terminal(self, width: int = 120) -> list[str]:
+        """The experiment log for the terminal: every cell wraps within its column, nothing is cut."""
         rows = [("Step", "Action", "Expected", "Actual", "Pass/Fail"), *self.rows()]
-        caps = (4, 34, 34, 34, 9)
-        def fit(text: str, cap: int) -> str:
-            text = str(text).replace("\n", " ")
-            return text if len(text) <= cap else text[: cap - 1] + "…"
-        widths = [min(cap, max(len(fit(r[i], cap)) for r in rows)) for i, cap in enumerate(caps)]
-        out = []
-        for n, r in enumerate(rows):
-            out.append("  ".join(fit(c, caps[i]).ljust(widths[i]) for i, c in enumerate(r)).rstrip())
+        gap = 2
+        free = max(width - 1 - 4 - 9 - 4 * gap, 36)
+        action_w, expected_w = max(free * 22 // 100, 14), max(free * 26 // 100, 14)
+        widths = [4, action_w, expected_w, free - action_w - expected_w, 9]
+        out = textwrap.wrap(f"backend: {backend_line(self.run)}", width - 1, subsequent_indent="  ") if self.run else []
+        for n, row in enumerate(rows):
+            cells = [textwrap.wrap(str(c).replace("\n", " "), w, break_long_words=True, break_on_hyphens=False)
+                     or [""] for c, w in zip(row, widths, strict=True)]
+            for i in range(max(len(c) for c in cells)):
+                out.append((" " * gap).join((c[i] if i < len(c) else "").ljust(w)
+                                            for c, w in zip(cells, widths, strict=True)).rstrip())
             if n == 0:
-                out.append("  ".join("-" * w for w in widths))
+                out.append((" " * gap).join("-" * w for w in widths))
         return out
+
+
+def item_actual(item: dict[str, Any]) -> str:
+    """What an item saw, or why it saw nothing (skipped, could not run)."""
+    outcome = item.get("outcome")
+    if outcome == "skipped":
+        return f"skipped: {item.get('message') or 'no reason given'}"
+    if item.get("actual"):
+        return str(item["actual"])
+    if outcome == "error":
+        return f"could not run: {item.get('message') or 'no message'}"
+    return str(item.get("message") or "—")
+
+
+def held_text(seconds: Any) -> str:
+    return "—" if seconds is None else f"{float(seconds):.1f} s"
+
+
+def md_cell(text: object) -> str:
+    return str(text).replace("|", "\\|").replace("\n", " ")

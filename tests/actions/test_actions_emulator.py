@@ -143,7 +143,7 @@ def test_wait_for_that_never_holds_is_failed_not_an_error(case_a) -> None:  # no
                        line=1)
     result = run_action(case_a, act("wait", "wait_for", timeout=0.3, check=check))
     assert result.status == "Failed"
-    assert "expected equals 'Healthy'; actual 'NoRevision'" in result.detail
+    assert "expected revision_health equals 'Healthy'; actual 'NoRevision'" in result.detail
 
 
 def test_an_action_that_cannot_run_raises(case_a) -> None:  # noqa: ANN001

@@ -114,4 +114,4 @@ def test_check_runner_on_the_replayed_event_stream(lab, monkeypatch) -> None:  #
     failed = evaluate(ctx, missing)
     assert not failed.ok and failed.attempts > 1
     assert "0 of 5 event stream records match (message /ImagePullFailure/" in failed.excerpt
-    assert "expected at least 1 item; actual 0 items" in failed.failure_message()
+    assert "expected system_logs(message=ImagePullFailure) at least 1 item; actual 0 items" in failed.failure_message()

@@ -78,7 +78,7 @@ def test_deadline_ends_a_deviation_with_expected_actual_and_source(ctx, script) 
     # it polled until the deadline (a lower bound only: a loaded machine can only make it later)
     assert not outcome.ok and outcome.attempts > 2 and time.monotonic() - started >= 0.3
     message = outcome.failure_message()
-    assert message.startswith("lab.yaml:42: expected equals 'Healthy'; actual 'Unhealthy'")
+    assert message.startswith("lab.yaml:42: expected health equals 'Healthy'; actual 'Unhealthy'")
     assert "source: revisions" in message and "evidence: revision app--1: healthState=Unhealthy" in message
 
 
