@@ -236,7 +236,7 @@ def drift(corpus: dict[str, list[Interaction]]) -> dict[tuple[str, str, str, int
     for name, items in corpus.items():
         for item in items:
             body = _json(item.response_body)
-            if not isinstance(body, dict) or item.host not in ARM_HOSTS:
+            if not isinstance(body, dict) or item.host not in ARM_HOSTS or not _key_paths(body):
                 continue
             per = seen.setdefault(group_of(item), {})
             per.setdefault(name, set()).update(_key_paths(body))

@@ -69,6 +69,9 @@ def shape_environment(body: dict[str, Any], api_version: str) -> dict[str, Any]:
     if not _at_least(api_version, V2025):
         # 2023-04-01-preview answers firstPartyConfiguration and not peerTrafficConfiguration
         props.pop("peerTrafficConfiguration", None)
+        # Recorded both ways at 2023-04-01-preview: absent in May 2023, present from June 2023; the
+        # emulator follows the majority of recorded answers (absent).
+        props.pop("peerAuthentication", None)
         props["customDomainConfiguration"].pop("certificateKeyVaultProperties", None)
     else:
         props.pop("firstPartyConfiguration", None)
@@ -81,8 +84,9 @@ def shape_environment(body: dict[str, Any], api_version: str) -> dict[str, Any]:
 _APP_CONFIG_SINCE_2025 = ("identitySettings", "revisionTransitionThreshold", "runtime", "targetLabel")
 
 
-def shape_app(body: dict[str, Any], api_version: str, provisioned: bool) -> dict[str, Any]:
-    """``provisioned``: a revision was ever provisioned (until then 2025 versions omit the running keys)."""
+def shape_app(body: dict[str, Any], api_version: str, provisioned: bool, eventstream: str) -> dict[str, Any]:
+    """``provisioned``: a revision was ever provisioned (until then 2025 versions omit the running keys);
+    ``eventstream``: the app's event-stream URL (2023 versions show it from the first answer on)."""
     out = copy.deepcopy(body)
     props = out["properties"]
     if not _at_least(api_version, V2025_PREVIEW):
@@ -96,6 +100,7 @@ def shape_app(body: dict[str, Any], api_version: str, provisioned: bool) -> dict
     # 2023-04-01-preview: no delegatedIdentities; running keys from the first answer on (201 included)
     props.pop("delegatedIdentities", None)
     props.setdefault("runningStatus", "Running")
+    props.setdefault("eventStreamEndpoint", eventstream)
     for key in ("latestRevisionName", "latestReadyRevisionName", "latestRevisionFqdn"):
         if props.get(key) is None:
             props[key] = ""
@@ -200,8 +205,7 @@ class Bodies:
             "customDomainVerificationId": VERIFICATION_ID, "configuration": config, "template": app.template,
         })
         if app.ever_succeeded:  # absent after a failed create (observed acr-pull-failure 05)
-            props["eventStreamEndpoint"] = (f"{self.p.base_url}/subscriptions/{app.rid.subscription}/resourceGroups/"
-                                            f"{app.rid.resource_group}/containerApps/{app.name}/eventstream")
+            props["eventStreamEndpoint"] = self.app_stream(app)
         props["delegatedIdentities"] = []
         rid = app.rid
         body: dict[str, Any] = {
@@ -215,12 +219,15 @@ class Bodies:
             body["tags"] = dict(app.tags)
         return body
 
+    def app_stream(self, app: ContainerApp) -> str:
+        return (f"{self.p.base_url}/subscriptions/{app.rid.subscription}/resourceGroups/{app.rid.resource_group}/"
+                f"containerApps/{app.name}/eventstream")
+
     def revision(self, app: ContainerApp, rev: Revision) -> dict[str, Any]:
         props: dict[str, Any] = {"createdTime": iso_seconds(rev.created)}
         if rev.last_active is not None:
             props["lastActiveTime"] = iso_seconds(rev.last_active)
-        if app.configuration.get("ingress"):
-            props["fqdn"] = f"{rev.name}.{app.env.default_domain}"
+        props["fqdn"] = f"{rev.name}.{app.env.default_domain}"  # with or without ingress (recorded debug)
         props.update({"template": rev.template, "active": rev.active,
                       "replicas": len(rev.replicas) if rev.active else 0,
                       "trafficWeight": app.traffic_weight(rev.name)})
@@ -377,7 +384,7 @@ class ContainerApps(_Base):
         return self._publish(ctx, app.id, self.bodies.app(app))
 
     def _answer(self, ctx: Ctx, app: ContainerApp) -> dict[str, Any]:
-        return shape_app(self._sync(ctx, app), ctx.api_version, app.ever_succeeded)
+        return shape_app(self._sync(ctx, app), ctx.api_version, app.ever_succeeded, self.bodies.app_stream(app))
 
     def get(self, ctx: Ctx, rid: ResourceId) -> Response:
         return Response.json(200, self._answer(ctx, self._app(rid)))
@@ -430,7 +437,7 @@ class ContainerApps(_Base):
                 op.extra["location_style"] = True
                 op.status_url = op.status_url.replace("OperationStatuses", "OperationResults").split("&azure")[0]
                 op.final = lambda _op: Response.json(200, shape_app(self.bodies.app(app), version,
-                                                                    app.ever_succeeded))
+                                                                    app.ever_succeeded, self.bodies.app_stream(app)))
                 return Response.empty(202, ctx.platform.operations.location_headers(op))
             return Response.empty(202, ctx.platform.operations.async_headers(op, location=True))
 
