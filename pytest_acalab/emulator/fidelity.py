@@ -303,15 +303,19 @@ class Names:
     def __init__(self) -> None:
         self.map: dict[str, str] = {}
 
-    def learn(self, recorded: Any, got: Any, key: str = "") -> None:
+    def learn(self, recorded: Any, got: Any, key: str = "", got_text: str | None = None) -> None:
+        """Pair string values at the same place; a recorded value the emulator's answer also holds
+        somewhere is shared, not minted (list order may differ), and is not learned."""
+        if got_text is None:
+            got_text = json.dumps(got)
         if isinstance(recorded, dict) and isinstance(got, dict):
             for k in recorded.keys() & got.keys():
-                self.learn(recorded[k], got[k], k)
+                self.learn(recorded[k], got[k], k, got_text)
         elif isinstance(recorded, list) and isinstance(got, list):
             for r, g in zip(recorded, got, strict=False):
-                self.learn(r, g, key)
+                self.learn(r, g, key, got_text)
         elif (key in LEARNED_KEYS and isinstance(recorded, str) and isinstance(got, str) and recorded != got
-              and len(recorded) >= 3 and recorded not in ("Succeeded",)):
+              and len(recorded) >= 3 and json.dumps(recorded) not in got_text):
             self.add(recorded, got)
 
     def add(self, recorded: str, got: str) -> None:
@@ -322,9 +326,12 @@ class Names:
                 self.map.setdefault(bare_r, bare_g)
 
     def apply(self, text: str) -> str:
+        """Replace each recorded value where it stands alone (not inside a longer word: a secret ``test``
+        must not rewrite ``clitest.rg000001``), longest first."""
         for recorded in sorted(self.map, key=len, reverse=True):
             if recorded in text:
-                text = text.replace(recorded, self.map[recorded])
+                text = re.sub(rf"(?<![A-Za-z0-9]){re.escape(recorded)}(?![A-Za-z0-9])",
+                              lambda _m, r=recorded: self.map[r], text)
         return text
 
 
