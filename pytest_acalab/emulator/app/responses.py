@@ -12,6 +12,7 @@ from typing import Any
 
 from pytest_acalab.emulator.app import models
 from pytest_acalab.emulator.app.eventstream import EventStreams
+from pytest_acalab.emulator.app.logstream import LogStreams
 from pytest_acalab.emulator.app.models import (
     APP_TYPE,
     ENV_TYPE,
@@ -549,5 +550,6 @@ def register(platform: Platform) -> AppService:
         platform.register_type(rt)
     svc.streams = EventStreams(platform, svc)
     svc.streams.register()
+    LogStreams(platform, svc).register()
     platform.services.extra["app"] = svc
     return svc
