@@ -152,6 +152,11 @@ class WorkspaceLogs:
         self._first_visible: dict[str, int] = {}
         self._rows: dict[str, int] = {}
         self._views: set[str] = set()
+        for schema in self._schemas.values():
+            if schema.builtin:  # tables every workspace has from its creation, empty until written
+                self._create_table(self._con, schema)
+                self._first_visible[schema.name] = _MIN_NS
+                self._rows[schema.name] = 0
 
     # -- public ---------------------------------------------------------------------------------
 
