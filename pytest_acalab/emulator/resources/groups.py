@@ -221,9 +221,11 @@ class ResourceGroups:
             "resourceTypes": [
                 {"resourceType": t.type_name, "locations": ["Korea Central", "East US", "West Europe"],
                  "apiVersions": versions,
-                 # Azure names the version a client without one gets (recorded GET providers/Microsoft.App)
-                 "defaultApiVersion": next((v for v in versions if "preview" not in v), versions[0]),
-                 "capabilities": "None"}
+                 "capabilities": "None",
+                 # Azure names the version a client without one gets, for some types: recorded for
+                 # Microsoft.App's, not for Microsoft.OperationalInsights' (elsewhere: guess, absent)
+                 **({"defaultApiVersion": next((v for v in versions if "preview" not in v), versions[0])}
+                    if namespace.lower() == "microsoft.app" else {})}
                 for t in types
                 for versions in [list(t.api_versions) or list(_ANY_VERSION_LIST)]
             ],
