@@ -201,6 +201,8 @@ class Revision:
     ready_logged: bool = False
     became_ready: bool = False
     announce_app_ready: bool = False
+    runtime_details: str | None = None
+    """Why a started container does not serve (the runtime's ``StartOutcome.details``, e.g. a port mismatch)."""
 
     @property
     def max_replicas(self) -> int:
@@ -225,7 +227,10 @@ class Revision:
         if self.all_running:
             running = "RunningAtMaxScale" if len(self.replicas) >= self.max_replicas else "Running"
             return {"healthState": "Healthy", "provisioningState": "Provisioned", "runningState": running}
-        return {"healthState": "None", "provisioningState": "Provisioning", "runningState": "Activating"}
+        activating = {"healthState": "None", "provisioningState": "Provisioning", "runningState": "Activating"}
+        if self.runtime_details:  # recorded (debug, 2025): Activating with the port mismatch as details
+            activating.update(provisioningState="Provisioned", runningStateDetails=self.runtime_details)
+        return activating
 
 
 @dataclass
@@ -880,6 +885,8 @@ class AppService:
             if outcome.running:
                 c.running_state, c.details, c.ready, c.started = "Running", "", True, True
                 c.container_id = f"containerd://{secrets.token_hex(32)}"
+            elif outcome.details:
+                rev.runtime_details = outcome.details
         rep.pull_failed = False
         rep.running_state = "Running" if all(c.running_state == "Running" for c in rep.containers) else "NotRunning"
         if rev.all_running:
