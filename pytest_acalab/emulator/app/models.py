@@ -152,6 +152,8 @@ class Environment:
     """Workspace of the ``ContainerAppSystemLogs`` diagnostic setting (destination ``azure-monitor``)."""
     events: list[syslog.SystemEvent] = field(default_factory=list)
     deleted: bool = False
+    storages: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """``managedEnvironments/storages`` by name: ``{"azureFile": {...}}`` as sent (app/storages.py)."""
 
     @property
     def id(self) -> str:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from pytest_acalab.emulator.app import models
+from pytest_acalab.emulator.app import models, storages
 from pytest_acalab.emulator.app.eventstream import EventStreams
 from pytest_acalab.emulator.app.logstream import LogStreams
 from pytest_acalab.emulator.app.models import (
@@ -398,6 +398,7 @@ class ContainerApps(_Base):
     def _begin(self, ctx: Ctx, rid: ResourceId, body: dict[str, Any], current: ContainerApp | None) -> tuple[
             ContainerApp, bool, Operation]:
         spec = self.svc.validate_app(rid, body, current)
+        storages.check_volumes(rid.name, spec.template, spec.env.storages)
         app, created = self.svc.begin_app(rid, spec, _principal(ctx))
         if created:
             ctx.store.add(Resource(app.id, app.name, APP_TYPE, rid.resource_group, app.location, {}, app,
@@ -542,11 +543,55 @@ class Replicas(_Base):
         return [shape_replica(self.bodies.replica(app, rev, r), ctx.api_version) for r in rev.replicas]
 
 
+class EnvironmentStorages(_Base):
+    type_name = "managedEnvironments/storages"
+
+    def _parent(self, rid: ResourceId) -> Environment:
+        return self._env(rid.parent())
+
+    def lookup(self, ctx: Ctx, rid: ResourceId) -> Any:
+        return self._env(rid)
+
+    def get(self, ctx: Ctx, rid: ResourceId) -> Response:
+        env = self._parent(rid)
+        spec = env.storages.get(rid.name)
+        if spec is None:
+            raise ArmError(404, "ManagedEnvironmentStorageNotFound",
+                           f"Storage {rid.name} not found under managed environment")
+        return Response.json(200, storages.storage_body(env.id, rid.name, spec))
+
+    def put(self, ctx: Ctx, rid: ResourceId, body: Any) -> Response:
+        with ctx.platform.lock:
+            env = self._parent(rid)
+            spec = storages.validate_storage(rid.name, body)
+            for value in spec.values():
+                ctx.platform.remember_secret(str(value.get("accountKey") or ""))
+            env.storages[rid.name] = spec
+            # Guess (not recorded): 200 with the storage, no operation
+            return Response.json(200, storages.storage_body(env.id, rid.name, spec))
+
+    def delete(self, ctx: Ctx, rid: ResourceId) -> Response:
+        with ctx.platform.lock:
+            env = self._parent(rid)
+            in_use = [a.name for a in self.svc.apps_in(env) for v in (a.template.get("volumes") or [])
+                      if (v or {}).get("storageName") == rid.name]
+            if in_use:
+                raise ArmError(409, "ManagedEnvironmentStorageInUse",  # guess: code and wording not captured
+                               f"Storage {rid.name} is used by container app(s) {', '.join(sorted(set(in_use)))}.")
+            return Response.empty(200 if env.storages.pop(rid.name, None) is not None else 204)
+
+    def list(self, ctx: Ctx, parent: ResourceId | None, resource_group: str | None) -> list[dict[str, Any]]:
+        if parent is None:
+            return []
+        env = self._env(parent)
+        return [storages.storage_body(env.id, n, s) for n, s in sorted(env.storages.items())]
+
+
 def register(platform: Platform) -> AppService:
     svc = AppService(platform)
     bodies = Bodies(platform)
     for rt in (ManagedEnvironments(svc, bodies), ContainerApps(svc, bodies), Revisions(svc, bodies),
-               Replicas(svc, bodies)):
+               Replicas(svc, bodies), EnvironmentStorages(svc, bodies)):
         platform.register_type(rt)
     svc.streams = EventStreams(platform, svc)
     svc.streams.register()

@@ -92,6 +92,28 @@ class StorageAccounts(ResourceType):
         return Response.json(200, self.account(ctx, rid).keys_body())
 
 
+class FileServices(ResourceType):
+    """``storageAccounts/{a}/fileServices/default``: the one file service of an account."""
+
+    namespace = NAMESPACE
+    type_name = "storageAccounts/fileServices"
+
+    def __init__(self, accounts: StorageAccounts) -> None:
+        self.accounts = accounts
+
+    def lookup(self, ctx: Ctx, rid: ResourceId) -> Any:
+        if rid.name != "default":
+            raise ArmError(400, "InvalidResourceName", f"The file service name '{rid.name}' must be 'default'.")
+        return self.accounts.account(ctx, rid.parent())
+
+    def get(self, ctx: Ctx, rid: ResourceId) -> Response:
+        account = self.lookup(ctx, rid)
+        return Response.json(200, {"id": f"{account.id}/fileServices/default", "name": "default",
+                                   "type": "Microsoft.Storage/storageAccounts/fileServices",
+                                   "properties": {"cors": {"corsRules": []},
+                                                  "shareDeleteRetentionPolicy": {"enabled": True, "days": 7}}})
+
+
 class FileShares(ResourceType):
     namespace = NAMESPACE
     type_name = "storageAccounts/fileServices/shares"
@@ -138,6 +160,7 @@ def register(platform: Platform) -> StorageService:
     state = StorageService()
     accounts = StorageAccounts(state)
     platform.register_type(accounts)
+    platform.register_type(FileServices(accounts))
     platform.register_type(FileShares(accounts))
 
     def operation(req: Request, sub: str, loc: str, op_id: str) -> Response:
