@@ -210,7 +210,7 @@ def group_of(item: Interaction) -> tuple[str, str, str, int, str]:
     if isinstance(body, dict):
         state = str((body.get("properties") or {}).get("provisioningState") or "") \
             if isinstance(body.get("properties"), dict) else ""
-    kind = (parts[5] if len(parts) > 5 else "") + "/" + "/".join(types)
+    kind = (parts[5] if len(parts) > 5 else "") + "/" + "/".join(types) + ("[list]" if len(parts) % 2 else "")
     return kind.lower(), version, item.method, item.status, state
 
 

@@ -71,8 +71,10 @@ def shape_environment(body: dict[str, Any], api_version: str) -> dict[str, Any]:
         # 2023-04-01-preview answers firstPartyConfiguration and not peerTrafficConfiguration
         props.pop("peerTrafficConfiguration", None)
         # Recorded both ways at 2023-04-01-preview: absent in May 2023, present from June 2023; the
-        # emulator follows the majority of recorded answers (absent).
+        # emulator follows the majority of recorded answers (May's).
         props.pop("peerAuthentication", None)
+        domain = props["customDomainConfiguration"]  # the same May/June 2023 split: May says ...Utc
+        domain["expirationDateUtc"] = domain.pop("expirationDate", None)
         props["customDomainConfiguration"].pop("certificateKeyVaultProperties", None)
     else:
         props.pop("firstPartyConfiguration", None)
@@ -82,7 +84,8 @@ def shape_environment(body: dict[str, Any], api_version: str) -> dict[str, Any]:
     return out
 
 
-_APP_CONFIG_SINCE_2025 = ("identitySettings", "revisionTransitionThreshold", "runtime", "targetLabel")
+_APP_CONFIG_SINCE_2025 = ("identitySettings", "runtime")
+_APP_CONFIG_SINCE_2025_PREVIEW = ("revisionTransitionThreshold", "targetLabel")
 
 
 def shape_app(body: dict[str, Any], api_version: str, provisioned: bool, eventstream: str) -> dict[str, Any]:
@@ -90,8 +93,14 @@ def shape_app(body: dict[str, Any], api_version: str, provisioned: bool, eventst
     ``eventstream``: the app's event-stream URL (2023 versions show it from the first answer on)."""
     out = copy.deepcopy(body)
     props = out["properties"]
+    _shape_template(props.get("template") or {}, api_version, app=True)
+    config = props.get("configuration") or {}
     if not _at_least(api_version, V2025_PREVIEW):
         props.pop("patchingMode", None)
+        for key in _APP_CONFIG_SINCE_2025_PREVIEW:
+            config.pop(key, None)
+        if isinstance(config.get("ingress"), dict):
+            config["ingress"].pop("targetPortHttpScheme", None)
     if _at_least(api_version, V2025):
         if not provisioned:  # recorded 201 of a new app at 2025-02-02-preview
             for key in ("runningStatus", "eventStreamEndpoint", "latestRevisionName", "latestReadyRevisionName",
@@ -105,29 +114,35 @@ def shape_app(body: dict[str, Any], api_version: str, provisioned: bool, eventst
     for key in ("latestRevisionName", "latestReadyRevisionName", "latestRevisionFqdn"):
         if props.get(key) is None:
             props[key] = ""
-    config = props.get("configuration") or {}
     for key in _APP_CONFIG_SINCE_2025:
         config.pop(key, None)
     if isinstance(config.get("ingress"), dict):
         config["ingress"].pop("additionalPortMappings", None)
-        config["ingress"].pop("targetPortHttpScheme", None)
-    _shape_template_2023(props.get("template") or {})
     return out
 
 
-def _shape_template_2023(template: dict[str, Any]) -> None:
+def _shape_template(template: dict[str, Any], api_version: str, app: bool) -> None:
+    """Recorded: ``imageType`` from 2025-02-02-preview on; an empty ``env`` is not answered; an app's
+    containers carry ``ephemeralStorage`` and no empty ``probes``, a revision's the other way round;
+    2023 scales have no cooldownPeriod/pollingInterval."""
     for c in template.get("containers") or []:
-        c.pop("imageType", None)
-        (c.get("resources") or {}).pop("ephemeralStorage", None)
-    scale = template.get("scale") or {}
-    scale.pop("cooldownPeriod", None)
-    scale.pop("pollingInterval", None)
+        if not _at_least(api_version, V2025_PREVIEW):
+            c.pop("imageType", None)
+        if c.get("env") == []:
+            c.pop("env")
+        if app and c.get("probes") == []:
+            c.pop("probes")
+        if not app:
+            (c.get("resources") or {}).pop("ephemeralStorage", None)
+    if not _at_least(api_version, V2025):
+        scale = template.get("scale") or {}
+        scale.pop("cooldownPeriod", None)
+        scale.pop("pollingInterval", None)
 
 
 def shape_revision(body: dict[str, Any], api_version: str) -> dict[str, Any]:
     out = copy.deepcopy(body)
-    if not _at_least(api_version, V2025):
-        _shape_template_2023(out["properties"].get("template") or {})
+    _shape_template(out["properties"].get("template") or {}, api_version, app=False)
     return out
 
 
@@ -139,6 +154,9 @@ def shape_replica(body: dict[str, Any], api_version: str) -> dict[str, Any]:
         for c in out["properties"].get("containers") or []:
             for key in ("runningState", "runningStateDetails", "debugEndpoint"):
                 c.pop(key, None)
+    elif not _at_least(api_version, V2025_PREVIEW):  # 2025-01-01: no debugEndpoint yet
+        for c in out["properties"].get("containers") or []:
+            c.pop("debugEndpoint", None)
     return out
 
 
