@@ -243,7 +243,8 @@ def drift(corpus: dict[str, list[Interaction]]) -> dict[tuple[str, str, str, int
     out: dict[tuple[str, str, str, int, str], set[str]] = {}
     for group, per in seen.items():
         if len(per) > 1:
-            varying = set.union(*per.values()) - set.intersection(*per.values())
+            sets = list(per.values())
+            varying = set().union(*sets) - sets[0].intersection(*sets[1:])
             if varying:
                 out[group] = varying
     return out
@@ -330,8 +331,8 @@ class Names:
         must not rewrite ``clitest.rg000001``), longest first."""
         for recorded in sorted(self.map, key=len, reverse=True):
             if recorded in text:
-                text = re.sub(rf"(?<![A-Za-z0-9]){re.escape(recorded)}(?![A-Za-z0-9])",
-                              lambda _m, r=recorded: self.map[r], text)
+                literal = self.map[recorded].replace("\\", "\\\\")  # a replacement template, not a regex
+                text = re.sub(rf"(?<![A-Za-z0-9]){re.escape(recorded)}(?![A-Za-z0-9])", literal, text)
         return text
 
 

@@ -46,7 +46,8 @@ class DiagnosticSetting:
     def _props(self, logs: list[dict[str, Any]], metrics: list[dict[str, Any]]) -> dict[str, Any]:
         p = self.properties
         return {"storageAccountId": p.get("storageAccountId"), "serviceBusRuleId": p.get("serviceBusRuleId"),
-                "workspaceId": p.get("workspaceId"), "eventHubAuthorizationRuleId": p.get("eventHubAuthorizationRuleId"),
+                "workspaceId": p.get("workspaceId"),
+                "eventHubAuthorizationRuleId": p.get("eventHubAuthorizationRuleId"),
                 "eventHubName": p.get("eventHubName"), "metrics": metrics, "logs": logs,
                 "logAnalyticsDestinationType": p.get("logAnalyticsDestinationType")}
 

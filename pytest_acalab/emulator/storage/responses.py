@@ -18,7 +18,7 @@ from pytest_acalab.emulator.platform.lro import Operation
 from pytest_acalab.emulator.platform.resource_types import Ctx, ResourceId, ResourceType
 from pytest_acalab.emulator.platform.store import Resource
 
-from .models import ACCOUNT_TYPE, SHARE_TYPE, StorageAccount, StorageService
+from .models import ACCOUNT_TYPE, StorageAccount, StorageService
 
 NAMESPACE = "Microsoft.Storage"
 
