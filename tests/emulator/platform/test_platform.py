@@ -82,7 +82,7 @@ def test_every_answer_carries_request_ids(emu: Emulator) -> None:
          "LocationRequired"),
         ("GET", "/subscriptions/{s}/resourceGroups/{g}/providers/Microsoft.Foo/bars/x?api-version=2024-01-01",
          None, 404, "InvalidResourceNamespace"),
-        ("GET", "/subscriptions/{s}/resourceGroups/{g}/providers/Microsoft.Storage/storageAccounts/x"
+        ("GET", "/subscriptions/{s}/resourceGroups/{g}/providers/Microsoft.Web/sites/x"
                 "?api-version=2023-01-01", None, 400, "NoRegisteredProviderFound"),
         ("GET", "/subscriptions/00000000-0000-0000-0000-000000000001/resourcegroups?api-version=2024-03-01",
          None, 404, "SubscriptionNotFound"),
