@@ -40,7 +40,7 @@ GROUPS: dict[str, tuple[str, dict[str, Any], dict[str, Any]]] = {
     "plugin": ("benchmarks.bench_plugin", {"runs": 15}, {"runs": 1}),
     "labs": ("benchmarks.bench_labs", {"fast_runs": 3, "realistic_runs": 3, "speed": 100.0, "standalone_runs": 1},
              {"fast_runs": 1, "realistic_runs": 1, "speed": 1000.0, "standalone_runs": 0, "warmup": False}),
-    "fidelity": ("benchmarks.bench_fidelity", {}, {}),
+    "fidelity": ("benchmarks.bench_fidelity", {}, {"cassettes": 1}),
 }
 
 COMPARATORS: dict[str, Callable[[float, float], bool]] = {
