@@ -262,7 +262,7 @@ class Platform:
             rid = ResourceId(parts[1], group, namespace, types[:-1], names)
             if not names:
                 raise self._unknown_type(namespace, types, api_version)
-            self._missing_parent(namespace, types, names, group, rid)
+            self._missing_parent(namespace, rid.types, names, group, rid)  # the last segment: an action
             rt = self._type_or_error(namespace, rid.types, api_version, req)
             self.require_group(group)
             action = types[-1]
