@@ -12,7 +12,7 @@ one cassette, in order, to a fresh emulator and compares the emulator's answer w
   emulator lacks, and a key the emulator sends that Azure did not. Deeper differences are reported as
   notes, not scored. Event/log streams (JSON lines) compare the keys of their first line; other bodies
   compare presence;
-- **error code**: an error answer's ``error.code``.
+- **error code and wording**: an error answer's ``error.code`` and ``error.message`` (names mapped).
 
 Azure itself changed between recordings of the same api-version (a key present in June 2023 answers
 and absent in May 2023 ones): such keys, found by comparing alike answers across cassettes, are not
@@ -299,6 +299,11 @@ def compare(item: Interaction, status: int, headers: dict[str, str], body: str,
     return problems
 
 
+def _error_message(body: Any) -> str | None:
+    error = body.get("error") if isinstance(body, dict) else None
+    return str(error.get("message")) if isinstance(error, dict) and error.get("message") else None
+
+
 def _error_code(body: Any) -> str | None:
     error = body.get("error") if isinstance(body, dict) else None
     return str(error.get("code")) if isinstance(error, dict) and error.get("code") else None
@@ -506,6 +511,9 @@ class Replayer:
                                   self.drifted.get(group_of(item))),
                           deep_notes(item, text) if resp.status_code == item.status else [])
         recorded, got = _json(item.response_body), _json(text)
+        wording = _error_message(recorded)
+        if wording is not None and verdict.matched and self.names.apply(wording) != _error_message(got):
+            verdict.problems.append(f"error message {_error_message(got)!r}, Azure {wording!r}")
         if not isinstance(recorded, _Lines) and not isinstance(got, _Lines):
             self.names.learn(recorded, got)
         if item.method == "POST" and item.path.lower().endswith("/getauthtoken") and isinstance(got, dict):

@@ -38,6 +38,8 @@ def validate_storage(name: str, body: Any) -> dict[str, Any]:
     if kind is None:
         raise ArmError(400, "InvalidRequestParameterWithDetails",
                        f"Storage '{name}' must set 'properties.azureFile' or 'properties.nfsAzureFile'.")
+    if not isinstance(props[kind], dict):
+        raise ArmError(400, "InvalidRequestContent", f"Storage '{name}': '{kind}' must be an object.")
     spec = dict(props[kind])
     required = ("accountName", "accountKey", "shareName") if kind == "azureFile" else ("server", "shareName")
     for key in required:
@@ -63,7 +65,9 @@ def check_volumes(app: str, template: dict[str, Any], storages: dict[str, Any]) 
     """Volumes and volume mounts of a normalised template, against the environment's storages."""
     volumes: dict[str, dict[str, Any]] = {}
     for volume in template.get("volumes") or []:
-        vname = (volume or {}).get("name")
+        if not isinstance(volume, dict):
+            raise ArmError(400, "ContainerAppInvalidVolume", "Invalid Request: each volume must be an object.")
+        vname = volume.get("name")
         if not isinstance(vname, str) or not _VOLUME_NAME.match(vname):
             raise ArmError(400, "ContainerAppInvalidVolume",
                            f"Invalid Request: Volume name '{vname}' must consist of lower case alphanumeric "
@@ -81,7 +85,10 @@ def check_volumes(app: str, template: dict[str, Any], storages: dict[str, Any]) 
         volumes[vname] = volume
     for container in template.get("containers") or []:
         for mount in container.get("volumeMounts") or []:
-            vname = (mount or {}).get("volumeName")
+            if not isinstance(mount, dict):
+                raise ArmError(400, "ContainerAppInvalidVolumeMount",
+                               "Invalid Request: each volume mount must be an object.")
+            vname = mount.get("volumeName")
             if vname not in volumes:
                 raise ArmError(400, "ContainerAppInvalidVolumeMount",
                                f"Invalid Request: Volume '{vname}' to mount doesn't defined in the Container App "

@@ -85,8 +85,12 @@ def validate(resource_type: str, body: Any) -> dict[str, Any]:
         raise ArmError(400, "BadRequest", "At least one of storage account, event hub, service bus or log "
                                           "analytics workspace must be specified.")
     known = LOG_CATEGORIES.get(resource_type)
+    for key in ("logs", "metrics"):
+        entries = props.get(key)
+        if entries is not None and (not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries)):
+            raise ArmError(400, "InvalidRequestContent", f"'properties.{key}' must be a list of objects.")
     for entry in props.get("logs") or []:
-        category = (entry or {}).get("category")
+        category = entry.get("category")
         if known is not None and category not in known and not entry.get("categoryGroup"):
             raise ArmError(400, "BadRequest", f"Category '{category}' is not supported.")
     return copy.deepcopy(props)

@@ -113,11 +113,15 @@ class StorageService:
             raise ArmError(409, "StorageAccountAlreadyTaken",
                            f"The storage account named {name} is already taken.")
         location = body.get("location")
-        sku = (body.get("sku") or {}).get("name")
-        if not location or not sku:
+        sku_obj = body.get("sku")
+        sku = sku_obj.get("name") if isinstance(sku_obj, dict) else None
+        if not location or sku_obj is None:
             missing = "location" if not location else "sku"
             raise ArmError(400, "InvalidRequestContent", f"The request content is missing the '{missing}' property.")
         props = body.get("properties") or {}
+        if not isinstance(props, dict) or not isinstance(location, str) or not isinstance(sku, str):
+            raise ArmError(400, "InvalidRequestContent", "The request content was invalid: 'location' and 'sku.name' "
+                                                         "must be strings and 'properties' an object.")
         if current is not None:
             current.tags = dict(body.get("tags") or current.tags)
             current.https_only = bool(props.get("supportsHttpsTrafficOnly", current.https_only))
@@ -134,6 +138,9 @@ class StorageService:
             raise ArmError(400, "InvalidResourceName",
                            "The specifed resource name contains invalid characters.")  # (sic) Storage's wording
         props = body.get("properties") or {}
+        if not isinstance(props, dict):
+            raise ArmError(400, "InvalidRequestContent", "The request content was invalid: 'properties' must be an "
+                                                         "object.")
         quota = props.get("shareQuota", 5120)
         if not isinstance(quota, int) or not 1 <= quota <= 102400:
             raise ArmError(400, "InvalidHeaderValue",
