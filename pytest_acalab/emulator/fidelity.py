@@ -377,6 +377,7 @@ def _location(items: list[Interaction]) -> str:
 
 
 def plan(items: list[Interaction]) -> Setup:
+    """Resource groups the cassette uses, and environments it reads before (or without) creating them."""
     location = _location(items)
     groups: dict[str, str] = {}
     created: set[str] = set()
@@ -390,11 +391,10 @@ def plan(items: list[Interaction]) -> Setup:
         if env is None:
             continue
         key = env.group(1).lower()
-        if item.method == "PUT":
-            created.add(key)
-        elif item.method == "GET" and item.status == 200 and key not in created and key not in {
-                urlsplit(e.uri).path.lower().split("/subscriptions/" + SUBSCRIPTION, 1)[-1] for e in environments}:
-            created.add(key)
+        if key in created:
+            continue
+        created.add(key)  # by the cassette (PUT), or before it (first seen in a successful GET)
+        if item.method == "GET" and item.status == 200:
             environments.append(item)
     return Setup(groups, environments)
 
