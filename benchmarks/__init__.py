@@ -38,6 +38,7 @@ GROUPS: dict[str, tuple[str, dict[str, Any], dict[str, Any]]] = {
                  {"context_bytes": 16 << 10, "builds": 1}),
     "logs": ("benchmarks.bench_logs", {"rows": 100_000, "runs": 30}, {"rows": 1_000, "runs": 3}),
     "plugin": ("benchmarks.bench_plugin", {"runs": 15}, {"runs": 1}),
+    "runtime": ("benchmarks.bench_runtime", {"runs": 5}, {"runs": 1}),
     "labs": ("benchmarks.bench_labs", {"fast_runs": 3, "realistic_runs": 3, "speed": 100.0, "standalone_runs": 1},
              {"fast_runs": 1, "realistic_runs": 1, "speed": 1000.0, "standalone_runs": 0, "warmup": False}),
     "fidelity": ("benchmarks.bench_fidelity", {}, {"cassettes": 1}),

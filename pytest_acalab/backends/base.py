@@ -61,6 +61,15 @@ class Backend(ABC):
         """Whether an app's ingress host can be requested from here (Azure: yes; the emulator: loopback only)."""
         return True
 
+    def settling(self, resource_group: str) -> bool:
+        """Whether something in ``resource_group`` still moves in real time that a wait must allow for
+        (the emulator: a workload process still starting; Azure: never, its waits are real already)."""
+        return False
+
+    def unmodelled(self, resource_group: str) -> list[str]:
+        """What this backend could not model in ``resource_group`` (Azure: nothing; the emulator says)."""
+        return []
+
     def secrets(self) -> set[str]:
         """Secret values known up front (scrubbed from every output)."""
         return set()

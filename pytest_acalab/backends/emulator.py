@@ -105,6 +105,30 @@ class EmulatorBackend(Backend):
         resp.raise_for_status()
         return resp.json()["endpoint"]
 
+    def unmodelled(self, resource_group: str) -> list[str]:
+        """Reasons the emulator recorded for resources of ``resource_group`` it cannot model (never a pass)."""
+        if self._emulator is not None:
+            return self._emulator.platform.unmodelled_under(self._scope(resource_group))
+        return [str(r) for r in self._runtime_report(resource_group).get("reasons", [])]
+
+    def settling(self, resource_group: str) -> bool:
+        if self._emulator is not None:
+            return self._emulator.platform.settling_under(self._scope(resource_group))
+        return bool(self._runtime_report(resource_group).get("settling"))
+
+    def _scope(self, resource_group: str) -> str:
+        return f"/subscriptions/{self.subscription_id}/resourceGroups/{resource_group}"
+
+    def _runtime_report(self, resource_group: str) -> dict[str, Any]:
+        import requests
+
+        token = self.credential().get_token(ARM_SCOPE).token
+        resp = requests.get(f"{self.url}/acalab/unmodelled", params={"scope": self._scope(resource_group)},
+                            verify=self.ca_bundle, timeout=30, headers={"Authorization": f"Bearer {token}"})
+        resp.raise_for_status()
+        report: dict[str, Any] = resp.json()
+        return report
+
     @property
     def tls_verify(self) -> str:
         return self.ca_bundle

@@ -37,6 +37,7 @@ class Emulator:
         self._dir = Path(state_dir or tempfile.mkdtemp(prefix="acalab-emulator-"))
         self._server: HttpsServer | None = None
         self._proxy: ConnectProxy | None = None
+        self.platform.state_dir = self._dir
         self.principal = self.platform.identity.add_principal("acalab-emulator-sp")
         self.platform.remember_secret(self.principal.secret)
         register_all(self.platform)
@@ -56,6 +57,7 @@ class Emulator:
         return self
 
     def stop(self) -> None:
+        self.platform.stop()  # workloads first: no replica process outlives its emulator
         if self._proxy is not None:
             self._proxy.close()
             self._proxy = None

@@ -533,28 +533,6 @@ class Replayer:
         return result
 
 
-class RecordedImages:
-    """The replay's container runtime: what the recorded images do, as their recordings show it.
-
-    ``mcr.microsoft.com/k8se/quickstart`` listens on port 80 (its console says "Listening on :80..." in the
-    logstream recordings; with target port 8080 the debug recording's revision says "The TargetPort 8080
-    does not match the listening port 80."). Other images: every container listens on its target port."""
-
-    QUICKSTART = "mcr.microsoft.com/k8se/quickstart"
-
-    def start(self, replica: str, image: str, config: dict[str, Any]) -> Any:
-        from pytest_acalab.emulator.app.runtime import AssumeListening, StartOutcome
-
-        port = config.get("targetPort")
-        if image.split(":")[0] == self.QUICKSTART and port not in (None, 80):
-            return StartOutcome(False, [], f"The TargetPort {port} does not match the listening port 80.")
-        return AssumeListening().start(replica, image, config)
-
-
-def use_recorded_images(emu: Any) -> None:
-    emu.platform.services.extra["app"].runtime = RecordedImages()
-
-
 def cassettes(root: Path) -> Iterator[Path]:
     yield from sorted(root.rglob("*.yaml"))
 
@@ -566,7 +544,6 @@ def replay(path: Path, root: Path | None = None, configure: Any = None,
 
     name = str(path.relative_to(root)) if root else path.name
     with Emulator(profile="fast", subscription_id=SUBSCRIPTION) as emu:
-        use_recorded_images(emu)
         if configure is not None:
             configure(emu)
         return Replayer(emu, load(path), drifted=drifted).run(name)

@@ -8,19 +8,20 @@ replica_commands): status codes, LRO headers (``managedEnvironmentOperationStatu
 from __future__ import annotations
 
 import copy
+import time
 from typing import Any
 
-from pytest_acalab.emulator.app import models, storages
+from pytest_acalab.emulator.app import storages
 from pytest_acalab.emulator.app.eventstream import EventStreams
-from pytest_acalab.emulator.app.logstream import LogStreams
-from pytest_acalab.emulator.app.models import (
+from pytest_acalab.emulator.app.service import AppService
+from pytest_acalab.emulator.app.state import (
     APP_TYPE,
     ENV_TYPE,
-    AppService,
     ContainerApp,
     Environment,
     Replica,
     Revision,
+    deep_merge,
     iso7,
     iso_seconds,
     location_key,
@@ -250,7 +251,7 @@ class Bodies:
         props.update({"template": rev.template, "active": rev.active,
                       "replicas": len(rev.replicas) if rev.active else 0,
                       "trafficWeight": app.traffic_weight(rev.name)})
-        props.update(rev.states())
+        props.update(rev.states(time.monotonic()))
         return {"id": f"{app.id}/revisions/{rev.name}", "name": rev.name,
                 "type": "Microsoft.App/containerapps/revisions", "properties": props}
 
@@ -357,7 +358,7 @@ class ManagedEnvironments(_Base):
         with ctx.platform.lock:
             env = self._env(rid)
             props = (body or {}).get("properties") or {}
-            if (models._deep_merge(env.properties, props) == env.properties
+            if (deep_merge(env.properties, props) == env.properties
                     and body.get("tags", env.tags) == env.tags and env.provisioning_state == "Succeeded"):
                 # Recorded (env_logs_e2e, 2023-04-01-preview): a PATCH that changes nothing answers 200 with the
                 # body and starts no operation.
@@ -448,7 +449,7 @@ class ContainerApps(_Base):
                                       "configuration": {**app.configuration,
                                                         "secrets": [dict(s, name=n) for n, s in app.secrets.items()]},
                                       "template": app.template}}
-            merged = models._deep_merge(current, body)
+            merged = deep_merge(current, body)
             _, _, op = self._begin(ctx, rid, merged, app)
             if not _at_least(ctx.api_version, V2025):
                 # Recorded (test_container_acr, 2023-04-01-preview): 202 with Location only
@@ -613,6 +614,7 @@ def register(platform: Platform) -> AppService:
         platform.register_type(rt)
     svc.streams = EventStreams(platform, svc)
     svc.streams.register()
-    LogStreams(platform, svc).register()
     platform.services.extra["app"] = svc
+    platform.stop_hooks.append(svc.close)
+    platform.settling_hooks.append(svc.settling)
     return svc

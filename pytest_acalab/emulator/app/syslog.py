@@ -35,11 +35,13 @@ REVISION_READY = "RevisionReady"
 REVISION_DEACTIVATING = "RevisionDeactivating"
 CONTAINER_APP_UPDATE = "ContainerAppUpdate"
 CONTAINER_APP_READY = "ContainerAppReady"
+REVISION_UPDATE = "RevisionUpdate"
 
 REASONS = frozenset({
     STARTING_GETTING_EVENTS, CONNECTED_TO_EVENTS_SERVER, ASSIGNING_REPLICA, PULLING_IMAGE, PULLED_IMAGE,
     IMAGE_PULL_UNAUTHORIZED, CONTAINER_CREATED, CONTAINER_STARTED, CONTAINER_TERMINATED, REVISION_CREATION,
-    REVISION_READY, REVISION_DEACTIVATING, CONTAINER_APP_UPDATE, CONTAINER_APP_READY,
+    REVISION_READY, REVISION_DEACTIVATING, CONTAINER_APP_UPDATE, CONTAINER_APP_READY, REVISION_UPDATE,
+    "ProbeFailed", "Pending:PortMismatch", "ProcessExited",
 })
 
 LEGACY_TABLE = "ContainerAppSystemLogs_CL"
@@ -118,6 +120,14 @@ def container_app_update(app: str) -> str:
 
 def container_app_ready(app: str) -> str:
     return f"Successfully updated containerApp: {app}"
+
+
+def revision_updated(revision: str) -> str:
+    return f"Revision '{revision}' updated. No new revision was provisioned."
+
+
+def traffic_weight(weight: int, revision: str) -> str:
+    return f"Setting traffic weight of '{weight}%' for revision '{revision}'"
 
 
 def manually_stopped(container: str) -> str:

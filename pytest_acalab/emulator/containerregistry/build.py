@@ -2,8 +2,10 @@
 
 What is real: the layers hold the files COPY/ADD put there (``.dockerignore`` respected), the
 config carries Env/Cmd/Entrypoint/WorkingDir/ExposedPorts/User/Labels, ARG/ENV substitution
-works, multi-stage ``COPY --from`` works between stages. What is not: RUN commands are never
-executed (they are logged and kept in the history as not executed), base images outside the
+works, multi-stage ``COPY --from`` works between stages, and on a ``python:*`` base the
+``pip install`` steps run for real into a cached virtualenv (``runtime.python_envs``). What is
+not: other RUN commands are never executed (they are logged and kept in the history as not
+executed), base images outside the
 built-in catalogue or the caller's registry cannot be pulled and are recorded by name, and
 ADD of URLs or auto-extraction of archives is not done. The log text follows the structure of a
 real ACR run log, with lines that say what happened here.
@@ -13,6 +15,7 @@ from __future__ import annotations
 
 import gzip
 import io
+import json
 import posixpath
 import re
 import tarfile
@@ -20,6 +23,8 @@ import zlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+
+from pytest_acalab.emulator.runtime import python_envs
 
 from . import catalog, oci
 from .content import RegistryContent, RegistryError, is_valid_tag, validate_repository_name
@@ -398,6 +403,8 @@ class _Interpreter:
             self._nop(stage, ins.original)
         elif keyword == "RUN":
             argv = command_form(ins, stage.shell)
+            if self._pip_install(stage, argv):
+                return
             self.emit(f" ---> RUN {_NOT_EXECUTED}; whatever it would install or change is missing from the image")
             stage.history.append(oci.HistoryEntry(created_by=" ".join(argv), empty_layer=True, comment=_NOT_EXECUTED))
         elif keyword in ("COPY", "ADD"):
@@ -405,6 +412,28 @@ class _Interpreter:
         else:  # MAINTAINER, VOLUME, STOPSIGNAL, HEALTHCHECK, ONBUILD
             self.emit(f" ---> {keyword} recorded in the image history only")
             self._nop(stage, ins.original)
+
+    def _pip_install(self, stage: _Stage, argv: list[str]) -> bool:
+        """Execute ``pip install`` steps for real on a ``python:*`` base (see ``runtime.python_envs``)."""
+        version = python_envs.python_base_version(stage.base)
+        steps = python_envs.pip_install_args(argv) if version is not None else None
+        if version is None or steps is None:
+            return False
+        label = stage.config.labels.get(python_envs.RECIPE_LABEL)
+        recipe = python_envs.Recipe.from_json(label) if label else python_envs.Recipe(version)
+        for args in steps:
+            recipe = recipe.then(stage.config.working_dir or "/", args, stage.files)
+        self.emit(f" ---> RUN executed by the emulator: base {stage.base} runs on this machine's CPython "
+                  f"{python_envs.host_python()}; packages go into its Python environment {recipe.key}")
+        try:
+            python_envs.ensure(recipe, stage.files, log=lambda line: self.emit(f"     {line}"))
+        except python_envs.PythonEnvError as exc:
+            self.emit(str(exc))
+            raise BuildFailure(f"The command '{' '.join(argv)}' returned a non-zero code: 1") from None
+        stage.config.labels[python_envs.RECIPE_LABEL] = json.dumps(recipe.to_json(), sort_keys=True)
+        stage.history.append(oci.HistoryEntry(created_by=" ".join(argv), empty_layer=True,
+                                              comment=f"executed by the emulator into Python environment {recipe.key}"))
+        return True
 
     @staticmethod
     def _nop(stage: _Stage, text: str) -> None:
@@ -683,7 +712,8 @@ def run_build(
         return fail(reason, "build", scan=True)
     text = entry[0].decode("utf-8", "replace").lstrip("\ufeff")
     stamp("Successfully scanned dependencies")
-    stamp("Building with the emulator's Dockerfile interpreter: no container is started and RUN steps are not executed")
+    stamp("Building with the emulator's Dockerfile interpreter: no container is started; on python:* bases the "
+          "pip install steps run for real, every other RUN step is not executed")
     lines.append(f"Sending build context to Docker daemon  {_human_size(ctx.size):>7}")
     for path in ctx.skipped:
         lines.append(f"Skipping {path}: links and special files in the context are not supported here")

@@ -344,17 +344,22 @@ class BuiltImage:
 
     def files(self) -> dict[str, tuple[bytes, int]]:
         """The flattened root filesystem (later layers win; ``.wh.`` whiteouts applied)."""
-        out: dict[str, tuple[bytes, int]] = {}
-        for layer in self.layers:
-            for path, value in read_layer(layer.blob).items():
-                head, _, name = path.rstrip("/").rpartition("/")
-                if name.startswith(".wh."):
-                    gone = (head + "/" if head else "") + name[4:]
-                    for key in [k for k in out if k.rstrip("/") == gone or k.startswith(gone + "/")]:
-                        del out[key]
-                    continue
-                out[path] = value
-        return out
+        return flatten_layers(layer.blob for layer in self.layers)
+
+
+def flatten_layers(blobs: Iterable[bytes]) -> dict[str, tuple[bytes, int]]:
+    """The root filesystem of layer blobs applied in order (later layers win; ``.wh.`` whiteouts applied)."""
+    out: dict[str, tuple[bytes, int]] = {}
+    for blob in blobs:
+        for path, value in read_layer(blob).items():
+            head, _, name = path.rstrip("/").rpartition("/")
+            if name.startswith(".wh."):
+                gone = (head + "/" if head else "") + name[4:]
+                for key in [k for k in out if k.rstrip("/") == gone or k.startswith(gone + "/")]:
+                    del out[key]
+                continue
+            out[path] = value
+    return out
 
 
 def assemble_image(

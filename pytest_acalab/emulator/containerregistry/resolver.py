@@ -7,9 +7,11 @@ anonymous pull, content) and from the built-in public catalogue; any other host 
 
 from __future__ import annotations
 
-from pytest_acalab.emulator.platform.services import PullAuth, PullResult
+import json
 
-from . import catalog
+from pytest_acalab.emulator.platform.services import ImageFiles, PullAuth, PullResult
+
+from . import catalog, oci
 from .content import RegistryError
 from .dataplane import UNAUTHORIZED_MESSAGE, DataPlane
 from .models import ANONYMOUS, Access, RegistryState, Subject
@@ -60,3 +62,23 @@ class RegistryImageResolver:
             size = len(image_obj.manifest) + len(image_obj.config) + sum(layer.size for layer in image_obj.layers)
             return PullResult(True, digest=image_obj.digest, size=size)
         return PullResult(False, "NO_SUCH_HOST", f"dial tcp: lookup {ref.registry}: no such host")
+
+    def fetch(self, image: str) -> ImageFiles | None:
+        try:
+            ref = catalog.parse_reference(image.strip())
+        except ValueError:
+            return None
+        reg = self.state.by_host(ref.registry)
+        if reg is not None:
+            try:
+                record = reg.content.get_manifest(ref.repository, ref.digest or ref.tag or "latest")
+                manifest = json.loads(record.body)
+                config = json.loads(reg.content.get_blob(ref.repository, manifest["config"]["digest"]))
+                blobs = [reg.content.get_blob(ref.repository, layer["digest"]) for layer in manifest.get("layers", [])]
+            except (RegistryError, KeyError, ValueError):
+                return None
+            return ImageFiles(record.digest, config, oci.flatten_layers(blobs))
+        found = catalog.lookup(ref.registry, ref.repository, ref.tag) if ref.tag else None
+        if found is None:
+            return None
+        return ImageFiles(found.digest, found.config_doc(), found.files())

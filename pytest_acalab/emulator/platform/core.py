@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import logging
 import re
+import tempfile
 import threading
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from email.utils import formatdate
+from pathlib import Path
 from typing import Any
 
 from pytest_acalab.emulator.platform import errors
@@ -78,11 +80,19 @@ class Platform:
         self._namespaces: dict[str, str] = {}
         self.secrets: set[str] = set()
         """Every secret value the emulator hands out; tests scan outputs for them."""
+        self.state_dir: Path = Path(tempfile.gettempdir()) / "acalab-emulator"
+        """Where providers keep files (unpacked images); the emulator points it at its own directory."""
+        self.unmodelled_reasons: dict[str, list[str]] = {}
+        """Resource id (lower case) -> what the emulator could not model for it, in plain words."""
+        self.stop_hooks: list[Callable[[], None]] = []
+        self.settling_hooks: list[Callable[[str], bool]] = []
+        """``hook(scope)``: whether something under ``scope`` is still settling in real time (a process starting)."""
         self.lock: threading.RLock = self.store.lock
         self.route("GET", "/{tenant}/v2.0/.well-known/openid-configuration", self.identity.openid_configuration,
                    auth=False)
         self.route("POST", "/{tenant}/oauth2/v2.0/token", self.identity.token, auth=False)
         self.route("GET", "/acalab/registries/{login_server}", self._registry_endpoint)
+        self.route("GET", "/acalab/unmodelled", self._unmodelled)
         self.route("GET", "/metadata/endpoints", self._metadata, auth=False)
         self.route("GET PUT", "/acalab/faults", self._faults_switch)
 
@@ -94,6 +104,13 @@ class Platform:
     def _registry_endpoint(self, req: Request, login_server: str) -> Response:
         """Where a registry's data plane listens (for clients attached to a standalone emulator)."""
         return Response.json(200, {"loginServer": login_server.lower(), "endpoint": self.registry_url(login_server)})
+
+    def _unmodelled(self, req: Request) -> Response:
+        """Emulator-only: what it could not model under ``?scope=<resource id>`` (for attached clients)."""
+        scope = req.query_ci("scope") or ""
+        if not scope.startswith("/subscriptions/"):
+            raise ArmError(400, "InvalidRequestParameter", "The 'scope' query parameter must be a resource id.")
+        return Response.json(200, {"reasons": self.unmodelled_under(scope), "settling": self.settling_under(scope)})
 
     def _faults_switch(self, req: Request) -> Response:
         """Emulator-only: read (GET) or set (PUT) the fault switch of a standalone emulator.
@@ -132,6 +149,28 @@ class Platform:
 
     def types_in(self, namespace: str) -> list[ResourceType]:
         return [t for t in self._types.values() if t.namespace.lower() == namespace.lower()]
+
+    def unmodelled(self, resource_id: str, reason: str) -> None:
+        """Record that the emulator cannot model something about ``resource_id`` (never a silent pass)."""
+        with self.lock:
+            reasons = self.unmodelled_reasons.setdefault(resource_id.lower(), [])
+            if reason not in reasons:
+                reasons.append(reason)
+
+    def unmodelled_under(self, scope: str) -> list[str]:
+        """Every recorded reason for resources at or below ``scope`` (e.g. a resource group's id)."""
+        prefix = scope.lower().rstrip("/")
+        with self.lock:
+            return [r for rid, reasons in self.unmodelled_reasons.items()
+                    if rid == prefix or rid.startswith(prefix + "/") for r in reasons]
+
+    def settling_under(self, scope: str) -> bool:
+        """Whether a resource under ``scope`` is still moving in real time, which the clock cannot compress."""
+        return any(hook(scope.lower().rstrip("/")) for hook in list(self.settling_hooks))
+
+    def stop(self) -> None:
+        for hook in list(self.stop_hooks):
+            hook()
 
     def remember_secret(self, value: str) -> str:
         if value:

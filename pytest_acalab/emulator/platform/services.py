@@ -34,9 +34,23 @@ class PullResult:
     size: int = 0
 
 
+@dataclass(frozen=True)
+class ImageFiles:
+    """What a pull hands a container runtime: the image's config document and its flattened files."""
+
+    digest: str
+    config: dict[str, Any]
+    files: dict[str, tuple[bytes, int]]
+    """path -> (bytes, mode); directories end with ``/``."""
+
+
 class ImageResolver(Protocol):
     def check_pull(self, image: str, auth: PullAuth) -> PullResult:
         """Whether ``image`` (``host/repo:tag`` or ``host/repo@digest``) can be pulled with ``auth`` now."""
+        ...
+
+    def fetch(self, image: str) -> ImageFiles | None:
+        """The content of ``image`` after a successful ``check_pull``; None when it is gone."""
         ...
 
 

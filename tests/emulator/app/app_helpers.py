@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import time
 import uuid
 from collections.abc import Callable
@@ -12,7 +13,8 @@ from typing import Any, TypeVar
 import requests
 
 from pytest_acalab.emulator import Emulator
-from pytest_acalab.emulator.platform.services import PullAuth, PullResult
+from pytest_acalab.emulator.containerregistry import catalog
+from pytest_acalab.emulator.platform.services import ImageFiles, PullAuth, PullResult
 
 T = TypeVar("T")
 LOCATION = "koreacentral"
@@ -21,6 +23,20 @@ OK = PullResult(True, digest="sha256:" + "0" * 64, size=1234567)
 
 UNAUTHORIZED = PullResult(False, "UNAUTHORIZED", "authentication required, visit "
                           "https://aka.ms/acr/authorization for more information.")
+
+
+def python_image(cmd: list[str], files: dict[str, bytes] | None = None, env: list[str] | None = None) -> ImageFiles:
+    """A real image the runtime can run: ``FROM python:3.11-slim``, ``WORKDIR /app``, the given files and CMD."""
+    config = {"config": {"Cmd": cmd, "WorkingDir": "/app", "Env": env or ["PYTHONUNBUFFERED=1"],
+                         "Labels": {"org.opencontainers.image.base.name": "python:3.11-slim"}}}
+    content = {f"app/{name}": (data, 0o644) for name, data in (files or {}).items()}
+    digest = "sha256:" + hashlib.sha256(repr((cmd, sorted(content), env)).encode()).hexdigest()
+    return ImageFiles(digest, config, content)
+
+
+def web_image(port: int = 8000, page: bytes = b"hello from the lab image\n") -> ImageFiles:
+    """The standard library's web server on ``port``, serving ``index.html`` (``/``) and 404 for the rest."""
+    return python_image(["python", "-m", "http.server", str(port)], {"index.html": page})
 
 
 def missing(image: str) -> PullResult:
@@ -37,6 +53,7 @@ class FakeRegistry:
     """Answers given in turn for an image (the last one repeats): pass validation, fail at pull."""
     policy: Callable[[str, PullAuth], PullResult | None] | None = None
     calls: list[tuple[str, PullAuth]] = field(default_factory=list)
+    content: dict[str, ImageFiles] = field(default_factory=dict)
 
     def check_pull(self, image: str, auth: PullAuth) -> PullResult:
         self.calls.append((image, auth))
@@ -48,6 +65,15 @@ class FakeRegistry:
         if turns:
             return turns.pop(0) if len(turns) > 1 else turns[0]
         return self.results.get(image, OK)
+
+    def fetch(self, image: str) -> ImageFiles | None:
+        """Content for any pullable image: a small web server listening on 8000 (what the apps' ingress expects)."""
+        if image in self.content:
+            return self.content[image]
+        stand_in = catalog.lookup_reference(image)
+        if stand_in is not None:
+            return ImageFiles(stand_in.digest, stand_in.config_doc(), stand_in.files())
+        return web_image()
 
     def missing(self, image: str) -> None:
         self.results[image] = missing(image)
@@ -133,6 +159,18 @@ class Lab:
             rev = self.client.container_apps_revisions.get_revision(self.rg, app, name)
             return rev if pred(rev) else None
         return wait_until(probe, what)
+
+    def revision_json(self, app: str, name: str) -> dict[str, Any]:
+        """The revision as Azure sends it (the SDK model drops ``runningStateDetails``)."""
+        return self.client.container_apps_revisions.get_revision(
+            self.rg, app, name, cls=lambda response, _model, _headers: response.http_response.json())
+
+    def revision_json_when(self, app: str, name: str, pred: Callable[[dict[str, Any]], bool], what: str,
+                           timeout: float = 20.0) -> dict[str, Any]:
+        def probe() -> dict[str, Any] | None:
+            body = self.revision_json(app, name)
+            return body if pred(body["properties"]) else None
+        return wait_until(probe, what, timeout)
 
     def token(self, app: str) -> str:
         return self.client.container_apps.get_auth_token(self.rg, app).token

@@ -61,7 +61,7 @@ def test_case_a_skips_validation_when_the_image_does_not_change(lab: Lab) -> Non
     calls = len(lab.registry.calls)
     lab.registry.missing(GOOD)  # the tag is gone, but a config-only update does not validate images
     body = lab.app_body(GOOD)
-    body["properties"]["configuration"]["ingress"]["targetPort"] = 9000
+    body["properties"]["configuration"]["ingress"]["external"] = False  # app scope, and no pod restarts
     app = lab.client.container_apps.begin_create_or_update(lab.rg, "ca-same", body).result()
     assert app.provisioning_state == "Succeeded"
     assert len(lab.registry.calls) == calls

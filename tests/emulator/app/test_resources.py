@@ -262,8 +262,13 @@ def test_cpu_memory_message_lists_the_allowed_pairs(lab: Lab) -> None:
         "[cpu: 2.0, memory: 4.0Gi]")
 
 
-def test_without_a_registry_service_every_image_pulls(lab: Lab) -> None:
+def test_without_a_registry_service_no_container_is_pretended_to_run(lab: Lab) -> None:
+    """No registry provider: the pull is not refused, but no image content exists to run: never a Healthy."""
     lab.emu.platform.services.registry = None
     app = lab.create("ca-noreg", "nowhere.example/none:v9")
-    rev = lab.revision_when("ca-noreg", app.latest_revision_name, lambda r: r.health_state == "Healthy", "healthy")
-    assert rev.running_state == "RunningAtMaxScale" and lab.registry.calls == []
+    rev = lab.revision_json_when("ca-noreg", app.latest_revision_name,
+                                 lambda r: "content is not available" in (r.get("runningStateDetails") or ""),
+                                 "the reason")["properties"]
+    assert rev["healthState"] == "None" and rev["runningState"] == "Activating" and lab.registry.calls == []
+    reasons = lab.emu.platform.unmodelled_under(app.id.rsplit("/providers/", 1)[0])
+    assert reasons and "nowhere.example/none:v9" in reasons[0]

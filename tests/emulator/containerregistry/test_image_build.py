@@ -62,13 +62,15 @@ def test_python_app_image(python_app: bytes, registry: RegistryContent, clock) -
     assert second["app/app.py"] == APP and "app/requirements.txt" not in second
     assert image.config_doc()["rootfs"]["diff_ids"] == [layer.diff_id for layer in image.layers]
 
-    # The base is recorded by name, RUN is in the history as not executed.
+    # The base is recorded by name; the pip step ran for real into the image's Python environment.
     history = image.history()
     assert history[0].created_by == "FROM python:3.11-slim" and history[0].empty_layer
     assert "not pulled" in history[0].comment
     assert config["Labels"]["org.opencontainers.image.base.name"] == "python:3.11-slim"
     runs = [h for h in history if "pip install" in h.created_by]
-    assert len(runs) == 1 and runs[0].empty_layer and "not executed" in runs[0].comment
+    assert len(runs) == 1 and runs[0].empty_layer and "executed by the emulator into Python environment" in \
+        runs[0].comment
+    assert "dev.acalab.python-env" in config["Labels"]
     assert [b.reference for b in result.base_images] == ["python:3.11-slim"]
     assert result.base_images[0].pulled is False and result.base_images[0].digest is None
 
@@ -89,7 +91,7 @@ def test_python_app_log_has_acr_shape(python_app: bytes, registry: RegistryConte
     assert "Step 8/8 : " + 'CMD ["gunicorn", "--bind", "0.0.0.0:8000", "--workers", "2", "app:app"]' in lines
     assert any("cannot be pulled here" in line for line in lines)
     run_step = lines.index("Step 4/8 : RUN pip install --no-cache-dir --requirement requirements.txt")
-    assert "not executed" in lines[run_step + 1]
+    assert lines[run_step + 1].startswith(" ---> RUN executed by the emulator: base python:3.11-slim runs on")
     assert f"Successfully built {oci.short_id(result.image.config_digest)}" in lines
     assert "Successfully tagged labacr.azurecr.io/labacr:v1" in lines
     assert "The push refers to repository [labacr.azurecr.io/labacr]" in lines
