@@ -24,6 +24,13 @@ upload URLs, tokens) are learned from the pairs of answers and mapped onto the e
 request. Polling is not scored: GETs of operation status/result URLs (the replayer waits for the
 emulator's own operation to end instead), and the repeated HEAD/ranged GETs ``az acr build`` makes while
 tailing a run log (the first of each is scored).
+
+The emulator's replicas run for real (``emulator/runtime``): ``mcr.microsoft.com/k8se/quickstart`` is its
+built-in stand-in listening on 80, images built in a cassette come from the emulator's own registry
+(``ImageResolver.fetch``). A process's start-up and probes take real time, and a recording caught Azure
+at one moment of them; so a GET of an app, revision or replica whose workload state (running and health
+state, details present, containers ready) differs from the recorded one is asked again until it shows
+that state, for at most ``settle_timeout`` seconds; the report lists states never reached.
 """
 
 from __future__ import annotations
@@ -82,6 +89,8 @@ class Verdict:
     status: int
     problems: list[str]
     notes: list[str] = field(default_factory=list)
+    unsettled: str | None = None
+    """The recorded workload state, when the emulator's did not reach it within the settle time."""
 
     @property
     def matched(self) -> bool:
@@ -317,6 +326,39 @@ def deep_notes(item: Interaction, body: str) -> list[str]:
     return [d for depth, d in key_differences(recorded, got) if depth > SCORED_DEPTH]
 
 
+# workload state -----------------------------------------------------------------------------------
+_RUNNING_VALUES = ("runningState", "healthState", "runningStatus")
+_RUNNING_PRESENCE = ("runningStateDetails", "provisioningError", "latestRevisionName")
+
+
+def workload_state(body: Any) -> Any:
+    """What the running workload decides in an app, revision or replica answer (or a list of them): running
+    and health states, whether details, a provisioning error and a latest (ready) revision are given, a
+    revision's provisioning state and replica count, each container's readiness. None for other bodies."""
+    if isinstance(body, dict) and isinstance(body.get("value"), list):
+        items = [workload_state(v) for v in body["value"]]
+        return (len(items), tuple(items)) if all(i is not None for i in items) else None
+    if not isinstance(body, dict) or not isinstance(body.get("properties"), dict):
+        return None
+    kind = str(body.get("type") or "").lower()
+    if not kind.startswith("microsoft.app/containerapps"):
+        return None
+    props = body["properties"]
+    state: list[Any] = [(k, props.get(k)) for k in _RUNNING_VALUES if k in props]
+    state += [(k, bool(props.get(k))) for k in _RUNNING_PRESENCE if k in props]
+    if kind.endswith("/revisions"):
+        state += [("provisioningState", props.get("provisioningState")), ("replicas", props.get("replicas"))]
+    for c in props.get("containers") or []:
+        if isinstance(c, dict):
+            state.append(("container", c.get("ready"), c.get("runningState")))
+    return tuple(sorted(state, key=repr))
+
+
+def _provisioning(body: Any) -> Any:
+    props = body.get("properties") if isinstance(body, dict) else None
+    return props.get("provisioningState") if isinstance(props, dict) else None
+
+
 # name mapping -------------------------------------------------------------------------------------
 class Names:
     """Recorded (Azure-minted) strings → the emulator's, learned from pairs of answers."""
@@ -336,7 +378,7 @@ class Names:
             for r, g in zip(recorded, got, strict=False):
                 self.learn(r, g, key, got_text)
         elif (key in LEARNED_KEYS and isinstance(recorded, str) and isinstance(got, str) and recorded != got
-              and len(recorded) >= 3 and json.dumps(recorded) not in got_text):
+              and len(recorded) >= 3 and got and json.dumps(recorded) not in got_text):
             self.add(recorded, got)
 
     def add(self, recorded: str, got: str) -> None:
@@ -402,7 +444,7 @@ def plan(items: list[Interaction]) -> Setup:
 class Replayer:
     """Replays one cassette against one running emulator."""
 
-    def __init__(self, emu: Any, items: list[Interaction], *, timeout: float = 30.0,
+    def __init__(self, emu: Any, items: list[Interaction], *, timeout: float = 30.0, settle_timeout: float = 10.0,
                  drifted: dict[tuple[str, str, str, int, str], set[str]] | None = None) -> None:
         self.emu = emu
         self.drifted = drifted or {}
@@ -416,6 +458,8 @@ class Replayer:
         self.arm_token = cred.get_token("https://management.azure.com/.default").token
         self.logs_token = cred.get_token("https://api.loganalytics.io/.default").token
         self.stream_token = ""
+        self.settle_timeout = settle_timeout
+        self.settle_poll = 0.05
 
     # setup ------------------------------------------------------------------------------------
     def _arm(self, method: str, path: str, body: Any, api_version: str) -> requests.Response:
@@ -471,6 +515,31 @@ class Replayer:
             return
         raise TimeoutError(f"the emulator's operation {url} did not end within {self.timeout:g} s")
 
+    # workload state ---------------------------------------------------------------------------
+    def _settle(self, item: Interaction, url: str, headers: dict[str, str], resp: requests.Response) -> tuple[
+            requests.Response, tuple[Any, Any] | None]:
+        """A GET of an app, revision or replica whose workload state differs from the recorded one is asked
+        again until it shows that state (replicas run real processes, whose start-up and probes take real
+        time; the recording caught Azure at one moment of them) or ``settle_timeout`` passes. Returns the
+        last answer, and (recorded, last) states when the recorded one was never reached."""
+        if item.method != "GET" or item.host not in ARM_HOSTS or item.status != 200 or \
+                "/containerapps/" not in item.path.lower():
+            return resp, None
+        wanted = workload_state(_json(item.response_body))
+        if wanted is None:
+            return resp, None
+        recorded_failed = _provisioning(_json(item.response_body)) == "Failed"
+        deadline = time.monotonic() + self.settle_timeout
+        while True:
+            body = _json(resp.text) if resp.status_code == 200 else None
+            got = workload_state(body)
+            if got == wanted:
+                return resp, None
+            if time.monotonic() >= deadline or (_provisioning(body) == "Failed" and not recorded_failed):
+                return resp, (wanted, got)  # (a failed app does not recover by itself)
+            time.sleep(self.settle_poll)
+            resp = self.session.get(url, headers=headers, timeout=self.timeout, allow_redirects=False)
+
     # one interaction --------------------------------------------------------------------------
     def _target(self, item: Interaction) -> tuple[str, dict[str, str]]:
         uri = self.names.apply(item.uri)
@@ -505,6 +574,7 @@ class Replayer:
                                         allow_redirects=False, proxies=proxies)
         except requests.RequestException as exc:
             return Verdict(item.index, item.method, item.uri, item.status, [f"no answer: {type(exc).__name__}"])
+        resp, unreached = self._settle(item, url, headers, resp)
         text = resp.text if item.method != "HEAD" else ""
         verdict = Verdict(item.index, item.method, item.uri, item.status,
                           compare(item, resp.status_code, _flat(dict(resp.headers)), text,
@@ -516,6 +586,8 @@ class Replayer:
             verdict.problems.append(f"error message {_error_message(got)!r}, Azure {wording!r}")
         if not isinstance(recorded, _Lines) and not isinstance(got, _Lines):
             self.names.learn(recorded, got)
+        if unreached is not None:
+            verdict.unsettled = f"recorded {unreached[0]}, last answered {unreached[1]}"
         if item.method == "POST" and item.path.lower().endswith("/getauthtoken") and isinstance(got, dict):
             self.stream_token = str((got.get("properties") or {}).get("token") or "")
         self._wait(resp)
@@ -566,6 +638,9 @@ def report(results: list[CassetteResult], drifted: dict[Any, set[str]] | None = 
         lines.append(f"{r.rate * 100:6.1f} %  {r.matched:3d}/{r.scored:<3d} {r.name} ({r.polling} polls not scored)")
         for v in r.mismatches():
             lines.append(f"           [{v.index}] {v.method} {v.uri[:140]}: {'; '.join(v.problems)}")
+        for v in r.verdicts:
+            if v.unsettled:
+                lines.append(f"           [{v.index}] workload state not reached (scored as answered): {v.unsettled}")
     notes = sorted({n for r in results for v in r.verdicts for n in v.notes})
     if notes:
         lines.append(f"deeper key differences (not scored): {' '.join(notes)}")

@@ -211,7 +211,10 @@ class RegistryState:
         return self.by_id.get(registry_id.lower())
 
     def by_host(self, host: str) -> Registry | None:
-        return self.by_login.get(host.lower())
+        """``host`` may carry HTTPS's default port: ``<acr>.azurecr.io:443`` is the same registry (recorded:
+        containerapp test_containerapp_private_registry_port pulls through ``acr000004.azurecr.io:443``)."""
+        host = host.lower()
+        return self.by_login.get(host.removesuffix(":443") if host.endswith(":443") else host)
 
     def by_container(self, container: str) -> Registry | None:
         for reg in self.by_id.values():
