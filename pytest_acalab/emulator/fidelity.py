@@ -71,6 +71,8 @@ class Interaction:
     status: int
     response_headers: dict[str, str]
     response_body: str
+    binary_body: bytes | None = None
+    """The request body as recorded when it is not text (``az acr build``'s source archive)."""
 
     @property
     def host(self) -> str:
@@ -140,8 +142,20 @@ def load(path: Path) -> list[Interaction]:
     raw = yaml.safe_load(path.read_text(encoding="utf-8"))["interactions"]
     return [Interaction(n, i["request"]["method"].upper(), i["request"]["uri"], _flat(i["request"].get("headers")),
                         _text(i["request"].get("body")), int(i["response"]["status"]["code"]),
-                        _flat(i["response"].get("headers")), _text(i["response"].get("body")))
+                        _flat(i["response"].get("headers")), _text(i["response"].get("body")),
+                        _binary(i["request"].get("body")))
             for n, i in enumerate(raw)]
+
+
+def _binary(body: Any) -> bytes | None:
+    if isinstance(body, dict):
+        body = body.get("string")
+    if isinstance(body, bytes):
+        try:
+            body.decode("utf-8")
+        except UnicodeDecodeError:
+            return body
+    return None
 
 
 def is_polling(item: Interaction, seen_blob_reads: set[tuple[str, str]]) -> bool:
@@ -565,7 +579,8 @@ class Replayer:
 
     def send(self, item: Interaction) -> Verdict:
         url, headers = self._target(item)
-        body = self.names.apply(item.body).encode() if item.body else None
+        body = item.binary_body if item.binary_body is not None else \
+            self.names.apply(item.body).encode() if item.body else None
         proxies = None
         if urlsplit(url).netloc.lower().endswith(".azurecontainerapps.io"):
             proxies = {"http": self.emu.proxy_url, "https": self.emu.proxy_url}
