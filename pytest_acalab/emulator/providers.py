@@ -14,6 +14,8 @@ PROVIDERS = (
     "pytest_acalab.emulator.containerregistry.responses",
     "pytest_acalab.emulator.authorization.responses",
     "pytest_acalab.emulator.app.responses",
+    "pytest_acalab.emulator.storage.responses",
+    "pytest_acalab.emulator.insights.responses",
 )
 
 

@@ -43,7 +43,9 @@ def stream_record(line: ConsoleLine) -> dict[str, str]:
 
 
 def connection_records(now: datetime, container: str, revision: str, replica: str) -> list[dict[str, str]]:
-    stamp = now.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-1]
+    # Recorded: seven fractional digits with the trailing zeros trimmed ("07:03:23.06883", "17:18:26.3393").
+    t = now.astimezone(UTC)
+    stamp = t.strftime("%Y-%m-%dT%H:%M:%S.") + (f"{t.microsecond:06d}0".rstrip("0") or "0")
     return [
         {"TimeStamp": stamp, "Log": f"Connecting to the container '{container}'..."},
         {"TimeStamp": stamp, "Log": f"Successfully Connected to container: '{container}' [Revision: '{revision}', "

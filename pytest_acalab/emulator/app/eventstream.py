@@ -49,11 +49,14 @@ class EventStreams:
         rid = f"/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.App/containerApps/{name}"
         with self.p.lock:
             app = self.svc.apps.get(rid.lower())
-            rev = app.revisions.get(revision) if app is not None else None
-            known = rev is not None and any(r.name == replica and any(c.name == container for c in r.containers)
-                                            for r in rev.replicas)
-        if app is None or not known:
-            return Response(404, f"Container '{container}' of replica '{replica}' was not found.".encode())
+            rev = app.revisions.get(revision) if app is not None and not app.deleted else None
+            rep = next((r for r in rev.replicas if r.name == replica), None) if rev is not None else None
+            names = [c.name for c in rep.containers] if rep is not None else []
+        # Guesses (not recorded): plain-text 404s like the event stream's.
+        if app is None or rep is None:
+            return Response(404, f"Replica '{replica}' of revision '{revision}' was not found.".encode())
+        if container not in names:
+            return Response(404, f"Container '{container}' was not found in replica '{replica}'.".encode())
         follow = (req.query_ci("follow") or "false").lower() == "true"
         try:
             tail = int(req.query_ci("tailLines") or 20)
@@ -69,7 +72,10 @@ class EventStreams:
         with self.p.lock:
             start = app.console_dropped + len(app.console)
             backlog = [line for line in app.console if mine(line)][-tail:] if tail > 0 else []
-        head = [render(r) for r in consolelogs.connection_records(self.p.clock.now(), container, revision, replica)]
+        # The connection lines come from the stream service (.NET's encoder: ``'`` as ``\\u0027``); the
+        # container's own lines pass through as the runtime wrote them (recorded: ``+00:00`` unescaped).
+        head = [(syslog.encode_stream_line(r) + "\n").encode()
+                for r in consolelogs.connection_records(self.p.clock.now(), container, revision, replica)]
         head += [render(consolelogs.stream_record(line)) for line in backlog]
 
         def body() -> Iterator[bytes]:

@@ -204,9 +204,18 @@ class Kubelet:
         if not self._ensure_pod(app, rev, rep):
             return
         template = {c["name"]: c for c in rev.template["containers"]}
+        volumes = {v.get("name"): v for v in rev.template.get("volumes") or [] if isinstance(v, dict)}
         jobs = []
         for c in rep.containers:
             spec = template.get(c.name, {"name": c.name})
+            for mount in spec.get("volumeMounts") or []:
+                # The runtime mounts nothing (docs/runtime.md): say so rather than let a lab pass without it.
+                volume = volumes.get(mount.get("volumeName")) or {}
+                kind = volume.get("storageType") or "EmptyDir"
+                storage = f", storage '{volume['storageName']}'" if volume.get("storageName") else ""
+                self.p.unmodelled(app.id, f"volume '{mount.get('volumeName')}' ({kind}{storage}) mounted at "
+                                          f"'{mount.get('mountPath')}' in container '{c.name}': the emulator's "
+                                          "runtime does not mount volumes; the process runs without it")
             resolver = self.p.services.registry
             content = resolver.fetch(parse_image(c.image).pull_reference) if resolver is not None else None
             jobs.append((c, spec, content, self._env_values(app, spec)))

@@ -7,9 +7,11 @@ replica_commands): status codes, LRO headers (``managedEnvironmentOperationStatu
 
 from __future__ import annotations
 
+import copy
 import time
 from typing import Any
 
+from pytest_acalab.emulator.app import storages
 from pytest_acalab.emulator.app.eventstream import EventStreams
 from pytest_acalab.emulator.app.ingress import Edge, ingress_domain
 from pytest_acalab.emulator.app.service import AppService
@@ -46,6 +48,120 @@ def _system_data(created: Any, by: str, modified: Any) -> dict[str, Any]:
             "lastModifiedByType": "Application", "lastModifiedAt": iso7(modified or created)}
 
 
+# Body shapes per api-version -----------------------------------------------------------------------
+# The models render the newest shape; ``shape_*`` cut it to the requested api-version. Evidence: the
+# containerapp CLI recordings (Azure/azure-cli-extensions src/containerapp/.../recordings) at
+# 2023-04-01-preview (May/June 2023), 2025-01-01 and 2025-02-02-preview (May 2025). Between those
+# versions the boundary is a guess (docs/emulator-providers.md, "Guesses"): a key is taken to appear at
+# the first version recorded with it.
+V2025 = "2025-01-01"
+V2025_PREVIEW = "2025-02-02"
+
+
+def _at_least(api_version: str, version: str) -> bool:
+    return (api_version or "9999")[:10] >= version
+
+
+_ENV_SINCE_2025_PREVIEW = ("appInsightsConfiguration", "availabilityZones", "diskEncryptionConfiguration",
+                           "ingressConfiguration", "openTelemetryConfiguration", "publicNetworkAccess")
+
+
+def shape_environment(body: dict[str, Any], api_version: str) -> dict[str, Any]:
+    out = copy.deepcopy(body)
+    props = out["properties"]
+    if not _at_least(api_version, V2025):
+        # 2023-04-01-preview answers firstPartyConfiguration and not peerTrafficConfiguration
+        props.pop("peerTrafficConfiguration", None)
+        # Recorded both ways at 2023-04-01-preview: absent in May 2023, present from June 2023; the
+        # emulator follows the majority of recorded answers (May's).
+        props.pop("peerAuthentication", None)
+        domain = props["customDomainConfiguration"]  # the same May/June 2023 split: May says ...Utc
+        domain["expirationDateUtc"] = domain.pop("expirationDate", None)
+        props["customDomainConfiguration"].pop("certificateKeyVaultProperties", None)
+    else:
+        props.pop("firstPartyConfiguration", None)
+    if not _at_least(api_version, V2025_PREVIEW):
+        for key in _ENV_SINCE_2025_PREVIEW:
+            props.pop(key, None)
+    return out
+
+
+_APP_CONFIG_SINCE_2025 = ("identitySettings", "runtime")
+_APP_CONFIG_SINCE_2025_PREVIEW = ("revisionTransitionThreshold", "targetLabel")
+
+
+def shape_app(body: dict[str, Any], api_version: str, provisioned: bool, eventstream: str) -> dict[str, Any]:
+    """``provisioned``: a revision was ever provisioned (until then 2025 versions omit the running keys);
+    ``eventstream``: the app's event-stream URL (2023 versions show it from the first answer on)."""
+    out = copy.deepcopy(body)
+    props = out["properties"]
+    _shape_template(props.get("template") or {}, api_version, app=True)
+    config = props.get("configuration") or {}
+    if not _at_least(api_version, V2025_PREVIEW):
+        props.pop("patchingMode", None)
+        for key in _APP_CONFIG_SINCE_2025_PREVIEW:
+            config.pop(key, None)
+        if isinstance(config.get("ingress"), dict):
+            config["ingress"].pop("targetPortHttpScheme", None)
+    if _at_least(api_version, V2025):
+        if not provisioned:  # recorded 201 of a new app at 2025-02-02-preview
+            for key in ("runningStatus", "eventStreamEndpoint", "latestRevisionName", "latestReadyRevisionName",
+                        "latestRevisionFqdn"):
+                props.pop(key, None)
+        return out
+    # 2023-04-01-preview: no delegatedIdentities; running keys from the first answer on (201 included)
+    props.pop("delegatedIdentities", None)
+    props.setdefault("runningStatus", "Running")
+    props.setdefault("eventStreamEndpoint", eventstream)
+    for key in ("latestRevisionName", "latestReadyRevisionName", "latestRevisionFqdn"):
+        if props.get(key) is None:
+            props[key] = ""
+    for key in _APP_CONFIG_SINCE_2025:
+        config.pop(key, None)
+    if isinstance(config.get("ingress"), dict):
+        config["ingress"].pop("additionalPortMappings", None)
+    return out
+
+
+def _shape_template(template: dict[str, Any], api_version: str, app: bool) -> None:
+    """Recorded: ``imageType`` from 2025-02-02-preview on; an empty ``env`` is not answered; an app's
+    containers carry ``ephemeralStorage`` and no empty ``probes``, a revision's the other way round;
+    2023 scales have no cooldownPeriod/pollingInterval."""
+    for c in template.get("containers") or []:
+        if not _at_least(api_version, V2025_PREVIEW):
+            c.pop("imageType", None)
+        if c.get("env") == []:
+            c.pop("env")
+        if app and c.get("probes") == []:
+            c.pop("probes")
+        if not app:
+            (c.get("resources") or {}).pop("ephemeralStorage", None)
+    if not _at_least(api_version, V2025):
+        scale = template.get("scale") or {}
+        scale.pop("cooldownPeriod", None)
+        scale.pop("pollingInterval", None)
+
+
+def shape_revision(body: dict[str, Any], api_version: str) -> dict[str, Any]:
+    out = copy.deepcopy(body)
+    _shape_template(out["properties"].get("template") or {}, api_version, app=False)
+    return out
+
+
+def shape_replica(body: dict[str, Any], api_version: str) -> dict[str, Any]:
+    out = copy.deepcopy(body)
+    if not _at_least(api_version, V2025):  # 2023-04-01-preview replicas: containers and createdTime only
+        for key in ("initContainers", "runningState", "runningStateDetails"):
+            out["properties"].pop(key, None)
+        for c in out["properties"].get("containers") or []:
+            for key in ("runningState", "runningStateDetails", "debugEndpoint"):
+                c.pop(key, None)
+    elif not _at_least(api_version, V2025_PREVIEW):  # 2025-01-01: no debugEndpoint yet
+        for c in out["properties"].get("containers") or []:
+            c.pop("debugEndpoint", None)
+    return out
+
+
 class Bodies:
     """ARM representations, computed from the models at answer time."""
 
@@ -61,14 +177,18 @@ class Bodies:
             "provisioningState": env.provisioning_state, "daprAIInstrumentationKey": None,
             "daprAIConnectionString": None, "vnetConfiguration": env.properties.get("vnetConfiguration"),
             "defaultDomain": env.default_domain, "staticIp": env.static_ip,
-            "appLogsConfiguration": env.properties.get("appLogsConfiguration") or {"destination": None},
+            "appLogsConfiguration": {"destination": None, "logAnalyticsConfiguration": None,
+                                     **(env.properties.get("appLogsConfiguration") or {})},
+            "openTelemetryConfiguration": None, "availabilityZones": None, "ingressConfiguration": None,
+            "appInsightsConfiguration": None, "diskEncryptionConfiguration": None,
             "zoneRedundant": bool(env.properties.get("zoneRedundant", False)),
             "kedaConfiguration": {"version": "2.17.2"}, "daprConfiguration": {"version": "1.13.6-msft.6"},
             "eventStreamEndpoint": f"{self.stream_base(env.location)}/subscriptions/{env.rid.subscription}/"
                                    f"resourceGroups/{env.rid.resource_group}/managedEnvironments/{env.name}/eventstream",
             "customDomainConfiguration": {"customDomainVerificationId": VERIFICATION_ID, "dnsSuffix": None,
+                                          "certificateKeyVaultProperties": None,
                                           "certificateValue": None, "certificatePassword": None,
-                                          "thumbprint": None, "subjectName": None, "expirationDateUtc": None},
+                                          "thumbprint": None, "subjectName": None, "expirationDate": None},
             "workloadProfiles": env.properties.get("workloadProfiles") or [
                 {"workloadProfileType": "Consumption", "name": "Consumption", "enableFips": False}],
             "firstPartyConfiguration": None, "infrastructureResourceGroup": None,
@@ -106,8 +226,7 @@ class Bodies:
             "customDomainVerificationId": VERIFICATION_ID, "configuration": config, "template": app.template,
         })
         if app.ever_succeeded:  # absent after a failed create (observed acr-pull-failure 05)
-            props["eventStreamEndpoint"] = (f"{self.stream_base(app.location)}/subscriptions/{app.rid.subscription}/"
-                                            f"resourceGroups/{app.rid.resource_group}/containerApps/{app.name}/eventstream")
+            props["eventStreamEndpoint"] = self.app_stream(app)
         props["delegatedIdentities"] = []
         rid = app.rid
         body: dict[str, Any] = {
@@ -121,12 +240,18 @@ class Bodies:
             body["tags"] = dict(app.tags)
         return body
 
+    def app_stream(self, app: ContainerApp) -> str:
+        return (f"{self.stream_base(app.location)}/subscriptions/{app.rid.subscription}/resourceGroups/"
+                f"{app.rid.resource_group}/containerApps/{app.name}/eventstream")
+
     def revision(self, app: ContainerApp, rev: Revision) -> dict[str, Any]:
         props: dict[str, Any] = {"createdTime": iso_seconds(rev.created)}
         if rev.last_active is not None:
             props["lastActiveTime"] = iso_seconds(rev.last_active)
         if app.configuration.get("ingress"):
             props["fqdn"] = f"{rev.name}.{ingress_domain(app)}"
+        else:
+            props["fqdn"] = f"{rev.name}.{app.env.default_domain}"  # without ingress too (recorded debug)
         props.update({"template": rev.template, "active": rev.active,
                       "replicas": len(rev.replicas) if rev.active else 0,
                       "trafficWeight": app.traffic_weight(rev.name)})
@@ -203,13 +328,16 @@ class ManagedEnvironments(_Base):
     def _sync(self, ctx: Ctx, env: Environment) -> dict[str, Any]:
         return self._publish(ctx, env.id, self.bodies.environment(env))
 
+    def _answer(self, ctx: Ctx, env: Environment) -> dict[str, Any]:
+        return shape_environment(self._sync(ctx, env), ctx.api_version)
+
     def get(self, ctx: Ctx, rid: ResourceId) -> Response:
-        return Response.json(200, self._sync(ctx, self._env(rid)))
+        return Response.json(200, self._answer(ctx, self._env(rid)))
 
     def list(self, ctx: Ctx, parent: ResourceId | None, resource_group: str | None) -> list[dict[str, Any]]:
         envs = [e for e in self.svc.envs.values()
                 if resource_group is None or e.rid.resource_group.lower() == resource_group.lower()]
-        return [self._sync(ctx, e) for e in sorted(envs, key=lambda e: e.id.lower())]
+        return [self._answer(ctx, e) for e in sorted(envs, key=lambda e: e.id.lower())]
 
     def _start(self, ctx: Ctx, env: Environment, seconds: float) -> Operation:
         def finish() -> None:
@@ -227,13 +355,24 @@ class ManagedEnvironments(_Base):
                                    env.created))
             seconds = ctx.clock.duration("environment.create" if created else "app.update")
             op = self._start(ctx, env, seconds)
-            return Response.json(201 if created else 200, self._sync(ctx, env),
-                                 ctx.platform.operations.async_headers(op))
+            # an update answers 201 too, body provisioningState "Updating" (recorded env_logs_e2e PUT)
+            return Response.json(201, self._answer(ctx, env), ctx.platform.operations.async_headers(op))
 
     def patch(self, ctx: Ctx, rid: ResourceId, body: Any) -> Response:
         with ctx.platform.lock:
-            env = self.svc.patch_environment(self._env(rid), body, _principal(ctx))
+            env = self._env(rid)
+            props = (body or {}).get("properties") or {}
+            if (deep_merge(env.properties, props) == env.properties
+                    and body.get("tags", env.tags) == env.tags and env.provisioning_state == "Succeeded"):
+                # Recorded (env_logs_e2e, 2023-04-01-preview): a PATCH that changes nothing answers 200 with the
+                # body and starts no operation.
+                return Response.json(200, self._answer(ctx, env))
+            env = self.svc.patch_environment(env, body, _principal(ctx))
             op = self._start(ctx, env, ctx.clock.duration("app.update"))
+            if not _at_least(ctx.api_version, V2025):
+                # Recorded: 202 with Location only, pointing at the operation's *status* URL.
+                return Response.empty(202, ctx.platform.operations.location_headers(op))
+            # Guess for 2025+ (not recorded): both headers, as a containerApps PATCH answers.
             return Response.empty(202, ctx.platform.operations.async_headers(op, location=True))
 
     def delete(self, ctx: Ctx, rid: ResourceId) -> Response:
@@ -268,17 +407,21 @@ class ContainerApps(_Base):
     def _sync(self, ctx: Ctx, app: ContainerApp) -> dict[str, Any]:
         return self._publish(ctx, app.id, self.bodies.app(app))
 
+    def _answer(self, ctx: Ctx, app: ContainerApp) -> dict[str, Any]:
+        return shape_app(self._sync(ctx, app), ctx.api_version, app.ever_succeeded, self.bodies.app_stream(app))
+
     def get(self, ctx: Ctx, rid: ResourceId) -> Response:
-        return Response.json(200, self._sync(ctx, self._app(rid)))
+        return Response.json(200, self._answer(ctx, self._app(rid)))
 
     def list(self, ctx: Ctx, parent: ResourceId | None, resource_group: str | None) -> list[dict[str, Any]]:
         apps = [a for a in self.svc.apps.values() if not a.deleted and
                 (resource_group is None or a.rid.resource_group.lower() == resource_group.lower())]
-        return [self._sync(ctx, a) for a in sorted(apps, key=lambda a: a.id.lower())]
+        return [self._answer(ctx, a) for a in sorted(apps, key=lambda a: a.id.lower())]
 
     def _begin(self, ctx: Ctx, rid: ResourceId, body: dict[str, Any], current: ContainerApp | None) -> tuple[
             ContainerApp, bool, Operation]:
         spec = self.svc.validate_app(rid, body, current)
+        storages.check_volumes(rid.name, spec.template, spec.env.storages)
         app, created = self.svc.begin_app(rid, spec, _principal(ctx))
         if created:
             ctx.store.add(Resource(app.id, app.name, APP_TYPE, rid.resource_group, app.location, {}, app,
@@ -299,8 +442,8 @@ class ContainerApps(_Base):
             current = self.svc.apps.get(rid.id.lower())
             current = current if current is not None and not current.deleted else None
             app, created, op = self._begin(ctx, rid, body, current)
-            return Response.json(201 if created else 200, self._sync(ctx, app),
-                                 ctx.platform.operations.async_headers(op))
+            # an update answers 201 as a create does (recorded test_container_acr PUT on an existing app)
+            return Response.json(201, self._answer(ctx, app), ctx.platform.operations.async_headers(op))
 
     def patch(self, ctx: Ctx, rid: ResourceId, body: Any) -> Response:
         with ctx.platform.lock:
@@ -312,6 +455,15 @@ class ContainerApps(_Base):
                                       "template": app.template}}
             merged = deep_merge(current, body)
             _, _, op = self._begin(ctx, rid, merged, app)
+            if not _at_least(ctx.api_version, V2025):
+                # Recorded (test_container_acr, 2023-04-01-preview): 202 with Location only
+                # (.../containerappOperationResults/{id}): 202 while running, then 200 with the app.
+                version = ctx.api_version
+                op.extra["location_style"] = True
+                op.status_url = op.status_url.replace("OperationStatuses", "OperationResults").split("&azure")[0]
+                op.final = lambda _op: Response.json(200, shape_app(self.bodies.app(app), version,
+                                                                    app.ever_succeeded, self.bodies.app_stream(app)))
+                return Response.empty(202, ctx.platform.operations.location_headers(op))
             return Response.empty(202, ctx.platform.operations.async_headers(op, location=True))
 
     def delete(self, ctx: Ctx, rid: ResourceId) -> Response:
@@ -362,14 +514,14 @@ class Revisions(_Base):
 
     def get(self, ctx: Ctx, rid: ResourceId) -> Response:
         app, rev = self._rev(rid)
-        return Response.json(200, self.bodies.revision(app, rev))
+        return Response.json(200, shape_revision(self.bodies.revision(app, rev), ctx.api_version))
 
     def list(self, ctx: Ctx, parent: ResourceId | None, resource_group: str | None) -> list[dict[str, Any]]:
         if parent is None:
             return []
         app = self._app(parent)
         revs = sorted(app.revisions.values(), key=lambda r: r.created)
-        return [self.bodies.revision(app, r) for r in revs]
+        return [shape_revision(self.bodies.revision(app, r), ctx.api_version) for r in revs]
 
     def activate(self, ctx: Ctx, rid: ResourceId, body: Any) -> Response:
         with ctx.platform.lock:
@@ -403,7 +555,7 @@ class Replicas(_Base):
         app, rev = self._revision(rid.parent())
         for rep in rev.replicas:
             if rep.name == rid.name:
-                return Response.json(200, self.bodies.replica(app, rev, rep))
+                return Response.json(200, shape_replica(self.bodies.replica(app, rev, rep), ctx.api_version))
         raise ArmError(404, "ContainerAppReplicaNotFound",
                        f"Replica '{rid.name}' was not found for revision '{rev.name}'.")
 
@@ -411,14 +563,58 @@ class Replicas(_Base):
         if parent is None:
             return []
         app, rev = self._revision(parent)
-        return [self.bodies.replica(app, rev, r) for r in rev.replicas]
+        return [shape_replica(self.bodies.replica(app, rev, r), ctx.api_version) for r in rev.replicas]
+
+
+class EnvironmentStorages(_Base):
+    type_name = "managedEnvironments/storages"
+
+    def _parent(self, rid: ResourceId) -> Environment:
+        return self._env(rid.parent())
+
+    def lookup(self, ctx: Ctx, rid: ResourceId) -> Any:
+        return self._env(rid)
+
+    def get(self, ctx: Ctx, rid: ResourceId) -> Response:
+        env = self._parent(rid)
+        spec = env.storages.get(rid.name)
+        if spec is None:
+            raise ArmError(404, "ManagedEnvironmentStorageNotFound",
+                           f"Storage {rid.name} not found under managed environment")
+        return Response.json(200, storages.storage_body(env.id, rid.name, spec))
+
+    def put(self, ctx: Ctx, rid: ResourceId, body: Any) -> Response:
+        with ctx.platform.lock:
+            env = self._parent(rid)
+            spec = storages.validate_storage(rid.name, body)
+            for value in spec.values():
+                ctx.platform.remember_secret(str(value.get("accountKey") or ""))
+            env.storages[rid.name] = spec
+            # Guess (not recorded): 200 with the storage, no operation
+            return Response.json(200, storages.storage_body(env.id, rid.name, spec))
+
+    def delete(self, ctx: Ctx, rid: ResourceId) -> Response:
+        with ctx.platform.lock:
+            env = self._parent(rid)
+            in_use = [a.name for a in self.svc.apps_in(env) for v in (a.template.get("volumes") or [])
+                      if (v or {}).get("storageName") == rid.name]
+            if in_use:
+                raise ArmError(409, "ManagedEnvironmentStorageInUse",  # guess: code and wording not captured
+                               f"Storage {rid.name} is used by container app(s) {', '.join(sorted(set(in_use)))}.")
+            return Response.empty(200 if env.storages.pop(rid.name, None) is not None else 204)
+
+    def list(self, ctx: Ctx, parent: ResourceId | None, resource_group: str | None) -> list[dict[str, Any]]:
+        if parent is None:
+            return []
+        env = self._env(parent)
+        return [storages.storage_body(env.id, n, s) for n, s in sorted(env.storages.items())]
 
 
 def register(platform: Platform) -> AppService:
     svc = AppService(platform)
     bodies = Bodies(platform)
     for rt in (ManagedEnvironments(svc, bodies), ContainerApps(svc, bodies), Revisions(svc, bodies),
-               Replicas(svc, bodies)):
+               Replicas(svc, bodies), EnvironmentStorages(svc, bodies)):
         platform.register_type(rt)
     svc.streams = EventStreams(platform, svc)
     svc.streams.register()

@@ -164,7 +164,7 @@ class AppService:
             env.provisioning_state = "Waiting"
             created = False
         env.destination, env.customer_id, env.shared_key = destination, customer_id, key
-        env.provisioning_state = "Waiting" if created else "InitializationInProgress"
+        env.provisioning_state = "Waiting" if created else "Updating"  # recorded: an update PUT shows Updating
 
         def initializing(_due: float) -> None:
             if env.provisioning_state == "Waiting":

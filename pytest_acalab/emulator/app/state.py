@@ -145,6 +145,8 @@ class Environment:
     """Workspace of the ``ContainerAppSystemLogs`` diagnostic setting (destination ``azure-monitor``)."""
     events: list[syslog.SystemEvent] = field(default_factory=list)
     deleted: bool = False
+    storages: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """``managedEnvironments/storages`` by name: ``{"azureFile": {...}}`` as sent (app/storages.py)."""
 
     @property
     def id(self) -> str:
@@ -341,6 +343,9 @@ class Revision:
         if self.rolling_update and self.serving:
             running = "RunningAtMaxScale" if len(self.serving) >= self.max_replicas else "Running"
             return {"healthState": "Healthy", "provisioningState": "Provisioned", "runningState": running}
+        if mismatch:  # within the deadline: recorded (containerapp debug 2025; guide's traffic-routing-canary)
+            return {"healthState": "None", "provisioningState": "Provisioned", "runningState": "Activating",
+                    "runningStateDetails": port_mismatch_text(*mismatch)}
         return {"healthState": "None", "provisioningState": "Provisioning", "runningState": "Activating"}
 
     @staticmethod

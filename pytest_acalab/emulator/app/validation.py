@@ -248,9 +248,10 @@ class AppValidator:
             ref = reg.get("passwordSecretRef")
             if reg.get("username") and not reg.get("identity"):
                 if not ref or ref not in secrets_map:
-                    raise bad_request("ContainerAppSecretRefNotFound",
-                                      f"Registry '{server}' references secret '{ref}' which does not exist. "
-                                      "Secret references must name a secret in 'configuration.secrets'.")
+                    # Recorded (test_container_acr): code and message
+                    raise bad_request("ContainerAppRegistriesPasswordSecretRefNotFound",
+                                      f"PasswordSecretRef '{ref or ''}' defined for registry server '{server}' "
+                                      "not found.")
             ident = reg.get("identity")
             if ident and str(ident).lower() != "system":
                 known = {k.lower() for k in identity.get("userAssignedIdentities", {})}

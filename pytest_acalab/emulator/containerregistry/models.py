@@ -89,6 +89,16 @@ class Run:
         self.log.extend(text.encode("utf-8"))
         self.log_modified = when
 
+    def queued_body(self, modified_by: str, at: datetime) -> dict[str, Any]:
+        """What ``scheduleRun`` answers: the queued run, few properties, and ``systemData`` (recorded
+        ``az acr build`` at 2019-06-01-preview, containerapp up_source_with_dockerfile_e2e)."""
+        props = {"runId": self.run_id, "status": self.status, "lastUpdatedTime": iso(self.updated or self.created),
+                 "provisioningState": "Succeeded", "isArchiveEnabled": self.is_archive_enabled}
+        return {"type": "Microsoft.ContainerRegistry/registries/runs", "properties": props, "id": self.id,
+                "name": self.run_id, "systemData": {"lastModifiedBy": modified_by,
+                                                    "lastModifiedByType": "Application",
+                                                    "lastModifiedAt": at.strftime("%Y-%m-%dT%H:%M:%S.%f") + "0+00:00"}}
+
     def body(self) -> dict[str, Any]:
         req = self.request
         platform = req.get("platform") or {"os": "Linux", "architecture": "amd64"}
@@ -201,7 +211,10 @@ class RegistryState:
         return self.by_id.get(registry_id.lower())
 
     def by_host(self, host: str) -> Registry | None:
-        return self.by_login.get(host.lower())
+        """``host`` may carry HTTPS's default port: ``<acr>.azurecr.io:443`` is the same registry (recorded:
+        containerapp test_containerapp_private_registry_port pulls through ``acr000004.azurecr.io:443``)."""
+        host = host.lower()
+        return self.by_login.get(host.removesuffix(":443") if host.endswith(":443") else host)
 
     def by_container(self, container: str) -> Registry | None:
         for reg in self.by_id.values():

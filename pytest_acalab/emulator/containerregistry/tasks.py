@@ -94,7 +94,9 @@ class Tasks:
             run = Run(run_id, reg.id, dict(body), now, updated=now)
             reg.runs[run_id] = run
             self._queue(ctx, reg, run, plan)
-        return Response.json(200, run.body())
+            by = str((ctx.request.principal or {}).get("name") or (ctx.request.principal or {}).get("appid")
+                     or "acalab-emulator")
+        return Response.json(200, run.queued_body(by, now))
 
     # --- the run ----------------------------------------------------------------------------------
 

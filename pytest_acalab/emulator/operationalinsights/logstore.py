@@ -152,6 +152,11 @@ class WorkspaceLogs:
         self._first_visible: dict[str, int] = {}
         self._rows: dict[str, int] = {}
         self._views: set[str] = set()
+        for schema in self._schemas.values():
+            if schema.builtin:  # tables every workspace has from its creation, empty until written
+                self._create_table(self._con, schema)
+                self._first_visible[schema.name] = _MIN_NS
+                self._rows[schema.name] = 0
 
     # -- public ---------------------------------------------------------------------------------
 
@@ -228,12 +233,14 @@ class WorkspaceLogs:
             self._schemas[schema.name] = grown
 
     def tables(self, now: dt.datetime | None = None) -> list[str]:
-        """Names of the tables that exist: that received a row (visible at *now*, if given)."""
+        """Names of the tables that received a row (visible at *now*, if given). Built-in tables are
+        queryable from the start but listed only once written to."""
         with self._lock:
+            written = {t: first for t, first in self._first_visible.items() if self._rows.get(t)}
             if now is None:
-                return sorted(self._first_visible)
+                return sorted(written)
             now_ns = to_ns(now)
-            return sorted(t for t, first in self._first_visible.items() if first <= now_ns)
+            return sorted(t for t, first in written.items() if first <= now_ns)
 
     def row_count(self, table: str) -> int:
         """Rows ever ingested into *table*, visible or not (0 for a table that does not exist)."""

@@ -54,6 +54,8 @@ class TableSchema:
     #: True when the ``Type`` column holds the table name (every table except ContainerAppSystemLogs,
     #: whose ``Type`` is the event's severity, Normal or Warning).
     type_is_table_name: bool = True
+    #: True for tables a workspace has from its creation (Heartbeat), not only after a first row.
+    builtin: bool = False
     _by_name: Mapping[str, Column] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -196,6 +198,25 @@ CONTAINER_APP_CONSOLE_LOGS = TableSchema(
     source_system="Azure",
 )
 
+#: The agents' heartbeat table every workspace has (nothing writes to it here, but queries name it).
+#: Columns and types as ``Heartbeat | getschema`` answered (log-analytics test_query.yaml recording).
+HEARTBEAT = TableSchema(
+    name="Heartbeat",
+    columns=_cols(
+        ("TenantId", "string"), ("SourceSystem", "string"), ("TimeGenerated", "datetime"), ("MG", "string"),
+        ("ManagementGroupName", "string"), ("SourceComputerId", "string"), ("ComputerIP", "string"),
+        ("Computer", "string"), ("Category", "string"), ("OSType", "string"), ("OSName", "string"),
+        ("OSMajorVersion", "string"), ("OSMinorVersion", "string"), ("Version", "string"),
+        ("SCAgentChannel", "string"), ("IsGatewayInstalled", "bool"), ("RemoteIPLongitude", "real"),
+        ("RemoteIPLatitude", "real"), ("RemoteIPCountry", "string"), ("SubscriptionId", "string"),
+        ("ResourceGroup", "string"), ("ResourceProvider", "string"), ("Resource", "string"),
+        ("ResourceId", "string"), ("ResourceType", "string"), ("ComputerEnvironment", "string"),
+        ("Solutions", "string"), ("VMUUID", "string"), ("Type", "string"), ("_ResourceId", "string"),
+    ),
+    source_system="OpsManager",
+    builtin=True,
+)
+
 #: Every table the emulator can ingest into, by name.
 TABLES: Mapping[str, TableSchema] = MappingProxyType(
     {
@@ -205,6 +226,7 @@ TABLES: Mapping[str, TableSchema] = MappingProxyType(
             CONTAINER_APP_CONSOLE_LOGS_CL,
             CONTAINER_APP_SYSTEM_LOGS,
             CONTAINER_APP_CONSOLE_LOGS,
+            HEARTBEAT,
         )
     }
 )

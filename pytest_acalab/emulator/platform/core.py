@@ -365,6 +365,7 @@ class Platform:
             rid = ResourceId(parts[1], group, namespace, types[:-1], names)
             if not names:
                 raise self._unknown_type(namespace, types, api_version)
+            self._missing_parent(namespace, rid.types, names, group, rid)  # the last segment: an action
             rt = self._type_or_error(namespace, rid.types, api_version, req)
             self.require_group(group)
             action = types[-1]
@@ -375,6 +376,7 @@ class Platform:
                                else f"The requested resource does not support http method '{req.method}'.")
             return getattr(rt, method_name)(ctx, rid, req.json())
         rid = ResourceId(parts[1], group, namespace, types, names)
+        self._missing_parent(namespace, types, names, group, rid)
         rt = self._type_or_error(namespace, types, api_version, req)
         self.require_group(group)
         if req.method in ("GET", "HEAD"):
@@ -406,6 +408,20 @@ class Platform:
                 f"No registered resource provider found for location 'global' and API version '{api_version}' "
                 f"for type '{'/'.join(types)}'. The supported api-versions are ''. The supported locations are ''.")
         return errors.invalid_resource_namespace(namespace)
+
+    def _missing_parent(self, namespace: str, types: tuple[str, ...], names: tuple[str, ...], group: str,
+                        rid: ResourceId) -> None:
+        """A path under a resource that does not exist is that resource's 404, whatever follows it
+        (recorded: GET .../managedEnvironments/subscriptions/... answers ResourceNotFound for
+        'Microsoft.App/managedEnvironments/subscriptions')."""
+        if len(types) < 2 or self.resource_type(f"{namespace}/{'/'.join(types)}") is not None:
+            return
+        top = self.resource_type(f"{namespace}/{types[0]}")
+        if top is None:
+            return
+        top_id = ResourceId(rid.subscription, group, namespace, types[:1], names[:1])
+        if self.store.get(top_id.id) is None:
+            raise errors.resource_not_found(top.full_type, names[0], group)
 
     def _type_or_error(self, namespace: str, types: tuple[str, ...], api_version: str, req: Request) -> ResourceType:
         rt = self.resource_type(f"{namespace}/{'/'.join(types)}")

@@ -238,10 +238,14 @@ class ResourceGroups:
             "registrationPolicy": "RegistrationRequired",
             "resourceTypes": [
                 {"resourceType": t.type_name, "locations": ["Korea Central", "East US", "West Europe"],
-                 "apiVersions": list(t.api_versions) or ["2026-07-01", "2025-07-01", "2025-11-01",
-                                                         "2025-03-01-preview", "2024-03-01"],
-                 "capabilities": "None"}
+                 "apiVersions": versions,
+                 "capabilities": "None",
+                 # Azure names the version a client without one gets, for some types: recorded for
+                 # Microsoft.App's, not for Microsoft.OperationalInsights' (elsewhere: guess, absent)
+                 **({"defaultApiVersion": next((v for v in versions if "preview" not in v), versions[0])}
+                    if namespace.lower() == "microsoft.app" else {})}
                 for t in types
+                for versions in [list(t.api_versions) or list(_ANY_VERSION_LIST)]
             ],
         }
 
@@ -255,6 +259,11 @@ class ResourceGroups:
         if canonical is None:
             raise ArmError(404, "InvalidResourceNamespace", f"The resource namespace '{ns}' is invalid.")
         return Response.json(200, self._provider_body(canonical))
+
+
+_ANY_VERSION_LIST = ("2025-07-01", "2025-02-02-preview", "2025-01-01", "2024-03-01", "2023-05-01",
+                     "2023-04-01-preview")
+"""Listed for types that accept any version. Guess: Azure lists each type's real versions."""
 
 
 def register(platform: Platform) -> None:

@@ -48,6 +48,11 @@ def wire(lab: Lab) -> Wire:
     return Wire(lab)
 
 
+def _version(name: str) -> str:
+    """The api-version the recorded request sent (bodies are shaped per version)."""
+    return re.search(r"api-version=([^&]+)", RECORDED[name]["query"]).group(1)  # type: ignore[union-attr]
+
+
 def _compare(name: str, resp: Any) -> dict[str, Any]:
     rec = RECORDED[name]
     assert resp.status_code == rec["status"], (name, resp.text)
@@ -71,12 +76,13 @@ def test_environment_put_and_get(wire: Wire, lab: Lab) -> None:
     rec = RECORDED["environment_put"]["request_body"]
     rec["properties"]["appLogsConfiguration"]["logAnalyticsConfiguration"] = {
         "customerId": lab.customer_id, "sharedKey": lab.shared_key}
-    body = _compare("environment_put", wire.call("PUT", wire.arm("managedEnvironments", "env000003"), rec))
+    version = _version("environment_put")
+    body = _compare("environment_put", wire.call("PUT", wire.arm("managedEnvironments", "env000003"), rec, version))
     assert body["properties"]["provisioningState"] == RECORDED["environment_put"]["body"]["properties"][
         "provisioningState"] == "Waiting"
     assert body["properties"]["appLogsConfiguration"]["logAnalyticsConfiguration"]["sharedKey"] is None
-    got = wait_until(lambda: (r := wire.call("GET", wire.arm("managedEnvironments", "env000003"))).json()
-                     ["properties"]["provisioningState"] == "Succeeded" and r, "env provisioned")
+    got = wait_until(lambda: (r := wire.call("GET", wire.arm("managedEnvironments", "env000003"), None, version)
+                              ).json()["properties"]["provisioningState"] == "Succeeded" and r, "env provisioned")
     _compare("environment_get", got)
 
 
@@ -112,7 +118,7 @@ def test_app_lifecycle_matches_the_recording(wire: Wire, lab: Lab) -> None:
     assert len(listed) == 3  # minReplicas 3, as in the recording
     assert _keys(rec_replica["properties"]) <= _keys(listed[0]["properties"])
     assert _keys(rec_replica["properties"]["containers"][0]) <= _keys(listed[0]["properties"]["containers"][0])
-    rev = wire.call("GET", f"{path}/revisions/{revision}")
+    rev = wire.call("GET", f"{path}/revisions/{revision}", None, _version("revision_get"))
     rev_body = _compare("revision_get", rev)
     assert rev_body["type"] == RECORDED["revision_get"]["body"]["type"]
     assert rev_body["properties"]["runningState"] in ("Activating", "Running", "RunningAtMaxScale")

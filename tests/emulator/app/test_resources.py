@@ -196,7 +196,8 @@ BAD_INPUTS = {
                             "ManagedEnvironmentNotFound", ""),
     "unknown registry secret ref": (lambda b: b["properties"]["configuration"].update(
         registries=[{"server": "acrlab.azurecr.io", "username": "u", "passwordSecretRef": "nope"}]),
-        "ContainerAppSecretRefNotFound", "nope"),
+        "ContainerAppRegistriesPasswordSecretRefNotFound",
+        "PasswordSecretRef 'nope' defined for registry server 'acrlab.azurecr.io' not found."),
     "unknown env secret ref": (lambda b: b["properties"]["template"]["containers"][0].update(
         env=[{"name": "TOKEN", "secretRef": "nope"}]),
         "ContainerAppSecretRefNotFound", "SecretRef 'nope' defined for container 'app' not found."),

@@ -29,6 +29,17 @@ def image(client, group: str):  # noqa: ANN001, ANN201
     return reg
 
 
+def test_the_https_default_port_names_the_same_registry(emu: Emulator, client, group: str, image) -> None:
+    """Recorded (containerapp test_containerapp_private_registry_port): an app pulls through
+    ``<acr>.azurecr.io:443`` and succeeds; another port is another host."""
+    resolver = emu.platform.services.registry
+    password = client.registries.list_credentials(group, image.name).passwords[0].value
+    auth = PullAuth(username=image.name, password=password)
+    assert resolver.check_pull(f"{image.login_server}:443/app:v1", auth).ok
+    assert resolver.fetch(f"{image.login_server}:443/app:v1") is not None
+    assert resolver.check_pull(f"{image.login_server}:8443/app:v1", auth).code == "NO_SUCH_HOST"
+
+
 def test_admin_credentials_follow_the_registry(emu: Emulator, client, group: str, image) -> None:
     resolver = emu.platform.services.registry
     ref = f"{image.login_server}/app:v1"

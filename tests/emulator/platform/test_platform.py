@@ -82,7 +82,7 @@ def test_every_answer_carries_request_ids(emu: Emulator) -> None:
          "LocationRequired"),
         ("GET", "/subscriptions/{s}/resourceGroups/{g}/providers/Microsoft.Foo/bars/x?api-version=2024-01-01",
          None, 404, "InvalidResourceNamespace"),
-        ("GET", "/subscriptions/{s}/resourceGroups/{g}/providers/Microsoft.Storage/storageAccounts/x"
+        ("GET", "/subscriptions/{s}/resourceGroups/{g}/providers/Microsoft.Web/sites/x"
                 "?api-version=2023-01-01", None, 400, "NoRegisteredProviderFound"),
         ("GET", "/subscriptions/00000000-0000-0000-0000-000000000001/resourcegroups?api-version=2024-03-01",
          None, 404, "SubscriptionNotFound"),
@@ -104,6 +104,20 @@ def test_unknown_type_in_known_namespace_is_invalid_resource_type(emu: Emulator,
     r = _raw(emu, "GET", f"/subscriptions/{emu.subscription_id}/resourceGroups/{group}/providers/"
                          "Microsoft.Resources/notAType/x?api-version=2024-03-01")
     assert r.status_code == 400 and r.json()["error"]["code"] == "InvalidResourceType"
+
+
+def test_a_path_under_a_missing_resource_is_that_resources_404(emu: Emulator, group: str) -> None:
+    """Recorded (az containerapp up, 2023): an environment id pasted after an environment path."""
+    env = f"/subscriptions/{emu.subscription_id}/resourceGroups/{group}/providers/Microsoft.App/managedEnvironments"
+    r = _raw(emu, "GET", f"{env}{env}/env1?api-version=2023-04-01-preview")
+    assert r.status_code == 404 and r.json()["error"] == {
+        "code": "ResourceNotFound",
+        "message": f"The Resource 'Microsoft.App/managedEnvironments/subscriptions' under resource group '{group}' "
+                   "was not found. For more details please go to https://aka.ms/ARMResourceNotFoundFix"}
+    # an action on a resource that does not exist yet is still the action's (deployment validate)
+    validate = (f"/subscriptions/{emu.subscription_id}/resourcegroups/{group}/providers/Microsoft.Resources/"
+                "deployments/d-missing/validate?api-version=2024-03-01")
+    assert _raw(emu, "POST", validate, data=b"{}").status_code != 404
 
 
 def test_oversized_body_is_refused(emu: Emulator, group: str) -> None:

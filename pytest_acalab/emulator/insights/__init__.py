@@ -1,0 +1,1 @@
+"""Microsoft.Insights: diagnostic settings (the extension resource that routes a resource's logs)."""
