@@ -1,45 +1,45 @@
 """Actions: the trigger and recovery steps of a lab (deploy, build, import, update, traffic, restart, wait).
 
-``run_action(ctx, action)`` resolves ``${...}`` in the arguments, runs the action within its deadline,
-records it in the journal and stores ``ctx.action_results[action.id]``. An action whose effect Azure
-refused is recorded as ``Failed`` (evidence); one that could not run at all raises ``ActionError``.
+``run_action(ctx, action)`` resolves ``${...}`` in the arguments, runs the action of the lab's vocabulary
+within its deadline, records it in the journal and stores ``ctx.action_results[action.id]``. An action
+whose effect Azure refused is recorded as ``Failed`` (evidence); one that could not run at all raises
+``ActionError``. The built-ins join the vocabulary through the ``pytest_acalab_register_actions`` hook
+below, as a conftest.py or a plugin adds its own.
 """
 
 from __future__ import annotations
 
-import importlib
 import time
-from typing import TYPE_CHECKING, Any
+from collections.abc import Mapping
+from typing import Any
 
-from pytest_acalab.actions.base import ActionError
+import pytest
 
-if TYPE_CHECKING:
-    from pytest_acalab.actions.base import ActionFn
-    from pytest_acalab.labfile.model import Action
-    from pytest_acalab.lifecycle.context import ActionResult, LabContext
+from pytest_acalab.actions import acr, apps, deploy, wait  # noqa: F401 - importing them registers them
+from pytest_acalab.actions.base import ACTIONS
+from pytest_acalab.context import ActionResult, LabContext
+from pytest_acalab.errors import ActionError
+from pytest_acalab.labfile.model import Action, FrozenMap
+from pytest_acalab.labfile.vocabulary import Registry, builtin_names, lab_schema_args
 
-__all__ = ["ACTIONS", "MODULES", "ActionError", "load_actions", "run_action"]
+__all__ = ["ACTIONS", "pytest_acalab_register_actions", "run_action", "run_named_action"]
 
-MODULES = ("deploy", "acr", "apps", "wait")
 UNRESOLVED = ("check",)
 """Arguments kept as parsed objects (``wait_for``'s check resolves its own references when it runs)."""
 
 
-def load_actions() -> dict[str, ActionFn]:
-    for name in MODULES:
-        importlib.import_module(f"pytest_acalab.actions.{name}")
-    from pytest_acalab.actions.base import ACTIONS
-
-    return ACTIONS
+@pytest.hookimpl
+def pytest_acalab_register_actions(registry: Registry) -> None:
+    """The built-in actions, with the argument schemas of ``lab.schema.json``."""
+    for name in builtin_names("action"):
+        registry.add(name, ACTIONS[name], args=lab_schema_args(f"action_{name}"))
 
 
 def run_action(ctx: LabContext, action: Action) -> ActionResult:
-    from pytest_acalab.lifecycle.context import ActionResult
-
-    actions = load_actions()
+    actions = ctx.vocabulary.actions
     if action.name not in actions:
         raise ActionError(f"action '{action.id}' (line {action.line}): unknown action '{action.name}' "
-                          f"(known: {', '.join(sorted(actions))})")
+                          f"(known: {', '.join(actions.names())})")
     deadline = ctx.backend.scale_wait(action.timeout) if action.timeout else ctx.backend.deadlines.action
     try:
         args = {k: (v if k in UNRESOLVED else ctx.resolve(v)) for k, v in action.args.items()}
@@ -48,7 +48,7 @@ def run_action(ctx: LabContext, action: Action) -> ActionResult:
     started = time.monotonic()
     ctx.journal.record("action", action.id, event="start", action=action.name, args=_shown(args))
     try:
-        outcome = actions[action.name](ctx, args, deadline, action)
+        outcome = actions[action.name].run(ctx, args, deadline, action)
     except ActionError as exc:
         elapsed = round(time.monotonic() - started, 3)
         ctx.journal.record("action", action.id, event="error", action=action.name, error=str(exc), duration=elapsed)
@@ -63,11 +63,16 @@ def run_action(ctx: LabContext, action: Action) -> ActionResult:
     return result
 
 
+def run_named_action(ctx: LabContext, name: str, args: Mapping[str, Any], *, action_id: str | None = None,
+                     timeout: float | None = None) -> ActionResult:
+    """Run the action ``name`` with ``args`` from Python (the ``lab_action`` fixture), as if a lab file had
+    listed it under ``action_id`` (default: ``<name>-<n>``, unique within the lab run)."""
+    if action_id is None:
+        taken = sum(1 for key in ctx.action_results if key.startswith(f"{name}-"))
+        action_id = f"{name}-{taken + 1}"
+    action = Action(id=action_id, name=name, args=FrozenMap(args), description=None, timeout=timeout, line=0)
+    return run_action(ctx, action)
+
+
 def _shown(args: dict[str, Any]) -> dict[str, Any]:
     return {k: (repr(v) if k in UNRESOLVED else v) for k, v in args.items()}
-
-
-def __getattr__(attr: str) -> Any:
-    if attr == "ACTIONS":
-        return load_actions()
-    raise AttributeError(f"module 'pytest_acalab.actions' has no attribute '{attr}'")

@@ -13,14 +13,13 @@ import tarfile
 import time
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from pytest_acalab.actions.base import ActionError, Outcome, action, resource, sdk
-from pytest_acalab.probes.retry import poll as poll_until
-
-if TYPE_CHECKING:
-    from pytest_acalab.labfile.model import Action
-    from pytest_acalab.lifecycle.context import LabContext
+from pytest_acalab.actions.base import Outcome, action, resource, sdk
+from pytest_acalab.context import LabContext
+from pytest_acalab.errors import ActionError
+from pytest_acalab.labfile.model import Action
+from pytest_acalab.polling import poll as poll_until
 
 __all__ = ["TERMINAL", "DockerIgnore", "pack_context", "split_source"]
 

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from pytest_acalab.actions.base import ActionError, Outcome, action, resource, sdk
-
-if TYPE_CHECKING:
-    from pytest_acalab.labfile.model import Action
-    from pytest_acalab.lifecycle.context import LabContext
+from pytest_acalab.actions.base import Outcome, action, resource, sdk
+from pytest_acalab.context import LabContext
+from pytest_acalab.errors import ActionError
+from pytest_acalab.labfile.model import Action
+from pytest_acalab.probes.revisions import latest_of_app
 
 __all__ = ["traffic_rules", "update_envelope"]
 
@@ -150,7 +150,6 @@ def set_traffic(ctx: LabContext, args: Mapping[str, Any], deadline: float, act: 
 def restart_revision(ctx: LabContext, args: Mapping[str, Any], deadline: float, act: Action) -> Outcome:
     from azure.core.exceptions import HttpResponseError
 
-    from pytest_acalab.probes.revisions import latest_of_app
 
     name = resource(ctx, args["app"]).name
     revisions_api = ctx.clients.apps.container_apps_revisions

@@ -13,8 +13,11 @@ from typing import Any
 
 import pytest
 
-from pytest_acalab.labfile import LAB_FILE, LabFileError, load_lab
+from pytest_acalab.errors import LabFailure, LabFileError
+from pytest_acalab.extensions import vocabulary_from
+from pytest_acalab.labfile import LAB_FILE, load_lab
 from pytest_acalab.labfile.model import Lab, Row
+from pytest_acalab.labfile.vocabulary import Vocabulary
 from pytest_acalab.lifecycle.lab_run import LabRun
 from pytest_acalab.lifecycle.session import AcalabSession
 
@@ -23,28 +26,27 @@ NOTES_KEY = pytest.StashKey[dict[str, str]]()
 """Teardown notes of labs torn down in this process, for when no report carries them (Ctrl-C)."""
 
 
-class LabFailure(Exception):
-    """A check ran and saw the wrong state (a deviation): a test failure."""
-
-    def __init__(self, message: str, outcome: Any = None) -> None:
-        super().__init__(message)
-        self.outcome = outcome
-
-
 class LabDir(pytest.Dir):
     """A folder holding lab.yaml: owns the lab run shared by everything inside it."""
 
     run: LabRun | None = None
+    _lab: Lab | None = None
+    _vocabulary: Vocabulary | None = None
+
+    def vocabulary(self) -> Vocabulary:
+        """Probes and actions this lab may use: built-ins, plugins, and the conftest.py files of its folder."""
+        if self._vocabulary is None:
+            self._vocabulary = vocabulary_from(self.ihook)
+        return self._vocabulary
 
     def lab(self) -> Lab:
-        cached = getattr(self, "_lab", None)
-        if cached is None:
-            cached = self._lab = load_lab(self.path / LAB_FILE)
-        return cached
+        if self._lab is None:
+            self._lab = load_lab(self.path / LAB_FILE, vocabulary=self.vocabulary())
+        return self._lab
 
     def get_run(self) -> LabRun:
         if self.run is None:
-            self.run = LabRun(self.lab(), self.config.stash[SESSION_KEY])
+            self.run = LabRun(self.lab(), self.config.stash[SESSION_KEY], self.vocabulary())
         return self.run
 
     def teardown(self) -> None:
@@ -56,8 +58,9 @@ class LabDir(pytest.Dir):
 
 class LabFile(pytest.File):
     def collect(self) -> Iterator[pytest.Item]:
+        lab_dir = self.parent if isinstance(self.parent, LabDir) else None
         try:
-            lab = load_lab(self.path)
+            lab = lab_dir.lab() if lab_dir is not None else load_lab(self.path)
         except LabFileError as exc:
             raise self.CollectError(str(exc)) from None
         for name in lab.markers:  # a lab's own markers are declared by the lab: register them

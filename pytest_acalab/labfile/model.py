@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from pytest_acalab.probes.tolerances import Tolerance
+from pytest_acalab.labfile.tolerances import Tolerance
 
 __all__ = [
     "PHASES",

@@ -7,12 +7,19 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
-from pytest_acalab.errors import ConfigurationError
+from pytest_acalab.actions import run_action
+from pytest_acalab.backends.clients import Clients
+from pytest_acalab.context import ActionResult, LabContext, retried
+from pytest_acalab.context.deployments import deploy_template
+from pytest_acalab.errors import ConfigurationError, LabError, RetryExhausted
+from pytest_acalab.extensions import builtin_vocabulary
 from pytest_acalab.labfile.model import Lab, Row
-from pytest_acalab.lifecycle.bicep import BicepResult
-from pytest_acalab.lifecycle.context import ActionResult, LabContext, LabError, retried
+from pytest_acalab.labfile.vocabulary import Vocabulary
+from pytest_acalab.lifecycle.bicep import BicepResult, resolve_template
 from pytest_acalab.lifecycle.naming import group_name, group_tags
 from pytest_acalab.lifecycle.session import AcalabSession
+from pytest_acalab.polling import describe_error, is_transient, poll
+from pytest_acalab.probes.checks import evaluate
 from pytest_acalab.reports.journal import Journal
 
 log = logging.getLogger("pytest_acalab")
@@ -21,8 +28,9 @@ log = logging.getLogger("pytest_acalab")
 class LabRun:
     """Provisioned on first use, torn down once, whatever happened in between."""
 
-    def __init__(self, lab: Lab, session: AcalabSession) -> None:
+    def __init__(self, lab: Lab, session: AcalabSession, vocabulary: Vocabulary | None = None) -> None:
         self.lab = lab
+        self.vocabulary = vocabulary or builtin_vocabulary()
         self.session = session
         self.journal = Journal(lab.id, session.scrubber)
         self.ctx: LabContext | None = None
@@ -50,7 +58,6 @@ class LabRun:
             self.error = exc
             raise
         except Exception as exc:  # an SDK error while provisioning: the lab cannot run
-            from pytest_acalab.probes.retry import RetryExhausted
 
             if isinstance(exc, RetryExhausted):
                 message = f"lab '{self.lab.id}' could not be provisioned: {transient_failure(exc)}"
@@ -61,9 +68,6 @@ class LabRun:
             raise self.error from None
 
     def _provision(self) -> LabContext:
-        from pytest_acalab.backends.clients import Clients
-        from pytest_acalab.lifecycle.bicep import resolve_template
-        from pytest_acalab.lifecycle.deploy import deploy_template
 
         opts = self.session.options
         backend = self.session.backend()
@@ -74,7 +78,8 @@ class LabRun:
         ctx = LabContext(
             lab=self.lab, backend=backend, clients=clients, resource_group=group,
             deployment_name=f"acalab-{self.lab.id}"[:64], location=location, run_id=self.session.run_id,
-            journal=self.journal, scrubber=self.session.scrubber, parameters=dict(self.lab.infra.parameters),
+            journal=self.journal, scrubber=self.session.scrubber, vocabulary=self.vocabulary,
+            parameters=dict(self.lab.infra.parameters),
         )
         deadline = min(backend.deadlines.action, backend.deadlines.transient)
         if reuse:
@@ -124,7 +129,6 @@ class LabRun:
             self.session.progress(message)
 
     def _act(self, action: Any) -> ActionResult:
-        from pytest_acalab.actions import run_action
 
         assert self.ctx is not None
         result = run_action(self.ctx, action)
@@ -158,7 +162,6 @@ class LabRun:
         return ctx
 
     def check(self, row: Row, phase: str) -> Any:
-        from pytest_acalab.probes.checks import evaluate
 
         ctx = self.ensure(phase)
         outcome = evaluate(ctx, row.check(phase), default_within=ctx.backend.deadlines.probe)
@@ -198,7 +201,6 @@ class LabRun:
             return
         from azure.core.exceptions import ResourceNotFoundError
 
-        from pytest_acalab.backends.clients import Clients
 
         clients = ctx.clients if ctx else Clients(backend)
         started = time.monotonic()
@@ -212,7 +214,6 @@ class LabRun:
         except ResourceNotFoundError:
             self.teardown_note = f"resource group '{group}' was already gone"
         except Exception as exc:  # report, never mask the test outcome
-            from pytest_acalab.probes.retry import RetryExhausted
 
             why = transient_failure(exc) if isinstance(exc, RetryExhausted) else str(exc)
             self.teardown_note = (f"could not delete resource group '{group}': {self.session.scrubber.text(why)}; "
@@ -239,7 +240,6 @@ class LabRun:
 
 def transient_failure(exc: Any) -> str:
     """What persistent transient errors mean for the user: which request, what Azure said, for how long."""
-    from pytest_acalab.probes.retry import describe_error
 
     last = exc.last
     status = getattr(last, "status_code", None)
@@ -253,7 +253,6 @@ def _wait_deleted(backend: Any, clients: Any, poller: Any, group: str, deadline:
     """Wait for a group deletion; if polling itself fails transiently, ask whether the group still exists."""
     from azure.core.exceptions import ResourceNotFoundError
 
-    from pytest_acalab.probes.retry import is_transient
 
     started = time.monotonic()
     try:
@@ -264,7 +263,6 @@ def _wait_deleted(backend: Any, clients: Any, poller: Any, group: str, deadline:
     except Exception as exc:
         if not is_transient(exc):
             raise
-    from pytest_acalab.probes.retry import poll
 
     def gone() -> bool:
         left = max(deadline - (time.monotonic() - started), 0.5)

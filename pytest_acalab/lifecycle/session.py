@@ -10,7 +10,10 @@ from typing import Any
 
 import pytest
 
+from pytest_acalab.backends.azure import AzureBackend, check_configuration
 from pytest_acalab.backends.base import Backend
+from pytest_acalab.backends.emulator import EmulatorBackend
+from pytest_acalab.backends.emulator import check_configuration as check_emulator
 from pytest_acalab.errors import ConfigurationError
 from pytest_acalab.labfile.durations import parse_duration
 from pytest_acalab.lifecycle.naming import new_run_id
@@ -87,11 +90,9 @@ class AcalabSession:
         before the first item runs, instead of every lab erroring with the same message.
         """
         if self.options.backend == "azure":
-            from pytest_acalab.backends.azure import check_configuration
 
             check_configuration(self.options.subscription)
         else:
-            from pytest_acalab.backends.emulator import check_configuration as check_emulator
 
             check_emulator()
 
@@ -102,11 +103,9 @@ class AcalabSession:
         if self._backend is None:
             try:
                 if self.options.backend == "azure":
-                    from pytest_acalab.backends.azure import AzureBackend
 
                     self._backend = AzureBackend(self.options.subscription, self.options.location)
                 else:
-                    from pytest_acalab.backends.emulator import EmulatorBackend
 
                     self._backend = EmulatorBackend(self.options.profile, self.options.speed, self.options.location,
                                                     self.options.min_wait)

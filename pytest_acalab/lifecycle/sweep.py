@@ -11,8 +11,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from pytest_acalab.backends.azure import AzureBackend
+from pytest_acalab.backends.clients import Clients
+from pytest_acalab.backends.emulator import EmulatorBackend
 from pytest_acalab.labfile.durations import parse_duration
 from pytest_acalab.lifecycle.naming import TAG_CREATED, TAG_DELETE_AFTER, TAG_RUN
+from pytest_acalab.polling import call, describe_error
 
 
 @dataclass
@@ -59,7 +63,6 @@ def sweep(clients: Any, dry_run: bool, older_than: timedelta | None = None, wait
 
     A deletion that fails is recorded on its decision (``error``) and the sweep goes on with the others.
     """
-    from pytest_acalab.probes.retry import call
 
     api = clients.resources.resource_groups
     groups = call(lambda: list(api.list(filter=f"tagName eq '{TAG_RUN}'")), deadline=deadline,
@@ -75,7 +78,6 @@ def sweep(clients: Any, dry_run: bool, older_than: timedelta | None = None, wait
                 if wait:
                     poller.result(timeout=deadline)
             except Exception as exc:  # noqa: BLE001 - report it, sweep the others
-                from pytest_acalab.probes.retry import describe_error
 
                 d.error = describe_error(exc)
     return decisions
@@ -85,17 +87,14 @@ def sweep_command(args: argparse.Namespace) -> int:
     """``acalab sweep``: one line per group tagged by this tool; exit 1 when a deletion failed."""
     import os
 
-    from pytest_acalab.backends.clients import Clients
 
     if args.backend == "azure":
-        from pytest_acalab.backends.azure import AzureBackend
 
         backend: Any = AzureBackend(args.subscription)
     else:
         if not os.environ.get("ACALAB_EMULATOR_URL"):
             raise ValueError("--backend emulator-url needs ACALAB_EMULATOR_URL and the variables "
                              "'acalab emulator env' prints")
-        from pytest_acalab.backends.emulator import EmulatorBackend
 
         backend = EmulatorBackend()
     try:

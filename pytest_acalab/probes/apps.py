@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from pytest_acalab.context import LabContext
 from pytest_acalab.probes.base import Observation, probe, resource_name
 from pytest_acalab.probes.revisions import fetch_app
-
-if TYPE_CHECKING:
-    from pytest_acalab.lifecycle.context import LabContext
 
 __all__ = ["app_field", "app_from_cli_projection", "app_summary", "container_image"]
 

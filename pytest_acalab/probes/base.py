@@ -9,12 +9,13 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:  # the lifecycle imports the lab model, which imports probes.tolerances: no cycle at runtime
-    from pytest_acalab.lifecycle.context import LabContext
+from pytest_acalab.context import LabContext
+from pytest_acalab.errors import LabError, ProbeError, RetryExhausted
+from pytest_acalab.polling import call, describe_error
 
-__all__ = ["PROBES", "Observation", "ProbeError", "ProbeFn", "ProbeSkipped", "probe"]
+__all__ = ["PROBES", "Observation", "ProbeFn", "fetch", "probe", "resource_name"]
 
 
 @dataclass
@@ -32,29 +33,15 @@ class Observation:
     detail: dict[str, Any] = field(default_factory=dict)
 
 
-class ProbeError(Exception):
-    """The probe could not run (API error, auth, throttling past the retries, missing resource).
-
-    Reported as a pytest ERROR, distinct from a deviation (the probe ran and the answer was wrong).
-    """
-
-
-class ProbeSkipped(Exception):  # noqa: N818 - it is a signal, reported as a pytest skip
-    """The probe cannot observe anything from here (e.g. the app's host does not resolve)."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
-
-
 ProbeFn = Callable[["LabContext", Mapping[str, Any], float], Observation]
 """``fn(ctx, args, deadline)``: ``args`` already resolved (``${...}``), ``deadline`` in seconds."""
 
 PROBES: dict[str, ProbeFn] = {}
+"""The built-in probes, in the order the lab schema lists them (registered through the hook in ``__init__``)."""
 
 
 def probe(name: str) -> Callable[[ProbeFn], ProbeFn]:
-    """Register ``fn`` as the probe ``name`` (the name lab.yaml uses)."""
+    """Make ``fn`` the built-in probe ``name`` (the name lab.yaml uses)."""
 
     def register(fn: ProbeFn) -> ProbeFn:
         if name in PROBES and PROBES[name] is not fn:
@@ -82,7 +69,6 @@ def fetch(ctx: LabContext, fn: Callable[[], Any], *, what: str, deadline: float,
 
     from azure.core.exceptions import AzureError
 
-    from pytest_acalab.probes.retry import RetryExhausted, call, describe_error
 
     fresh = None if absent_ok else ctx.since("phase") + timedelta(seconds=NOT_FOUND_GRACE)
     try:
@@ -100,8 +86,6 @@ def fetch(ctx: LabContext, fn: Callable[[], Any], *, what: str, deadline: float,
 
 def resource_name(ctx: LabContext, alias: str) -> str:
     """The name of the resource an alias names; ``ProbeError`` when the group has none."""
-    from pytest_acalab.lifecycle.context import LabError
-
     try:
         return ctx.resource(alias).name
     except LabError as exc:

@@ -15,16 +15,13 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from tenacity import RetryCallState, Retrying, retry_if_result, stop_after_delay
-
+from pytest_acalab.context import LabContext
+from pytest_acalab.errors import ProbeError, ProbeSkipped
 from pytest_acalab.labfile.model import ActionCheck, AllOfCheck, AnyOfCheck, Check, ProbeCheck
-from pytest_acalab.probes.base import ProbeError, ProbeSkipped
+from pytest_acalab.probes import run_probe
 from pytest_acalab.reports.scrub import excerpt as cap
-
-if TYPE_CHECKING:
-    from pytest_acalab.lifecycle.context import LabContext
 
 __all__ = ["EXCERPT_LIMIT", "CheckOutcome", "Evidence", "check_deadline", "evaluate"]
 
@@ -107,6 +104,9 @@ def evaluate(ctx: LabContext, check: Check, *, default_within: float | None = No
     ``default_within``: deadline when the check has no ``within`` (default: the backend's probe deadline).
     ``where``: how to name the check in messages (default ``lab.yaml:<line>``).
     """
+    # tenacity costs ~30 ms to import: only when a lab runs, not at `pytest --version` or collection
+    from tenacity import RetryCallState, Retrying, retry_if_result, stop_after_delay
+
     label = where or f"{ctx.lab.path.name}:{check.line}"
     stated = check_deadline(check, -1.0)
     deadline = (ctx.backend.scale_wait(stated) if stated >= 0
@@ -164,7 +164,6 @@ def _once(ctx: LabContext, check: Check, remaining: float, attempt: int, started
 
 def _probe(ctx: LabContext, check: ProbeCheck, remaining: float, attempt: int, started: float,
            label: str) -> _Pass:
-    from pytest_acalab.probes import run_probe
 
     try:
         obs = run_probe(ctx, check.probe, check.args, deadline=remaining)

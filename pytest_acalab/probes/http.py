@@ -10,15 +10,14 @@ from __future__ import annotations
 
 import socket
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import urlsplit
 
+from pytest_acalab.context import LabContext
+from pytest_acalab.errors import ProbeSkipped
 from pytest_acalab.probes.apps import app_field
-from pytest_acalab.probes.base import Observation, ProbeSkipped, probe, resource_name
+from pytest_acalab.probes.base import Observation, probe, resource_name
 from pytest_acalab.probes.revisions import fetch_app
-
-if TYPE_CHECKING:
-    from pytest_acalab.lifecycle.context import LabContext
 
 __all__ = ["http_session", "ingress_host", "request_statuses"]
 

@@ -16,8 +16,10 @@ import json
 import re
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from pytest_acalab.context import LabContext
+from pytest_acalab.polling import describe_error
 from pytest_acalab.probes.base import (
     Observation,
     ProbeError,
@@ -28,9 +30,6 @@ from pytest_acalab.probes.base import (
     resource_name,
 )
 from pytest_acalab.probes.revisions import fetch_app, fetch_revisions, latest_of_app
-
-if TYPE_CHECKING:
-    from pytest_acalab.lifecycle.context import LabContext
 
 __all__ = [
     "LEGACY_TABLE",
@@ -261,7 +260,6 @@ def _query_log_analytics(ctx: LabContext, app_name: str, app: Mapping[str, Any],
         if missing:
             return [], (f"table {missing} does not exist yet in workspace {customer_id} "
                         "(Azure creates it with the first ingested row: none so far)")
-        from pytest_acalab.probes.retry import describe_error
 
         raise ProbeError(f"Log Analytics query on {table}: {describe_error(exc)}") from exc
     tables = getattr(result, "tables", None) or getattr(result, "partial_data", None) or []

@@ -7,12 +7,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from pytest_acalab.context import LabContext
 from pytest_acalab.probes.base import Observation, fetch, parse_timestamp, probe, resource_name
-
-if TYPE_CHECKING:
-    from pytest_acalab.lifecycle.context import LabContext
 
 __all__ = [
     "REVISION_FIELDS",

@@ -13,8 +13,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "probes"))  # acala
 from acalab_probekit import context, copy_acr_lab  # noqa: E402
 
 from pytest_acalab.backends.emulator import EmulatorBackend  # noqa: E402
-from pytest_acalab.lifecycle.context import LabContext  # noqa: E402
-from pytest_acalab.lifecycle.deploy import deploy_template  # noqa: E402
+from pytest_acalab.context import LabContext  # noqa: E402
+from pytest_acalab.context.deployments import deploy_template  # noqa: E402
 
 
 @pytest.fixture(scope="module")

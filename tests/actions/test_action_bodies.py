@@ -9,7 +9,7 @@ import pytest
 
 from pytest_acalab.actions.acr import DockerIgnore, pack_context, split_source
 from pytest_acalab.actions.apps import traffic_rules, update_envelope
-from pytest_acalab.actions.base import ActionError
+from pytest_acalab.errors import ActionError
 
 
 def test_dockerignore_rules() -> None:

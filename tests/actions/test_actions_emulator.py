@@ -8,13 +8,13 @@ from typing import Any
 
 import pytest
 
-from pytest_acalab.actions import ACTIONS, ActionError, run_action
+from pytest_acalab.actions import ACTIONS, run_action
+from pytest_acalab.context import LabContext
+from pytest_acalab.errors import ActionError, ProbeSkipped
 from pytest_acalab.labfile.model import Action
-from pytest_acalab.lifecycle.context import LabContext
+from pytest_acalab.labfile.tolerances import parse_tolerance
 from pytest_acalab.probes import run_probe
-from pytest_acalab.probes.base import ProbeSkipped
 from pytest_acalab.probes.checks import evaluate
-from pytest_acalab.probes.tolerances import parse_tolerance
 
 
 def act(action_id: str, name: str, timeout: float | None = 10, **args: Any) -> Action:

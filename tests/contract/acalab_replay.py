@@ -25,8 +25,9 @@ from azure.core.pipeline.transport import RequestsTransport
 
 from pytest_acalab.backends.base import Backend, Deadlines
 from pytest_acalab.backends.clients import Clients
+from pytest_acalab.context import LabContext, ResourceRef
+from pytest_acalab.extensions import builtin_vocabulary
 from pytest_acalab.labfile import load_lab
-from pytest_acalab.lifecycle.context import LabContext, ResourceRef
 from pytest_acalab.reports.journal import Journal
 from pytest_acalab.reports.scrub import Scrubber
 
@@ -179,7 +180,7 @@ def replay_context(lab: Any, interactions: Iterable[dict[str, Any]], *, resource
     scrubber = Scrubber()
     ctx = LabContext(lab=lab, backend=backend, clients=clients, resource_group=resource_group,
                      deployment_name="main", location="eastus", run_id="contract", journal=Journal(lab.id, scrubber),
-                     scrubber=scrubber)
+                     scrubber=scrubber, vocabulary=builtin_vocabulary())
     app_id = (f"/subscriptions/{SUBSCRIPTION}/resourceGroups/{resource_group}/providers/Microsoft.App/"
               f"containerApps/{app}")
     ctx.resources["app"] = ResourceRef("app", app_id, app, "Microsoft.App/containerApps", {"name": app})

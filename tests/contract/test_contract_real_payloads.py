@@ -23,10 +23,10 @@ import requests
 import urllib3
 from acalab_replay import DATA, ReplayAdapter, ReplayTransport, StaticCredential, cassette, data, replay_context
 
-from pytest_acalab.lifecycle.context import ResourceRef
+from pytest_acalab.context import ResourceRef
+from pytest_acalab.errors import ProbeSkipped
 from pytest_acalab.probes import run_probe
 from pytest_acalab.probes.apps import app_field, app_from_cli_projection, container_image
-from pytest_acalab.probes.base import ProbeSkipped
 from pytest_acalab.probes.http import ingress_host
 
 RG = "clitest.rg000001"

@@ -13,9 +13,9 @@ import pytest
 from acalab_replay import ARM, SUBSCRIPTION, cassette, data, interaction, replay_context
 
 from pytest_acalab.labfile.model import ProbeCheck
+from pytest_acalab.labfile.tolerances import parse_tolerance
 from pytest_acalab.probes import run_probe
 from pytest_acalab.probes.checks import evaluate
-from pytest_acalab.probes.tolerances import parse_tolerance
 
 RG = "clitest.rg000001"
 

@@ -145,10 +145,11 @@ def test_a_probe_rides_out_404_right_after_create(live_emu: Emulator, attached: 
 
     from pytest_acalab.backends.clients import Clients
     from pytest_acalab.backends.emulator import EmulatorBackend
+    from pytest_acalab.context import LabContext, ResourceRef
+    from pytest_acalab.errors import ProbeError
+    from pytest_acalab.extensions import builtin_vocabulary
     from pytest_acalab.labfile import load_lab
-    from pytest_acalab.lifecycle.context import LabContext, ResourceRef
     from pytest_acalab.probes import run_probe
-    from pytest_acalab.probes.base import ProbeError
     from pytest_acalab.reports.journal import Journal
     from pytest_acalab.reports.scrub import Scrubber
 
@@ -162,7 +163,7 @@ def test_a_probe_rides_out_404_right_after_create(live_emu: Emulator, attached: 
     app_id = f"/subscriptions/{live_emu.subscription_id}/resourceGroups/{group}/providers/Microsoft.App/containerApps/"
     ctx = LabContext(lab=lab, backend=backend, clients=Clients(backend), resource_group=group,
                      deployment_name="d", location="koreacentral", run_id="r", journal=Journal("t", Scrubber()),
-                     scrubber=Scrubber())
+                     scrubber=Scrubber(), vocabulary=builtin_vocabulary())
     ctx.resources["app"] = ResourceRef("app", app_id + "ca-later", "ca-later", "Microsoft.App/containerApps", {})
     ctx.resources["old"] = ResourceRef("old", app_id + "ca-never", "ca-never", "Microsoft.App/containerApps", {})
 

@@ -12,11 +12,12 @@ from typing import Any
 import pytest
 from acalab_probekit import OfflineBackend, context, minimal_lab
 
+from pytest_acalab.context import ActionResult
+from pytest_acalab.errors import ProbeError, ProbeSkipped
 from pytest_acalab.labfile.model import ActionCheck, AllOfCheck, AnyOfCheck, ProbeCheck
-from pytest_acalab.lifecycle.context import ActionResult
-from pytest_acalab.probes.base import PROBES, Observation, ProbeError, ProbeSkipped
+from pytest_acalab.labfile.tolerances import parse_tolerance
+from pytest_acalab.probes.base import Observation
 from pytest_acalab.probes.checks import EXCERPT_LIMIT, evaluate
-from pytest_acalab.probes.tolerances import parse_tolerance
 
 
 @pytest.fixture
@@ -25,8 +26,8 @@ def ctx(tmp_path):  # noqa: ANN001, ANN201
 
 
 @pytest.fixture
-def script(monkeypatch) -> Iterator[Any]:  # noqa: ANN001
-    """Register probe ``name`` answering from a list of values (the last one repeats)."""
+def script(ctx) -> Iterator[Any]:  # noqa: ANN001
+    """Register probe ``name`` in the lab's vocabulary, answering from a list of values (the last one repeats)."""
     calls: dict[str, int] = {}
 
     def register(name: str, values: list[Any], source: str = "fake", excerpt: str = "") -> None:
@@ -38,7 +39,7 @@ def script(monkeypatch) -> Iterator[Any]:  # noqa: ANN001
                 raise value
             return Observation(value, source, excerpt or f"{name} said {value!r}")
 
-        monkeypatch.setitem(PROBES, name, fn)
+        ctx.vocabulary.probes.add(name, fn)
 
     register.calls = calls  # type: ignore[attr-defined]
     yield register
@@ -82,8 +83,8 @@ def test_deadline_ends_a_deviation_with_expected_actual_and_source(ctx, script) 
     assert "source: revisions" in message and "evidence: revision app--1: healthState=Unhealthy" in message
 
 
-def test_default_deadline_is_the_backends_when_within_is_absent(tmp_path, script) -> None:  # noqa: ANN001
-    ctx = context(minimal_lab(tmp_path / "lab"), OfflineBackend(probe=0.25, poll=0.01))
+def test_default_deadline_is_the_backends_when_within_is_absent(ctx, script) -> None:  # noqa: ANN001
+    ctx.backend = OfflineBackend(probe=0.25, poll=0.01)
     script("health", ["Unhealthy"])
     outcome = evaluate(ctx, probe_check("health", {"equals": "Healthy"}, within=None))
     assert not outcome.ok and outcome.deadline == 0.25
@@ -176,7 +177,7 @@ def test_references_in_args_are_resolved_before_the_probe_runs(ctx, script, monk
         seen.append(dict(args))
         return Observation(args["image"], "fake")
 
-    monkeypatch.setitem(PROBES, "echo", fn)
+    ctx.vocabulary.probes.add("echo", fn)
     ctx.run_id = "r42"
     outcome = evaluate(ctx, probe_check("echo", {"equals": "labacr:r42"}, args={"image": "labacr:${run.id}"}))
     assert outcome.ok and seen == [{"image": "labacr:r42"}]

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from pytest_acalab.probes.base import ProbeSkipped
+from pytest_acalab.errors import ProbeSkipped
 from pytest_acalab.probes.http import ingress_host, request_statuses
 
 

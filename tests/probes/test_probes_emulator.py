@@ -13,10 +13,10 @@ import pytest
 from acalab_probekit import context, copy_acr_lab
 
 from pytest_acalab.backends.emulator import EmulatorBackend
-from pytest_acalab.lifecycle.context import LabContext
-from pytest_acalab.lifecycle.deploy import deploy_template
+from pytest_acalab.context import LabContext
+from pytest_acalab.context.deployments import deploy_template
+from pytest_acalab.errors import ProbeError
 from pytest_acalab.probes import PROBES, run_probe
-from pytest_acalab.probes.base import ProbeError
 from pytest_acalab.probes.checks import evaluate
 
 

@@ -6,7 +6,9 @@ import json
 import time
 from typing import Any
 
-from pytest_acalab.lifecycle.context import LabContext, LabError, retried
+from pytest_acalab.context.lab import LabContext, retried
+from pytest_acalab.errors import LabError
+from pytest_acalab.polling import is_transient, poll
 
 
 def template_body(ctx: LabContext, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -33,7 +35,6 @@ def deploy_template(ctx: LabContext, overrides: dict[str, Any] | None = None,
     """
     from azure.core.exceptions import HttpResponseError
 
-    from pytest_acalab.probes.retry import is_transient
 
     name = name or ctx.deployment_name
     body = template_body(ctx, overrides)
@@ -88,7 +89,6 @@ TERMINAL = {"succeeded", "failed", "canceled"}
 
 def _wait_terminal(ctx: LabContext, name: str, remaining: float) -> bool:
     """Poll the deployment itself until it is Succeeded, Failed or Canceled; False when time runs out."""
-    from pytest_acalab.probes.retry import poll
 
     client = ctx.clients.deployments.deployments
     ends = time.monotonic() + max(remaining, 0.0)
