@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import signal
 from collections.abc import Callable, Generator
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
@@ -168,6 +169,7 @@ def _install_sigterm() -> None:
 def _junit_xml(config: pytest.Config) -> Any:
     """pytest's junit writer, if --junitxml is on. Its stash key is not public API: degrade, never crash."""
     try:
+        # private to pytest: guarded, degrade when it moves
         from _pytest.junitxml import xml_key
     except ImportError:
         return None
@@ -176,8 +178,6 @@ def _junit_xml(config: pytest.Config) -> Any:
 
 def _suite_properties(config: pytest.Config, session: Any) -> None:
     """Suite-level junit properties from the controller (record_testsuite_property fails under xdist)."""
-    from importlib.metadata import PackageNotFoundError, version
-
     xml = _junit_xml(config)
     if xml is None:
         return

@@ -115,6 +115,7 @@ def split_source(source: str) -> tuple[str, str]:
 
 @action("acr_build")
 def acr_build(ctx: LabContext, args: Mapping[str, Any], deadline: float, act: Action) -> Outcome:
+    # the Azure SDK stack loads when a lab runs, not at collection
     import requests
     from azure.mgmt.containerregistrytasks.models import DockerBuildRequest, PlatformProperties
 
@@ -171,6 +172,7 @@ def acr_build(ctx: LabContext, args: Mapping[str, Any], deadline: float, act: Ac
 
 
 def _run_log(ctx: LabContext, rg: str, registry: str, run_id: str, deadline: float) -> str:
+    # the Azure SDK stack loads when a lab runs, not at collection
     import requests
 
     try:
@@ -188,6 +190,7 @@ def _run_log(ctx: LabContext, rg: str, registry: str, run_id: str, deadline: flo
 
 @action("acr_import")
 def acr_import(ctx: LabContext, args: Mapping[str, Any], deadline: float, act: Action) -> Outcome:
+    # the Azure SDK stack loads when a lab runs, not at collection
     from azure.core.exceptions import HttpResponseError
     from azure.mgmt.containerregistry.models import ImportImageParameters, ImportSource
 
@@ -212,6 +215,7 @@ def acr_import(ctx: LabContext, args: Mapping[str, Any], deadline: float, act: A
 @action("delete_tag")
 def delete_tag(ctx: LabContext, args: Mapping[str, Any], deadline: float, act: Action) -> Outcome:
     """Delete a tag; like the SDK (a 404 is not an error), deleting an absent tag succeeds, and says so."""
+    # the Azure SDK stack loads when a lab runs, not at collection
     from azure.core.exceptions import ResourceNotFoundError
 
     registry = resource(ctx, args["registry"])

@@ -90,6 +90,7 @@ def _get_app(ctx: LabContext, name: str, deadline: float) -> dict[str, Any]:
 
 
 def _patch(ctx: LabContext, name: str, body: dict[str, Any], deadline: float, what: str) -> Outcome:
+    # the Azure SDK stack loads when a lab runs, not at collection
     from azure.core.exceptions import HttpResponseError
 
     try:
@@ -148,6 +149,7 @@ def set_traffic(ctx: LabContext, args: Mapping[str, Any], deadline: float, act: 
 
 @action("restart_revision")
 def restart_revision(ctx: LabContext, args: Mapping[str, Any], deadline: float, act: Action) -> Outcome:
+    # the Azure SDK stack loads when a lab runs, not at collection
     from azure.core.exceptions import HttpResponseError
 
 

@@ -48,6 +48,7 @@ def action(name: str) -> Callable[[ActionFn], ActionFn]:
 def sdk(ctx: LabContext, fn: Callable[[], Any], *, what: str, deadline: float,
         keep: tuple[type[BaseException], ...] = ()) -> Any:
     """One SDK call with transient retry; API failures other than ``keep`` become ``ActionError``."""
+    # the Azure SDK stack loads when a lab runs, not at collection
     from azure.core.exceptions import AzureError
 
 

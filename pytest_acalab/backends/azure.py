@@ -66,6 +66,7 @@ class AzureBackend(Backend):
 
     def credential(self) -> Any:
         if self._cred is None:
+            # the Azure SDK stack loads when a lab runs, not at collection
             from azure.identity import DefaultAzureCredential
 
             self._cred = DefaultAzureCredential(

@@ -27,36 +27,42 @@ class Clients:
 
     @functools.cached_property
     def resources(self) -> Any:
+        # the Azure SDK stack loads when a lab runs, not at collection
         from azure.mgmt.resource.resources import ResourceManagementClient
 
         return self._mgmt(ResourceManagementClient)
 
     @functools.cached_property
     def deployments(self) -> Any:
+        # the Azure SDK stack loads when a lab runs, not at collection
         from azure.mgmt.resource.deployments import DeploymentsMgmtClient
 
         return self._mgmt(DeploymentsMgmtClient)
 
     @functools.cached_property
     def apps(self) -> Any:
+        # the Azure SDK stack loads when a lab runs, not at collection
         from azure.mgmt.appcontainers import ContainerAppsAPIClient
 
         return self._mgmt(ContainerAppsAPIClient)
 
     @functools.cached_property
     def registries(self) -> Any:
+        # the Azure SDK stack loads when a lab runs, not at collection
         from azure.mgmt.containerregistry import ContainerRegistryManagementClient
 
         return self._mgmt(ContainerRegistryManagementClient)
 
     @functools.cached_property
     def registry_tasks(self) -> Any:
+        # the Azure SDK stack loads when a lab runs, not at collection
         from azure.mgmt.containerregistrytasks import ContainerRegistryTasksMgmtClient
 
         return self._mgmt(ContainerRegistryTasksMgmtClient)
 
     @functools.cached_property
     def logs(self) -> Any:
+        # the Azure SDK stack loads when a lab runs, not at collection
         from azure.monitor.query import LogsQueryClient
 
         endpoint = self.backend.logs_endpoint()
@@ -69,6 +75,7 @@ class Clients:
         """``ContainerRegistryClient`` for one registry's data plane."""
         key = login_server.lower()
         if key not in self._registry:
+            # the Azure SDK stack loads when a lab runs, not at collection
             from azure.containerregistry import ContainerRegistryClient
 
             kwargs: dict[str, Any] = {"audience": "https://management.azure.com"}

@@ -44,6 +44,7 @@ class EmulatorBackend(Backend):
             self.subscription_id = os.environ["AZURE_SUBSCRIPTION_ID"]
             self.profile = "attached"
         else:
+            # the emulator's dependencies (TLS, DuckDB) load only when it starts
             from pytest_acalab.emulator import Emulator
 
             self._emulator = Emulator(profile=profile, speed=speed).start()
@@ -81,6 +82,7 @@ class EmulatorBackend(Backend):
 
     def credential(self) -> Any:
         if self._cred is None:
+            # the Azure SDK stack loads when a lab runs, not at collection
             from azure.identity import ClientSecretCredential
 
             self._cred = ClientSecretCredential(
@@ -97,6 +99,7 @@ class EmulatorBackend(Backend):
     def registry_endpoint(self, login_server: str) -> str:
         if self._emulator is not None:
             return self._emulator.registry_endpoint(login_server)
+        # the Azure SDK stack loads when a lab runs, not at collection
         import requests
 
         token = self.credential().get_token(ARM_SCOPE).token

@@ -33,6 +33,7 @@ def deploy_template(ctx: LabContext, overrides: dict[str, Any] | None = None,
 
     Returns ``{"state", "error", "outputs", "duration", "name"}`` and stores it on the context.
     """
+    # the Azure SDK stack loads when a lab runs, not at collection
     from azure.core.exceptions import HttpResponseError
 
 

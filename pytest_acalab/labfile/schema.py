@@ -76,6 +76,7 @@ class SchemaErrors:
 
     def _leaves(self, error: jsonschema.ValidationError) -> list[jsonschema.ValidationError]:
         if error.validator in ("anyOf", "oneOf") and error.context and not error.schema.get("x-expected"):
+            # ~40 ms: only when a lab is loaded, not at `pytest --version`
             from jsonschema.exceptions import best_match
 
             best = best_match(error.context)

@@ -199,6 +199,7 @@ class LabRun:
                                   f"az group show -n {group}; rerun its checks with --acalab-resource-group {group}")
             self.journal.record("lifecycle", "keep-group", resource_group=group, reason=keep_reason)
             return
+        # the Azure SDK stack loads when a lab runs, not at collection
         from azure.core.exceptions import ResourceNotFoundError
 
 
@@ -251,6 +252,7 @@ def transient_failure(exc: Any) -> str:
 
 def _wait_deleted(backend: Any, clients: Any, poller: Any, group: str, deadline: float) -> None:
     """Wait for a group deletion; if polling itself fails transiently, ask whether the group still exists."""
+    # the Azure SDK stack loads when a lab runs, not at collection
     from azure.core.exceptions import ResourceNotFoundError
 
 

@@ -7,6 +7,7 @@ without them is never touched, whoever named it what.
 from __future__ import annotations
 
 import argparse
+import os
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -85,8 +86,6 @@ def sweep(clients: Any, dry_run: bool, older_than: timedelta | None = None, wait
 
 def sweep_command(args: argparse.Namespace) -> int:
     """``acalab sweep``: one line per group tagged by this tool; exit 1 when a deletion failed."""
-    import os
-
 
     if args.backend == "azure":
 

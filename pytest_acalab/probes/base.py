@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 from pytest_acalab.context import LabContext
@@ -65,8 +66,7 @@ def fetch(ctx: LabContext, fn: Callable[[], Any], *, what: str, deadline: float,
     ``keep``: exception types the caller interprets itself (e.g. ResourceNotFoundError for a tag).
     ``absent_ok``: the caller expects that a 404 may be the answer, so it is not retried as "fresh".
     """
-    from datetime import timedelta
-
+    # the Azure SDK stack loads when a lab runs, not at collection
     from azure.core.exceptions import AzureError
 
 
@@ -91,6 +91,7 @@ def resource_name(ctx: LabContext, alias: str) -> str:
     except LabError as exc:
         raise ProbeError(str(exc)) from exc
     except Exception as exc:  # the lookup itself is an SDK call
+        # the Azure SDK stack loads when a lab runs, not at collection
         from azure.core.exceptions import AzureError
 
         if isinstance(exc, AzureError):
@@ -111,8 +112,6 @@ def parse_timestamp(value: Any) -> Any:
     ``2025-05-24T17:22:34Z``, ``2026-06-29T08:32:16+00:00``, ``2025-05-24T17:22:17.8706579`` (7 digits,
     no zone: UTC), and the event stream's Go rendering ``2025-05-24 17:22:29.4269018 +0000 UTC``.
     """
-    from datetime import UTC, datetime, timedelta, timezone
-
     if isinstance(value, datetime):
         return value if value.tzinfo else value.replace(tzinfo=UTC)
     if not isinstance(value, str) or not value.strip():

@@ -28,6 +28,7 @@ def ingress_host(app: Mapping[str, Any]) -> str | None:
 
 def http_session() -> Any:
     """The ``requests`` session the probe's GETs go through (one place to plug a transport in)."""
+    # the Azure SDK stack loads when a lab runs, not at collection
     import requests
 
     return requests.Session()
@@ -35,6 +36,7 @@ def http_session() -> Any:
 
 def _name_not_resolved(exc: BaseException) -> bool:
     """Whether a connection error comes from a failed DNS lookup (urllib3 wraps it a few levels deep)."""
+    # the Azure SDK stack loads when a lab runs, not at collection
     from urllib3.exceptions import NameResolutionError
 
     todo: list[BaseException] = [exc]
@@ -53,6 +55,7 @@ def _name_not_resolved(exc: BaseException) -> bool:
 
 def request_statuses(url: str, count: int, *, verify: Any = True, timeout: float = 10.0) -> list[int | None]:
     """Status code of each GET (None for a request that got no answer after connecting)."""
+    # the Azure SDK stack loads when a lab runs, not at collection
     import requests
 
     out: list[int | None] = []

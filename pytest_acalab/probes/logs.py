@@ -197,6 +197,7 @@ def is_missing_table(exc: BaseException) -> str | None:
 
 def http_session() -> Any:
     """The ``requests`` session the event-stream GET uses (one place to plug a transport in)."""
+    # the Azure SDK stack loads when a lab runs, not at collection
     import requests
 
     return requests.Session()
@@ -225,6 +226,7 @@ def _read_eventstream(ctx: LabContext, app_name: str, app: Mapping[str, Any], de
 def _query_log_analytics(ctx: LabContext, app_name: str, app: Mapping[str, Any], since: datetime,
                          deadline: float) -> tuple[list[dict[str, Any]] | None, str]:
     """(rows, note); rows None means "nothing to read here", with the reason in note."""
+    # the Azure SDK stack loads when a lab runs, not at collection
     from azure.core.exceptions import HttpResponseError
 
     env_id = (app.get("properties") or {}).get("managedEnvironmentId") or \

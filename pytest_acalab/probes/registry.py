@@ -22,6 +22,7 @@ def login_server(ctx: LabContext, alias: str) -> str:
 
 @probe("image_tag")
 def image_tag(ctx: LabContext, args: Mapping[str, Any], deadline: float) -> Observation:
+    # the Azure SDK stack loads when a lab runs, not at collection
     from azure.core.exceptions import ResourceNotFoundError
 
     server = login_server(ctx, args["registry"])
