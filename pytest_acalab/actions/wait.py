@@ -14,7 +14,6 @@ from pytest_acalab.probes.checks import evaluate
 
 @action("wait_for")
 def wait_for(ctx: LabContext, args: Mapping[str, Any], deadline: float, act: Action) -> Outcome:
-
     try:
         outcome = evaluate(ctx, args["check"], default_within=deadline, where=f"action '{act.id}'")
     except ProbeError as exc:

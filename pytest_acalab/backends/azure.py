@@ -60,9 +60,8 @@ class AzureBackend(Backend):
         self.subscription_id = subscription_id
         self.location_override = location
         self.sources = sources
-        self.deadlines = Deadlines(probe=600.0, action=1800.0, deployment=1800.0, teardown=60.0,
-                                   poll_interval=10.0, transient=300.0)
-        self._cred = None
+        self.deadlines = Deadlines.azure()
+        self._cred: Any = None
 
     def credential(self) -> Any:
         if self._cred is None:
@@ -76,7 +75,7 @@ class AzureBackend(Backend):
             )
         return self._cred
 
-    def arm_kwargs(self) -> dict[str, Any]:
+    def client_options(self) -> dict[str, Any]:
         return {"credential_scopes": [ARM_SCOPE]}
 
     def logs_endpoint(self) -> str:
@@ -88,6 +87,9 @@ class AzureBackend(Backend):
     @property
     def tls_verify(self) -> bool:
         return True
+
+    def kept_group_location(self) -> str:
+        return f"subscription {self.subscription_id}"
 
     def describe(self) -> dict[str, str]:
         return {"backend": "azure", "credential_sources": ",".join(self.sources)}

@@ -58,7 +58,6 @@ class LabRun:
             self.error = exc
             raise
         except Exception as exc:  # an SDK error while provisioning: the lab cannot run
-
             if isinstance(exc, RetryExhausted):
                 message = f"lab '{self.lab.id}' could not be provisioned: {transient_failure(exc)}"
             else:
@@ -68,7 +67,6 @@ class LabRun:
             raise self.error from None
 
     def _provision(self) -> LabContext:
-
         opts = self.session.options
         backend = self.session.backend()
         clients = Clients(backend)
@@ -129,7 +127,6 @@ class LabRun:
             self.session.progress(message)
 
     def _act(self, action: Any) -> ActionResult:
-
         assert self.ctx is not None
         result = run_action(self.ctx, action)
         self.session.refresh_secrets()
@@ -162,7 +159,6 @@ class LabRun:
         return ctx
 
     def check(self, row: Row, phase: str) -> Any:
-
         ctx = self.ensure(phase)
         outcome = evaluate(ctx, row.check(phase), default_within=ctx.backend.deadlines.probe)
         self.outcomes[row.item_id(phase)] = outcome
@@ -179,7 +175,7 @@ class LabRun:
         ctx = self.ctx
         opts = self.session.options
         group = ctx.resource_group if ctx else (opts.resource_group or group_name(self.lab.id, self.session.run_id))
-        backend = self.session._backend
+        backend = self.session.created_backend
         if not self.group_created or backend is None:
             if opts.resource_group:
                 self.teardown_note = f"reused resource group '{group}' left in place (not created by this run)"
@@ -188,13 +184,7 @@ class LabRun:
                        else "--acalab-keep-on-failure" if opts.keep_on_failure and (self.failed or self.error)
                        else None)
         if keep_reason:
-            if backend.name != "emulator":
-                where = f"subscription {backend.subscription_id}"
-            elif getattr(backend, "emulator", None) is not None:
-                where = (f"emulator {getattr(backend, 'url', '')} (gone when this process exits; attach a "
-                         "standalone 'acalab emulator serve' to keep it)")
-            else:
-                where = f"the standalone emulator at {getattr(backend, 'url', '')}"
+            where = backend.kept_group_location()
             self.teardown_note = (f"kept resource group '{group}' ({keep_reason}) in {where}; inspect with: "
                                   f"az group show -n {group}; rerun its checks with --acalab-resource-group {group}")
             self.journal.record("lifecycle", "keep-group", resource_group=group, reason=keep_reason)
@@ -209,13 +199,12 @@ class LabRun:
         try:
             poller = retried(backend, lambda: clients.resources.resource_groups.begin_delete(group),
                              deadline=deadline, what=f"delete resource group '{group}'")
-            if backend.name == "emulator":
+            if backend.awaits_group_deletion:
                 _wait_deleted(backend, clients, poller, group, deadline)
             self.teardown_note = f"deleted resource group '{group}'"
         except ResourceNotFoundError:
             self.teardown_note = f"resource group '{group}' was already gone"
         except Exception as exc:  # report, never mask the test outcome
-
             why = transient_failure(exc) if isinstance(exc, RetryExhausted) else str(exc)
             self.teardown_note = (f"could not delete resource group '{group}': {self.session.scrubber.text(why)}; "
                                   f"it is left with its DeleteAfter tag for 'acalab sweep' to remove")

@@ -12,9 +12,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from pytest_acalab.backends.azure import AzureBackend
+from pytest_acalab.backends import create_backend
 from pytest_acalab.backends.clients import Clients
-from pytest_acalab.backends.emulator import EmulatorBackend
 from pytest_acalab.labfile.durations import parse_duration
 from pytest_acalab.lifecycle.naming import TAG_CREATED, TAG_DELETE_AFTER, TAG_RUN
 from pytest_acalab.polling import call, describe_error
@@ -79,7 +78,6 @@ def sweep(clients: Any, dry_run: bool, older_than: timedelta | None = None, wait
                 if wait:
                     poller.result(timeout=deadline)
             except Exception as exc:  # noqa: BLE001 - report it, sweep the others
-
                 d.error = describe_error(exc)
     return decisions
 
@@ -87,20 +85,15 @@ def sweep(clients: Any, dry_run: bool, older_than: timedelta | None = None, wait
 def sweep_command(args: argparse.Namespace) -> int:
     """``acalab sweep``: one line per group tagged by this tool; exit 1 when a deletion failed."""
 
-    if args.backend == "azure":
-
-        backend: Any = AzureBackend(args.subscription)
-    else:
-        if not os.environ.get("ACALAB_EMULATOR_URL"):
-            raise ValueError("--backend emulator-url needs ACALAB_EMULATOR_URL and the variables "
-                             "'acalab emulator env' prints")
-
-        backend = EmulatorBackend()
+    if args.backend != "azure" and not os.environ.get("ACALAB_EMULATOR_URL"):
+        raise ValueError("--backend emulator-url needs ACALAB_EMULATOR_URL and the variables "
+                         "'acalab emulator env' prints")
+    backend = create_backend("azure" if args.backend == "azure" else "emulator", subscription=args.subscription)
     try:
         older = timedelta(seconds=parse_duration(args.older_than)) if args.older_than else None
     except ValueError as exc:
         raise ValueError(f"--older-than {args.older_than}: {exc}") from None
-    wait = backend.name == "emulator"
+    wait = backend.awaits_group_deletion
     decisions = sweep(Clients(backend), args.dry_run, older, wait=wait)
     failed = 0
     for d in decisions:

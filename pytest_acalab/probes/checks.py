@@ -164,7 +164,6 @@ def _once(ctx: LabContext, check: Check, remaining: float, attempt: int, started
 
 def _probe(ctx: LabContext, check: ProbeCheck, remaining: float, attempt: int, started: float,
            label: str) -> _Pass:
-
     try:
         obs = run_probe(ctx, check.probe, check.args, deadline=remaining)
     except ProbeSkipped as exc:

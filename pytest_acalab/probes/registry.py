@@ -13,7 +13,6 @@ __all__ = ["login_server"]
 
 
 def login_server(ctx: LabContext, alias: str) -> str:
-
     try:
         return str(ctx.resource(alias).field("loginServer"))
     except (LabError, KeyError) as exc:

@@ -114,7 +114,7 @@ class ReplayBackend(Backend):
     def credential(self) -> Any:
         return StaticCredential()
 
-    def arm_kwargs(self) -> dict[str, Any]:
+    def client_options(self) -> dict[str, Any]:
         return {"base_url": ARM}
 
     def logs_endpoint(self) -> str:
@@ -126,6 +126,9 @@ class ReplayBackend(Backend):
     @property
     def tls_verify(self) -> bool:
         return True
+
+    def kept_group_location(self) -> str:
+        return "nowhere (no Azure behind this backend)"
 
 
 LAB_YAML = """\

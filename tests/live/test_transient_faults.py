@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import time
 import xml.etree.ElementTree as ET
+from typing import Any
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -43,7 +44,7 @@ def test_acr_lab_passes_under_20_percent_transient_faults(pytester: pytest.Pytes
 
 
 def test_persistent_throttling_fails_clearly_and_leaves_the_group_to_the_sweeper(
-        pytester: pytest.Pytester, attached: Emulator) -> None:
+        pytester: pytest.Pytester, attached: Emulator, record_property: Any) -> None:
     lab = copy_lab(pytester.path, "acr_pull_failure")
     attached.platform.faults.configure(1.0, kinds=("429", "503"), seed=1, retry_after=FAST_RETRY)
     result, elapsed = _run_lab(pytester, lab)
@@ -63,7 +64,10 @@ def test_persistent_throttling_fails_clearly_and_leaves_the_group_to_the_sweeper
     messages = [e.get("message", "") for e in junit.iter("error")]
     assert len(messages) == 9 and all("attempts over" in m for m in messages), messages
     assert "Traceback" not in out
-    assert elapsed < 8, elapsed  # bounded by the transient budget (1 s here), not by the lab's deadlines
+    # given up on by the transient budget, not the lab's deadlines: the message says which request gave up
+    # (a figure of elapsed time would be a wall-clock assertion; the budget's figures live in benchmarks)
+    assert all("create resource group" in m for m in messages), messages
+    record_property("lab_seconds", round(elapsed, 2))
 
 
 def test_a_stalled_operation_takes_three_times_longer_then_fails_with_an_arm_error(live_emu: Emulator) -> None:

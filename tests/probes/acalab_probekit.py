@@ -53,7 +53,7 @@ class OfflineBackend(Backend):
     def credential(self) -> Any:
         raise AssertionError("offline backend: no credential")
 
-    def arm_kwargs(self) -> dict[str, Any]:
+    def client_options(self) -> dict[str, Any]:
         return {}
 
     def logs_endpoint(self) -> str:
@@ -65,6 +65,9 @@ class OfflineBackend(Backend):
     @property
     def tls_verify(self) -> bool:
         return True
+
+    def kept_group_location(self) -> str:
+        return "nowhere (no Azure behind this backend)"
 
 
 def minimal_lab(folder: Path) -> Lab:

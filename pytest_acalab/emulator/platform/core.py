@@ -85,11 +85,17 @@ class Platform:
         self.route("GET", "/acalab/registries/{login_server}", self._registry_endpoint)
         self.route("GET", "/metadata/endpoints", self._metadata, auth=False)
         self.route("GET PUT", "/acalab/faults", self._faults_switch)
+        self.route("GET", "/acalab/clock", self._clock, auth=False)
 
     def _metadata(self, req: Request) -> Response:
         from pytest_acalab.emulator.platform.metadata import metadata_endpoints
 
         return metadata_endpoints(self.base_url)(req)
+
+    def _clock(self, req: Request) -> Response:
+        """Emulator-only: how fast this emulator's clock runs, so an attached client scales its waits to it."""
+        return Response.json(200, {"profile": self.clock.profile, "speed": self.clock.speed,
+                                   "divisor": self.clock.divisor})
 
     def _registry_endpoint(self, req: Request, login_server: str) -> Response:
         """Where a registry's data plane listens (for clients attached to a standalone emulator)."""
