@@ -2,19 +2,14 @@
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
+from helpers.probekit import context, copy_acr_lab
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "probes"))  # acalab_probekit
-
-from acalab_probekit import context, copy_acr_lab  # noqa: E402
-
-from pytest_acalab.backends.emulator import EmulatorBackend  # noqa: E402
-from pytest_acalab.context import LabContext  # noqa: E402
-from pytest_acalab.context.deployments import deploy_template  # noqa: E402
+from pytest_acalab.backends.emulator import EmulatorBackend
+from pytest_acalab.context import LabContext
+from pytest_acalab.context.deployments import deploy_template
 
 
 @pytest.fixture(scope="module")

@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from labkit import HOLDS, write_lab
+from helpers.labkit import HOLDS, write_lab
 
 from pytest_acalab.emulator import Emulator
 

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from acalab_probekit import OfflineBackend, context, minimal_lab
+from helpers.probekit import OfflineBackend, context, minimal_lab
 
 from pytest_acalab.context import ActionResult
 from pytest_acalab.errors import ProbeError, ProbeSkipped

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from acalab_probekit import context, copy_acr_lab
+from helpers.probekit import context, copy_acr_lab
 
 from pytest_acalab.backends.emulator import EmulatorBackend
 from pytest_acalab.context import LabContext

@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from livekit import copy_lab, groups
+from helpers.livekit import copy_lab, groups
 
 from pytest_acalab.emulator import Emulator
 

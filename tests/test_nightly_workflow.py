@@ -6,7 +6,7 @@ import re
 from typing import Any
 
 import yaml
-from livekit import ROOT
+from helpers.livekit import ROOT
 
 WORKFLOW = ROOT / ".github" / "workflows" / "nightly.yml"
 

@@ -6,7 +6,7 @@ import json
 from urllib.parse import quote, quote_plus
 
 import pytest
-from livekit import copy_lab
+from helpers.livekit import copy_lab
 
 from pytest_acalab.emulator import Emulator
 
