@@ -28,7 +28,7 @@ UNRESOLVED = ("check",)
 """Arguments kept as parsed objects (``wait_for``'s check resolves its own references when it runs)."""
 
 
-@pytest.hookimpl
+@pytest.hookimpl(tryfirst=True)  # built-ins first: error messages list them before extensions
 def pytest_acalab_register_actions(registry: Registry) -> None:
     """The built-in actions, with the argument schemas of ``lab.schema.json``."""
     for name in builtin_names("action"):

@@ -21,7 +21,7 @@ from pytest_acalab.probes.base import PROBES, Observation
 __all__ = ["PROBES", "pytest_acalab_register_probes", "run_probe"]
 
 
-@pytest.hookimpl
+@pytest.hookimpl(tryfirst=True)  # built-ins first: error messages list them before extensions
 def pytest_acalab_register_probes(registry: Registry) -> None:  # noqa: F811 - the hook, not the module
     """The built-in probes, with the argument schemas of ``lab.schema.json``."""
     for name in builtin_names("probe"):
