@@ -67,7 +67,7 @@ class ProbeError(AcalabError):
     """
 
 
-class ProbeSkipped(AcalabError):  # noqa: N818 - it is a signal, reported as a pytest skip
+class ProbeSkipped(AcalabError):  # it is a signal, reported as a pytest skip
     """The probe cannot observe anything from here (e.g. the app's host does not resolve)."""
 
     def __init__(self, reason: str) -> None:
@@ -83,7 +83,7 @@ class ActionError(AcalabError):
     """
 
 
-class RetryExhausted(AcalabError):  # noqa: N818 - reads as "the retries are exhausted"
+class RetryExhausted(AcalabError):  # reads as "the retries are exhausted"
     """Transient failures lasted until the deadline; ``last`` is the final error."""
 
     def __init__(self, what: str, attempts: int, elapsed: float, last: BaseException, message: str) -> None:

@@ -6,6 +6,7 @@ import re
 from typing import Any
 
 import yaml
+
 from helpers.livekit import ROOT
 
 WORKFLOW = ROOT / ".github" / "workflows" / "nightly.yml"

@@ -57,7 +57,7 @@ class LabRun:
         except (LabError, ConfigurationError) as exc:
             self.error = exc
             raise
-        except Exception as exc:  # an SDK error while provisioning: the lab cannot run
+        except Exception as exc:  # noqa: BLE001 - an SDK error while provisioning: the lab cannot run
             if isinstance(exc, RetryExhausted):
                 message = f"lab '{self.lab.id}' could not be provisioned: {transient_failure(exc)}"
             else:
@@ -144,7 +144,7 @@ class LabRun:
             for action in self.lab.recovery:
                 self._act(action)
             ctx.refresh_resources()
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - whatever failed, recovery could not run: one LabError
             self.error = exc if isinstance(exc, LabError) else LabError(
                 f"recovery of lab '{self.lab.id}' could not run: {self.session.scrubber.text(str(exc))}")
             raise self.error from None
@@ -204,7 +204,7 @@ class LabRun:
             self.teardown_note = f"deleted resource group '{group}'"
         except ResourceNotFoundError:
             self.teardown_note = f"resource group '{group}' was already gone"
-        except Exception as exc:  # report, never mask the test outcome
+        except Exception as exc:  # noqa: BLE001 - report, never mask the test outcome
             why = transient_failure(exc) if isinstance(exc, RetryExhausted) else str(exc)
             self.teardown_note = (f"could not delete resource group '{group}': {self.session.scrubber.text(why)}; "
                                   f"it is left with its DeleteAfter tag for 'acalab sweep' to remove")

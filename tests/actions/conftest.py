@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from helpers.probekit import context, copy_acr_lab
 
+from helpers.probekit import context, copy_acr_lab
 from pytest_acalab.backends.emulator import EmulatorBackend
 from pytest_acalab.context import LabContext
 from pytest_acalab.context.deployments import deploy_template
@@ -22,7 +22,7 @@ def backend() -> Iterator[EmulatorBackend]:
 
 
 @pytest.fixture
-def case_a(backend, tmp_path) -> LabContext:  # noqa: ANN001
+def case_a(backend, tmp_path) -> LabContext:
     """The lab deployed with its missing tag: the deployment failed, the app has no revision."""
     lab = copy_acr_lab(tmp_path)
     ctx = context(lab, backend, create_group=True)

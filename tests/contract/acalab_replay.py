@@ -158,7 +158,7 @@ experiment_log:
 
 
 @pytest.fixture
-def lab(tmp_path: Path):  # noqa: ANN201
+def lab(tmp_path: Path):
     folder = tmp_path / "contract_lab"
     (folder / "infra").mkdir(parents=True)
     (folder / "infra" / "main.json").write_text(json.dumps(

@@ -50,7 +50,7 @@ def attached(live_emu: Emulator, clean_env: pytest.MonkeyPatch) -> Iterator[Emul
 
 
 @pytest.fixture
-def resource_client(live_emu: Emulator):  # noqa: ANN201
+def resource_client(live_emu: Emulator):
     from azure.mgmt.resource.resources import ResourceManagementClient
 
     return ResourceManagementClient(live_emu.credential(), live_emu.subscription_id, polling_interval=0,
@@ -58,7 +58,7 @@ def resource_client(live_emu: Emulator):  # noqa: ANN201
 
 
 @pytest.fixture
-def drop_groups(live_emu: Emulator, resource_client) -> Iterator[list[str]]:  # noqa: ANN001
+def drop_groups(live_emu: Emulator, resource_client) -> Iterator[list[str]]:
     """Names appended here are deleted after the test (kept groups must not leak into other tests)."""
     names: list[str] = []
     yield names

@@ -6,13 +6,13 @@ any inner run, makes every run share one copy, as a real process does. The emula
 a native extension imported twice aborts the interpreter, so it is imported here too.
 """
 
-import azure.containerregistry  # noqa: F401
-import azure.identity  # noqa: F401
-import azure.mgmt.appcontainers  # noqa: F401
-import azure.mgmt.containerregistry  # noqa: F401
-import azure.mgmt.containerregistrytasks  # noqa: F401
-import azure.mgmt.resource.deployments  # noqa: F401
-import azure.mgmt.resource.resources  # noqa: F401
+import azure.containerregistry
+import azure.identity
+import azure.mgmt.appcontainers
+import azure.mgmt.containerregistry
+import azure.mgmt.containerregistrytasks
+import azure.mgmt.resource.deployments
+import azure.mgmt.resource.resources
 import azure.monitor.query  # noqa: F401
 import duckdb  # noqa: F401
 import duckdb_kql  # noqa: F401

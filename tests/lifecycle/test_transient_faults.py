@@ -5,13 +5,13 @@ from __future__ import annotations
 import threading
 import time
 import xml.etree.ElementTree as ET
-from typing import Any
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
-from helpers.livekit import copy_lab, groups
 
+from helpers.livekit import copy_lab, groups
 from pytest_acalab.emulator import Emulator
 
 FAST_RETRY = 0.02
@@ -27,7 +27,7 @@ def _run_lab(pytester: pytest.Pytester, lab: Path, *args: str) -> tuple[pytest.R
 
 @pytest.mark.parametrize("seed", [2026, 7, 11])
 def test_acr_lab_passes_under_20_percent_transient_faults(pytester: pytest.Pytester, attached: Emulator, seed: int,
-                                                          record_property) -> None:  # noqa: ANN001
+                                                          record_property) -> None:
     lab = copy_lab(pytester.path, "acr_pull_failure")
     before = set(groups(attached))
     attached.platform.faults.configure(0.2, kinds=("429", "503", "reset"), seed=seed, retry_after=FAST_RETRY)
@@ -93,7 +93,7 @@ def test_a_stalled_operation_takes_three_times_longer_then_fails_with_an_arm_err
 
 
 def test_a_stalled_registry_creation_reaches_the_sdk_as_a_failed_operation(live_emu: Emulator,
-                                                                           resource_client) -> None:  # noqa: ANN001
+                                                                           resource_client) -> None:
     from azure.core.exceptions import HttpResponseError
     from azure.mgmt.containerregistry import ContainerRegistryManagementClient
 
@@ -142,7 +142,7 @@ def test_the_fault_switch_of_a_standalone_emulator_over_https(live_emu: Emulator
 
 
 def test_a_probe_rides_out_404_right_after_create(live_emu: Emulator, attached: Emulator, tmp_path: Path,
-                                                   resource_client) -> None:  # noqa: ANN001
+                                                   resource_client) -> None:
     """ARM's eventual consistency: the app answers 404 for a moment after the phase started; the probe
     retries it (within 60 s of the phase start) and sees the app once it exists. A timer is the fault."""
     from azure.mgmt.appcontainers import ContainerAppsAPIClient

@@ -8,6 +8,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
+
 from helpers.labkit import HOLDS, write_lab
 
 FAST = ("--acalab-min-wait", "1s", "-p", "no:cacheprovider")

@@ -16,8 +16,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from helpers.labkit import HOLDS, write_lab
 
+from helpers.labkit import HOLDS, write_lab
 from pytest_acalab.emulator import Emulator
 
 
@@ -39,7 +39,7 @@ def _acalab_groups(emu: Emulator) -> list[str]:
     return [g.name for g in emu.platform.store.resource_groups.values() if "acalab-run" in g.tags]
 
 
-def _wait_for(condition, timeout: float, what: str) -> None:  # noqa: ANN001
+def _wait_for(condition, timeout: float, what: str) -> None:
     deadline = time.monotonic() + timeout
     while not condition():
         if time.monotonic() > deadline:

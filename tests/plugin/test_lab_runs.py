@@ -7,6 +7,7 @@ import re
 
 import pytest
 from junitparser import JUnitXml
+
 from helpers.labkit import HOLDS, write_lab
 
 FAST = ("--acalab-min-wait", "1s", "-p", "no:cacheprovider")

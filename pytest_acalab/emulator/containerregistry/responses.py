@@ -345,7 +345,7 @@ class Registries(ResourceType):
         return built
 
 
-def _check_name(platform: Platform, state: RegistryState):  # noqa: ANN202 - a route handler
+def _check_name(platform: Platform, state: RegistryState):
     def handler(req: Request, sub: str) -> Response:
         platform.check_subscription(sub)
         body = req.json() or {}

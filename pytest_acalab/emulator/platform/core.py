@@ -336,7 +336,7 @@ class Platform:
         if subscription.lower() != self.store.subscription_id.lower():
             raise ArmError(404, "SubscriptionNotFound", f"The subscription '{subscription}' could not be found.")
 
-    def require_group(self, name: str):  # noqa: ANN201 - ResourceGroup
+    def require_group(self, name: str):
         group = self.store.group(name)
         if group is None:
             raise errors.resource_group_not_found(name)

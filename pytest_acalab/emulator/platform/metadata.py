@@ -49,7 +49,7 @@ def cloud_metadata(base_url: str) -> dict:
     }
 
 
-def metadata_endpoints(base_url: str):  # noqa: ANN201
+def metadata_endpoints(base_url: str):
     def handler(req: Request) -> Response:
         return Response.json(200, cloud_metadata(base_url))
     return handler
