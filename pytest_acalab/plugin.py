@@ -333,7 +333,8 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
     results = config.stash.get(RESULTS_KEY, {})
-    notes = dict(config.stash.get(NOTES_KEY, {}))
+    stashed: dict[str, str] = config.stash.get(NOTES_KEY, {})
+    notes = dict(stashed)
     if not results and not notes:
         return
     state = config.stash[SESSION_KEY]

@@ -115,7 +115,7 @@ def call(fn: Callable[[], T], *, deadline: float, what: str, base_wait: float = 
         if asked is None:
             asked = min(base_wait * (2 ** (state.attempt_number - 1)), MAX_BACKOFF)
             asked *= 0.75 + random.random() / 2  # jitter: parallel workers do not retry in lockstep
-        remaining = deadline - state.seconds_since_start
+        remaining = deadline - (state.seconds_since_start or 0.0)
         return max(min(asked, remaining), 0.0)
 
     started = time.monotonic()

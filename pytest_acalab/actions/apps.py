@@ -59,7 +59,7 @@ def traffic_rules(weights: Any) -> list[dict[str, Any]]:
         return [{"latestRevision": True, "weight": 100}]
     if not isinstance(weights, Mapping):
         raise ActionError(f"weights: expected 'latest' or a mapping of revision to percent; got {weights!r}")
-    rules = []
+    rules: list[dict[str, Any]] = []
     for revision, weight in weights.items():
         if revision == "latest":
             rules.append({"latestRevision": True, "weight": int(weight)})

@@ -9,24 +9,27 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from pytest_acalab.errors import LabFailure, LabFileError
 from pytest_acalab.extensions import vocabulary_from
 from pytest_acalab.labfile import LAB_FILE, load_lab
-from pytest_acalab.labfile.model import Lab, Row
+from pytest_acalab.labfile.model import PHASES, Lab, Phase, Row
 from pytest_acalab.labfile.vocabulary import Vocabulary
 from pytest_acalab.lifecycle.lab_run import LabRun
 from pytest_acalab.lifecycle.session import AcalabSession
+
+if TYPE_CHECKING:
+    from _pytest._code.code import TerminalRepr
 
 SESSION_KEY = pytest.StashKey[AcalabSession]()
 NOTES_KEY = pytest.StashKey[dict[str, str]]()
 """Teardown notes of labs torn down in this process, for when no report carries them (Ctrl-C)."""
 
 
-class LabDir(pytest.Dir):
+class LabDir(pytest.Dir):  # type: ignore[misc]  # Dir is @final for typing; a lab folder is a Dir plus its run
     """A folder holding lab.yaml: owns the lab run shared by everything inside it."""
 
     run: LabRun | None = None
@@ -68,7 +71,7 @@ class LabFile(pytest.File):
                 self.config.addinivalue_line("markers", f"{name}: declared by lab '{lab.id}'")
         markers = [pytest.mark.acalab, *(getattr(pytest.mark, m) for m in lab.markers)]
         yield DeploymentItem.from_parent(self, name="deployment", lab=lab, markers=markers)
-        for phase in ("failing", "recovered"):
+        for phase in PHASES:
             for row in lab.rows:
                 yield RowItem.from_parent(self, name=row.item_id(phase), lab=lab, row=row, phase=phase,
                                           markers=[*markers, getattr(pytest.mark, phase)])
@@ -76,7 +79,7 @@ class LabFile(pytest.File):
 
 class LabItem(pytest.Item):
     lab: Lab
-    phase: str = "failing"
+    phase: Phase = "failing"
     row: Row | None = None
 
     def __init__(self, *, lab: Lab, markers: list[Any], **kwargs: Any) -> None:
@@ -101,7 +104,7 @@ class LabItem(pytest.Item):
     def reportinfo(self) -> tuple[Path, int, str]:
         return self.path, self.line() - 1, f"{self.lab.id}: {self.name}"
 
-    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str | TerminalRepr:
         if isinstance(excinfo.value, LabFailure):
             return f"{self.path}:{self.line()}: {excinfo.value}"
         return super().repr_failure(excinfo, style=style)
@@ -125,7 +128,7 @@ class DeploymentItem(LabItem):
 
 
 class RowItem(LabItem):
-    def __init__(self, *, row: Row, phase: str, **kwargs: Any) -> None:
+    def __init__(self, *, row: Row, phase: Phase, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.row = row
         self.phase = phase

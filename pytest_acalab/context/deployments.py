@@ -79,7 +79,7 @@ def deploy_template(ctx: LabContext, overrides: dict[str, Any] | None = None,
         "duration": round(time.monotonic() - started, 3),
     }
     ctx.deployment = outcome
-    ctx.outputs = outcome["outputs"] or {}
+    ctx.outputs = dict(props.outputs or {})
     ctx.journal.record("deploy", name, state=outcome["state"], duration=outcome["duration"],
                        error=outcome["error"])
     return outcome

@@ -75,7 +75,8 @@ class SchemaErrors:
         return mapped[0][0]
 
     def _leaves(self, error: jsonschema.ValidationError) -> list[jsonschema.ValidationError]:
-        if error.validator in ("anyOf", "oneOf") and error.context and not error.schema.get("x-expected"):
+        schema = error.schema if isinstance(error.schema, Mapping) else {}
+        if error.validator in ("anyOf", "oneOf") and error.context and not schema.get("x-expected"):
             # ~40 ms: only when a lab is loaded, not at `pytest --version`
             from jsonschema.exceptions import best_match
 
@@ -94,7 +95,8 @@ class SchemaErrors:
         got = describe_value(inst)
         line = self._line(path)
         field = path
-        v = e.validator
+        v = str(e.validator)
+        value: Any = e.validator_value
         if v == "additionalProperties" and isinstance(inst, Mapping):
             allowed = list(sch.get("properties", {}))
             extras = [k for k in inst if k not in allowed]
@@ -108,7 +110,7 @@ class SchemaErrors:
                 expected = "one of the keys " + ", ".join(allowed) if allowed else "no keys here"
                 got = f"unknown key {extra!r}{suggestion}"
         elif v == "required":
-            missing = [k for k in e.validator_value if not (isinstance(inst, Mapping) and k in inst)]
+            missing = [k for k in value if not (isinstance(inst, Mapping) and k in inst)]
             key = missing[0] if missing else "?"
             field = (*path, key)
             described = sch.get("properties", {}).get(key, {}).get("description")
@@ -117,33 +119,33 @@ class SchemaErrors:
         elif "propertyNames" in e.relative_schema_path and isinstance(inst, str):
             field = (*path, inst)
             line = self._line(field)
-            expected = hint or f"a key matching /{e.validator_value}/"
+            expected = hint or f"a key matching /{value}/"
         elif v == "enum":
-            expected = "one of " + ", ".join(str(x) for x in e.validator_value)
+            expected = "one of " + ", ".join(str(x) for x in value)
             got = got + (
-                did_you_mean(inst, [str(x) for x in e.validator_value]) if isinstance(inst, str) else ""
+                did_you_mean(inst, [str(x) for x in value]) if isinstance(inst, str) else ""
             )
         elif v == "const":
-            expected = hint or repr(e.validator_value)
+            expected = hint or repr(value)
         elif v == "type":
-            types = e.validator_value if isinstance(e.validator_value, list) else [e.validator_value]
-            expected = hint or " or ".join(_TYPE_WORDS.get(t, t) for t in types)
+            types = value if isinstance(value, list) else [value]
+            expected = hint or " or ".join(_TYPE_WORDS.get(str(t), str(t)) for t in types)
             if hint and hint.startswith("exactly one of equals") and _is_scalar(inst):
                 got = f"{got} (write {{equals: {render(inst)}}})"
         elif v in ("anyOf", "oneOf"):
             expected = hint or e.message
             if isinstance(inst, Mapping):
-                keys = [k for b in e.validator_value for k in b.get("required", [])]
+                keys = [k for b in value for k in b.get("required", [])]
                 got = _keys(inst) + next((s for k in inst if (s := did_you_mean(k, keys))), "")
         elif v == "pattern":
-            expected = hint or f"a text matching /{e.validator_value}/"
+            expected = hint or f"a text matching /{value}/"
         elif v in ("minItems", "minLength", "minProperties", "maxProperties"):
-            expected = hint or _count_phrase(v, e.validator_value)
+            expected = hint or _count_phrase(v, value)
             if isinstance(inst, Mapping):
                 got = _keys(inst)
         elif v in ("minimum", "maximum"):
             sign = ">=" if v == "minimum" else "<="
-            expected = hint or f"a number {sign} {e.validator_value}"
+            expected = hint or f"a number {sign} {value}"
         elif v == "uniqueItems":
             expected = "no repeated items"
         else:

@@ -13,7 +13,7 @@ from pytest_acalab.context import ActionResult, LabContext, retried
 from pytest_acalab.context.deployments import deploy_template
 from pytest_acalab.errors import ConfigurationError, LabError, RetryExhausted
 from pytest_acalab.extensions import builtin_vocabulary
-from pytest_acalab.labfile.model import Lab, Row
+from pytest_acalab.labfile.model import Lab, Phase, Row
 from pytest_acalab.labfile.vocabulary import Vocabulary
 from pytest_acalab.lifecycle.bicep import BicepResult, resolve_template
 from pytest_acalab.lifecycle.naming import group_name, group_tags
@@ -158,7 +158,7 @@ class LabRun:
         ctx.phase = phase
         return ctx
 
-    def check(self, row: Row, phase: str) -> Any:
+    def check(self, row: Row, phase: Phase) -> Any:
         ctx = self.ensure(phase)
         outcome = evaluate(ctx, row.check(phase), default_within=ctx.backend.deadlines.probe)
         self.outcomes[row.item_id(phase)] = outcome

@@ -7,6 +7,7 @@ without them is never touched, whoever named it what.
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -73,7 +74,7 @@ def sweep(clients: Any, dry_run: bool, older_than: timedelta | None = None, wait
             if not d.delete:
                 continue
             try:
-                poller = call(lambda d=d: api.begin_delete(d.group), deadline=deadline,
+                poller = call(functools.partial(api.begin_delete, d.group), deadline=deadline,
                               what=f"delete resource group '{d.group}'")
                 if wait:
                     poller.result(timeout=deadline)

@@ -132,7 +132,7 @@ def evaluate(ctx: LabContext, check: Check, *, default_within: float | None = No
         return not result.ok or state["streak"] < stable_for
 
     def wait(rs: RetryCallState) -> float:
-        return max(min(poll, deadline - rs.seconds_since_start), 0.0)
+        return max(min(poll, deadline - (rs.seconds_since_start or 0.0)), 0.0)
 
     retrying = Retrying(stop=stop_after_delay(deadline), wait=wait, retry=retry_if_result(more),
                         retry_error_callback=lambda rs: rs.outcome.result() if rs.outcome else None)

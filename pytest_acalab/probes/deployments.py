@@ -47,7 +47,8 @@ def operation_errors(operations: Iterable[Mapping[str, Any]]) -> list[str]:
     """Error messages of failed operations (REST shape, or the flat ``az --query`` projection)."""
     out: list[str] = []
     for op in operations:
-        props = op.get("properties") if isinstance(op.get("properties"), Mapping) else op
+        nested = op.get("properties")
+        props: Mapping[str, Any] = nested if isinstance(nested, Mapping) else op
         status = props.get("statusMessage")
         if status is None:
             continue

@@ -205,6 +205,8 @@ def http_session() -> Any:
 
 def _read_eventstream(ctx: LabContext, app_name: str, app: Mapping[str, Any], deadline: float) -> str:
     endpoint = (app.get("properties") or {}).get("eventStreamEndpoint")
+    if not endpoint:
+        raise ProbeError(f"app '{app_name}' has no eventStreamEndpoint: its system logs cannot be streamed")
     token_body = fetch(ctx, lambda: ctx.clients.apps.container_apps.get_auth_token(
         ctx.resource_group, app_name).as_dict(), what=f"POST getAuthToken of app '{app_name}'", deadline=deadline)
     token = (token_body.get("properties") or {}).get("token")

@@ -5,7 +5,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -36,13 +36,13 @@ def _props(item: Mapping[str, Any]) -> Mapping[str, Any]:
     return props if isinstance(props, Mapping) else item
 
 
-def sort_revisions(revisions: list[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+def sort_revisions(revisions: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
     """Oldest first by ``createdTime`` (name breaks ties; a missing time sorts first)."""
     return sorted(revisions, key=lambda r: (parse_timestamp(_props(r).get("createdTime")) or _EPOCH,
                                             str(r.get("name") or "")))
 
 
-def latest_revision(revisions: list[Mapping[str, Any]], prefer: str | None = None) -> Mapping[str, Any] | None:
+def latest_revision(revisions: Sequence[Mapping[str, Any]], prefer: str | None = None) -> Mapping[str, Any] | None:
     """The newest revision by ``createdTime``, or None when there is none.
 
     ``createdTime`` has one-second precision, so two revisions made in the same second tie; ``prefer``
@@ -54,13 +54,13 @@ def latest_revision(revisions: list[Mapping[str, Any]], prefer: str | None = Non
     return ordered[-1] if ordered else None
 
 
-def has_tie_at_top(revisions: list[Mapping[str, Any]]) -> bool:
+def has_tie_at_top(revisions: Sequence[Mapping[str, Any]]) -> bool:
     times = [parse_timestamp(_props(r).get("createdTime")) for r in revisions]
     newest = max((t for t in times if t is not None), default=None)
     return newest is not None and times.count(newest) > 1
 
 
-def latest_of_app(ctx: LabContext, app_name: str, revisions: list[Mapping[str, Any]],
+def latest_of_app(ctx: LabContext, app_name: str, revisions: Sequence[Mapping[str, Any]],
                   deadline: float) -> Mapping[str, Any] | None:
     """``latest_revision``, asking the app for its latestRevisionName only when createdTime ties."""
     prefer = None

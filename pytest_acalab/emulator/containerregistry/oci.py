@@ -142,18 +142,18 @@ def layer_tar(files: FileMap) -> bytes:
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tar:
         for path in sorted(entries):
-            content, mode = entries[path]
+            entry, mode = entries[path]
             info = tarfile.TarInfo(path)
             info.mtime = LAYER_MTIME
             info.uid = info.gid = 0
             info.uname = info.gname = ""
             info.mode = mode
-            if content is None:
+            if entry is None:
                 info.type = tarfile.DIRTYPE
                 tar.addfile(info)
             else:
-                info.size = len(content)
-                tar.addfile(info, io.BytesIO(content))
+                info.size = len(entry)
+                tar.addfile(info, io.BytesIO(entry))
     return buf.getvalue()
 
 
@@ -226,7 +226,7 @@ class ContainerConfig:
         )
 
     def env_dict(self) -> dict[str, str]:
-        return dict(item.split("=", 1) if "=" in item else (item, "") for item in self.env)
+        return dict(item.partition("=")[::2] for item in self.env)
 
     def set_env(self, key: str, value: str) -> None:
         """Replace or append ``key=value``, keeping first-definition order like docker."""

@@ -11,6 +11,7 @@ Every answer carries ``retry-after-ms`` (never 0: azure-core treats 0 as absent 
 
 from __future__ import annotations
 
+import functools
 import time
 import uuid
 from collections.abc import Callable
@@ -84,7 +85,7 @@ class Operations:
             op.extra["error_status"] = 500
             op.extra["stalled"] = True
         self._ops[op_id] = op
-        self._scheduler.at(op.due, lambda due, op=op: self._complete(op, due))
+        self._scheduler.at(op.due, functools.partial(self._complete, op))
         return op
 
     def start_manual(self, status_url: Callable[[str], str]) -> Operation:

@@ -125,7 +125,7 @@ class _Listener(ThreadingHTTPServer):
         except (ssl.SSLError, OSError):
             return
         try:
-            self.RequestHandlerClass(tls, client_address, self)
+            _Handler(tls, client_address, self)
         except (ConnectionResetError, BrokenPipeError, ssl.SSLError, TimeoutError):
             pass
         finally:
