@@ -1,7 +1,7 @@
 """Role assignments (Microsoft.Authorization) as state: who holds which built-in role at which scope.
 
 No HTTP here. Other providers ask ``roles_for(principal_id, resource_id)`` through
-``platform.services.extra["authorization"]`` (no import between providers): an assignment applies
+``platform.services.authorization`` (no import between providers): an assignment applies
 to its scope and everything below it, as in Azure RBAC.
 """
 

@@ -242,42 +242,38 @@ class Platform:
         parts = [p for p in req.path.split("/") if p]
         self.check_subscription(parts[1])
         # /subscriptions/{s}/providers/{ns}/{type}  (list across the subscription)
-        if len(parts) >= 5 and parts[2].lower() == "providers" and len(parts) == 5:
+        if len(parts) == 5 and parts[2].lower() == "providers":
             rt = self._type_or_error(parts[3], (parts[4],), api_version, req)
             ctx = Ctx(self, req, api_version)
             return self.page(req, rt.list(ctx, None, None))
-        if len(parts) < 6 or parts[2].lower() != "resourcegroups" or parts[4].lower() != "providers":
+        if len(parts) < 7 or parts[2].lower() != "resourcegroups" or parts[4].lower() != "providers":
             raise ArmError(404, "InvalidRequestUri", f"The request URI '{req.path}' is not valid.")
-        group = parts[3]
-        namespace = parts[5]
-        rest = parts[6:]
-        if not rest:
-            raise ArmError(404, "InvalidRequestUri", f"The request URI '{req.path}' is not valid.")
-        types, names = tuple(rest[0::2]), tuple(rest[1::2])
+        group, namespace = parts[3], parts[5]
         ctx = Ctx(self, req, api_version)
-        if len(rest) % 2 == 1:
-            # a collection (list) or an action on the resource named before it
+        if len(parts) % 2 == 1:
+            # a collection (list) or an action on the resource named before it: .../{type} or .../{name}/{last}
+            last = parts[-1]
+            owner = ResourceId.parse("/".join(parts[:-1])) if len(parts) > 7 else None
+            types = (*(owner.types if owner else ()), last)
             collection = self.resource_type(f"{namespace}/{'/'.join(types)}")
             if collection is not None and req.method in ("GET", "HEAD"):
                 self._check_version(collection, api_version, req)
                 self.require_group(group)
-                parent = ResourceId(parts[1], group, namespace, types[:-1], names) if names else None
-                if parent is not None:
-                    self._type_or_error(namespace, parent.types, api_version, req).lookup(ctx, parent)
-                return self.page(req, collection.list(ctx, parent, group))
-            rid = ResourceId(parts[1], group, namespace, types[:-1], names)
-            if not names:
+                if owner is not None:
+                    self._type_or_error(namespace, owner.types, api_version, req).lookup(ctx, owner)
+                return self.page(req, collection.list(ctx, owner, group))
+            if owner is None:
                 raise self._unknown_type(namespace, types, api_version)
-            rt = self._type_or_error(namespace, rid.types, api_version, req)
+            rt = self._type_or_error(namespace, owner.types, api_version, req)
             self.require_group(group)
-            action = types[-1]
-            method_name = {k.lower(): v for k, v in rt.actions.items()}.get(action.lower())
+            method_name = {k.lower(): v for k, v in rt.actions.items()}.get(last.lower())
             if method_name is None or req.method != "POST":
                 raise ArmError(404, "NotFound" if method_name is None else "MethodNotAllowed",
-                               f"The action '{action}' is not supported on '{rt.full_type}'." if method_name is None
+                               f"The action '{last}' is not supported on '{rt.full_type}'." if method_name is None
                                else f"The requested resource does not support http method '{req.method}'.")
-            return getattr(rt, method_name)(ctx, rid, req.json())
-        rid = ResourceId(parts[1], group, namespace, types, names)
+            return getattr(rt, method_name)(ctx, owner, req.json())
+        rid = ResourceId.parse(req.path)
+        types = rid.types
         rt = self._type_or_error(namespace, types, api_version, req)
         self.require_group(group)
         if req.method in ("GET", "HEAD"):
