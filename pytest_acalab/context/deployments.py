@@ -102,9 +102,3 @@ def _wait_terminal(ctx: LabContext, name: str, remaining: float) -> bool:
 
     return bool(poll(terminal, until=bool, deadline=remaining,
                      interval=max(ctx.backend.deadlines.poll_interval, 0.02)))
-
-
-def deployment_operations(ctx: LabContext, name: str | None = None) -> list[dict[str, Any]]:
-    """The deployment's operations as plain dicts (camelCase, as the REST API sends them)."""
-    ops = ctx.clients.deployments.deployment_operations.list(ctx.resource_group, name or ctx.deployment_name)
-    return [op.as_dict() for op in ops]

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import re
 import threading
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -213,5 +212,3 @@ class RoleAssignments:
         return {a.role_name for a in self.list(resource_id, at_scope_only=True, principal_id=principal_id)}
 
 
-def new_assignment_name() -> str:
-    return str(uuid.uuid4())

@@ -22,7 +22,6 @@ OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
 OCI_CONFIG = "application/vnd.oci.image.config.v1+json"
 OCI_LAYER_TAR_GZIP = "application/vnd.oci.image.layer.v1.tar+gzip"
-OCI_LAYER_TAR = "application/vnd.oci.image.layer.v1.tar"
 DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
 DOCKER_MANIFEST_LIST = "application/vnd.docker.distribution.manifest.list.v2+json"
 DOCKER_CONFIG = "application/vnd.docker.container.image.v1+json"
@@ -318,9 +317,6 @@ class BuiltImage:
     config_digest: str
     layers: tuple[Layer, ...]
 
-    @property
-    def config_media_type(self) -> str:
-        return DOCKER_CONFIG if self.manifest_media_type == DOCKER_MANIFEST else OCI_CONFIG
 
     @property
     def image_id(self) -> str:

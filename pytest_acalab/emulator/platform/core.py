@@ -366,5 +366,3 @@ class Platform:
         req.principal = principal
         return self.dispatch(req)
 
-    def lro_base(self) -> str:
-        return self.base_url
