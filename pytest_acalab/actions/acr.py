@@ -1,6 +1,7 @@
 """Registry actions: ``acr_build`` (as ``az acr build`` does it), ``acr_import``, ``delete_tag``.
 
-``az acr build`` (cli-and-emulators.md B4, FIELD-NOTES 4): tar.gz the context honouring .dockerignore
+``az acr build`` (azure-cli: src/azure-cli/azure/cli/command_modules/acr/build.py): tar.gz the context honouring
+.dockerignore
 -> ``listBuildSourceUploadUrl`` -> blob PUT (``x-ms-blob-type: BlockBlob``) -> ``scheduleRun`` with a
 DockerBuildRequest -> poll the run to a terminal status -> read the run log through ``listLogSasUrl``.
 """

@@ -18,7 +18,7 @@ def app_field(app: Mapping[str, Any], path: str) -> Any:
     """A field under ``properties`` by dotted path (``configuration.ingress.fqdn``); None when absent.
 
     Absent and null are the same answer: after a failed create Azure omits ``eventStreamEndpoint``
-    and sends ``latestRevisionName: null`` (FIELD-NOTES 1).
+    and sends ``latestRevisionName: null`` (captured in tests/contract/data/acr-pull-failure-*.json).
     """
     cur: Any = app.get("properties") or {}
     for part in path.split("."):

@@ -1,7 +1,8 @@
 """``deployment_errors``: the error messages of a deployment and of its operations.
 
 After a failed deployment the useful message (e.g. MANIFEST_UNKNOWN) is only in the operations'
-``statusMessage.error``; the deployment's own error just says an operation failed (FIELD-NOTES 1).
+``statusMessage.error``; the deployment's own error just says an operation failed (live capture:
+github.com/yeongseon/azure-container-apps-practical-guide, labs/acr-pull-failure/evidence/).
 """
 
 from __future__ import annotations

@@ -1,7 +1,8 @@
 """``system_logs``: the app's system log records from the event stream or from Log Analytics.
 
 Both sources are normalised to one record shape ``{time, type, reason, message, revision, replica, app,
-count, source}`` so the same filters apply (FIELD-NOTES 3, azure-evidence/system-logs.md):
+count, source}`` so the same filters apply (https://learn.microsoft.com/azure/container-apps/logging; shapes
+from the captures in tests/contract/data):
 
 * event stream: NDJSON ``{"TimeStamp","Type","ContainerAppName","RevisionName","ReplicaName","Msg",
   "Reason","EventSource","Count"}``, timestamps ``2025-05-24T17:22:34Z`` or

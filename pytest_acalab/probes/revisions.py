@@ -1,6 +1,7 @@
 """Revision probes: ``revision_health``, ``revision_state``, ``revisions``.
 
-"Latest" means newest by ``createdTime``: Azure does not promise any list order (FIELD-NOTES 2).
+"Latest" means newest by ``createdTime``: the Revisions - List API documents no order
+(https://learn.microsoft.com/rest/api/containerapps/container-apps-revisions/list-revisions).
 """
 
 from __future__ import annotations

@@ -1,7 +1,8 @@
 """Every probe against the emulator, on the project's acr_pull_failure lab in case A.
 
-Case A (FIELD-NOTES 1): the deployment fails with MANIFEST_UNKNOWN, the app exists with
-provisioningState Failed, no revision, no event stream, and no system-log table yet.
+Case A (as captured live: tests/contract/data/acr-pull-failure-*.json): the deployment fails with
+MANIFEST_UNKNOWN, the app exists with provisioningState Failed, no revision, no event stream, and no
+system-log table yet.
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""Long-running operations in the shapes Azure uses (FIELD-NOTES section 4).
+"""Long-running operations in the shapes Azure uses
+(https://learn.microsoft.com/azure/azure-resource-manager/management/async-operations).
 
 Two polling styles exist on the wire:
 - ``Azure-AsyncOperation``: the status URL answers ``{"status": "InProgress"|"Succeeded"|"Failed", ...}``

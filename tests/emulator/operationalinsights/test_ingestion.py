@@ -47,7 +47,7 @@ def test_rows_become_visible_after_the_ingestion_delay(slow_emu) -> None:
     written = slow_emu.clock.now()
     slow_emu.platform.services.logs.ingest(customer_id, SYS, [{"Reason_s": "PullingImage"}], written)
     delay = slow_emu.clock.azure_seconds("logs.ingestion") / 1000
-    # before the delay the table does not exist yet: an error, not an empty result (FIELD-NOTES 1)
+    # before the delay the table does not exist yet: an error, not an empty result (as Log Analytics answers)
     with pytest.raises(HttpResponseError) as err:
         client.query_workspace(customer_id, f"{SYS} | count", timespan=dt.timedelta(hours=1))
     assert err.value.status_code == 400
