@@ -1,6 +1,6 @@
 """Every template function the emulator supports, evaluated in a real deployment sent by the SDK.
 
-The engine's own unit tests (tests/emulator/templates) check each function in depth against published
+The engine's own unit tests (tests/emulator/resources/templates) check each function in depth against published
 values; this checks they all work end to end through DeploymentsMgmtClient, as `az deployment group
 create` uses them.
 """
