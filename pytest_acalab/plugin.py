@@ -16,15 +16,12 @@ from typing import Any
 import pytest
 
 from pytest_acalab import hookspecs
-from pytest_acalab.actions import run_named_action
 from pytest_acalab.collection.nodes import NOTES_KEY, SESSION_KEY, LabDir, LabFile, LabItem, is_lab_dir
-from pytest_acalab.collection.scheduling import make_scheduler
 from pytest_acalab.errors import AcalabError, LabFailure, ProbeSkipped
 from pytest_acalab.extensions import BUILTIN_PLUGINS
 from pytest_acalab.labfile import load_lab
 from pytest_acalab.lifecycle.bicep import describe as bicep_line
 from pytest_acalab.lifecycle.session import AcalabSession, Options
-from pytest_acalab.probes import run_probe
 from pytest_acalab.reports.experiment_log import LabResults
 from pytest_acalab.reports.scrub import excerpt, install_log_scrubber
 
@@ -101,6 +98,7 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
     """
     if getattr(config.option, "dist", "load") != "load":
         return None
+    from pytest_acalab.collection.scheduling import make_scheduler  # only with xdist's scheduler at work
 
     return make_scheduler(config, log)
 
@@ -387,6 +385,7 @@ def lab_resources(lab_context: Any) -> dict[str, Any]:
 @pytest.fixture
 def lab_probe(lab_context: Any) -> Callable[..., Any]:
     """``lab_probe("revision_health", app="app")`` → Observation(value, source, excerpt)."""
+    from pytest_acalab.probes import run_probe  # the lab runner loads when a lab runs, not at `pytest --version`
 
     return lambda name, **args: run_probe(lab_context, name, args)
 
@@ -394,6 +393,7 @@ def lab_probe(lab_context: Any) -> Callable[..., Any]:
 @pytest.fixture
 def lab_action(lab_context: Any) -> Callable[..., Any]:
     """``lab_action("update_app", app="app", image=...)`` → ActionResult (``ctx.action_results`` keeps it)."""
+    from pytest_acalab.actions import run_named_action  # the lab runner loads when a lab runs, not at startup
 
     return lambda name, **args: run_named_action(lab_context, name, args)
 

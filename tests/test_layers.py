@@ -26,6 +26,7 @@ LAYERS: list[set[str]] = [
     {"context"},
     {"probes"},
     {"actions"},
+    {"builtins"},
     {"extensions", "hookspecs"},
     {"lifecycle"},
     {"collection"},

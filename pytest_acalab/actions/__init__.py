@@ -4,7 +4,7 @@
 within its deadline, records it in the journal and stores ``ctx.action_results[action.id]``. An action
 whose effect Azure refused is recorded as ``Failed`` (evidence); one that could not run at all raises
 ``ActionError``. The built-ins join the vocabulary through the ``pytest_acalab_register_actions`` hook
-below, as a conftest.py or a plugin adds its own.
+(``pytest_acalab.builtins``), as a conftest.py or a plugin adds its own.
 """
 
 from __future__ import annotations
@@ -13,26 +13,15 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-import pytest
-
-from pytest_acalab.actions import acr, apps, deploy, wait  # noqa: F401 - importing them registers them
-from pytest_acalab.actions.base import ACTIONS
+from pytest_acalab.actions.base import Outcome
 from pytest_acalab.context import ActionResult, LabContext
 from pytest_acalab.errors import ActionError
 from pytest_acalab.labfile.model import Action, FrozenMap
-from pytest_acalab.labfile.vocabulary import Registry, builtin_names, lab_schema_args
 
-__all__ = ["ACTIONS", "pytest_acalab_register_actions", "run_action", "run_named_action"]
+__all__ = ["run_action", "run_named_action"]
 
 UNRESOLVED = ("check",)
 """Arguments kept as parsed objects (``wait_for``'s check resolves its own references when it runs)."""
-
-
-@pytest.hookimpl(tryfirst=True)  # built-ins first: error messages list them before extensions
-def pytest_acalab_register_actions(registry: Registry) -> None:
-    """The built-in actions, with the argument schemas of ``lab.schema.json``."""
-    for name in builtin_names("action"):
-        registry.add(name, ACTIONS[name], args=lab_schema_args(f"action_{name}"))
 
 
 def run_action(ctx: LabContext, action: Action) -> ActionResult:
@@ -48,7 +37,7 @@ def run_action(ctx: LabContext, action: Action) -> ActionResult:
     started = time.monotonic()
     ctx.journal.record("action", action.id, event="start", action=action.name, args=_shown(args))
     try:
-        outcome = actions[action.name].run(ctx, args, deadline, action)
+        outcome: Outcome = actions[action.name].run(ctx, args, deadline, action)
     except ActionError as exc:
         elapsed = round(time.monotonic() - started, 3)
         ctx.journal.record("action", action.id, event="error", action=action.name, error=str(exc), duration=elapsed)

@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from pytest_acalab.actions.base import Outcome, action, resource, sdk
+from pytest_acalab.actions.base import Outcome, resource, sdk
 from pytest_acalab.context import LabContext
 from pytest_acalab.errors import ActionError
 from pytest_acalab.labfile.model import Action
@@ -114,7 +114,6 @@ def split_source(source: str) -> tuple[str, str]:
 
 # ---- actions -------------------------------------------------------------------------------------------
 
-@action("acr_build")
 def acr_build(ctx: LabContext, args: Mapping[str, Any], deadline: float, act: Action) -> Outcome:
     # the Azure SDK stack loads when a lab runs, not at collection
     import requests
@@ -189,7 +188,6 @@ def _run_log(ctx: LabContext, rg: str, registry: str, run_id: str, deadline: flo
         return f"(run log unavailable: {exc})"
 
 
-@action("acr_import")
 def acr_import(ctx: LabContext, args: Mapping[str, Any], deadline: float, act: Action) -> Outcome:
     # the Azure SDK stack loads when a lab runs, not at collection
     from azure.core.exceptions import HttpResponseError
@@ -213,7 +211,6 @@ def acr_import(ctx: LabContext, args: Mapping[str, Any], deadline: float, act: A
     return Outcome.succeeded(f"imported {args['source']} as {registry.field('loginServer')}/{args['image']}")
 
 
-@action("delete_tag")
 def delete_tag(ctx: LabContext, args: Mapping[str, Any], deadline: float, act: Action) -> Outcome:
     """Delete a tag; like the SDK (a 404 is not an error), deleting an absent tag succeeds, and says so."""
     # the Azure SDK stack loads when a lab runs, not at collection

@@ -10,7 +10,7 @@ import copy
 from collections.abc import Mapping
 from typing import Any
 
-from pytest_acalab.actions.base import Outcome, action, resource, sdk
+from pytest_acalab.actions.base import Outcome, resource, sdk
 from pytest_acalab.context import LabContext
 from pytest_acalab.errors import ActionError
 from pytest_acalab.labfile.model import Action
@@ -125,7 +125,6 @@ def _arm_message(exc: Any) -> str:
     return str(exc).splitlines()[0]
 
 
-@action("update_app")
 def update_app(ctx: LabContext, args: Mapping[str, Any], deadline: float, act: Action) -> Outcome:
     name = resource(ctx, args["app"]).name
     app = _get_app(ctx, name, deadline)
@@ -135,7 +134,6 @@ def update_app(ctx: LabContext, args: Mapping[str, Any], deadline: float, act: A
     return _patch(ctx, name, body, deadline, f"update of app '{name}' ({changed})")
 
 
-@action("set_traffic")
 def set_traffic(ctx: LabContext, args: Mapping[str, Any], deadline: float, act: Action) -> Outcome:
     name = resource(ctx, args["app"]).name
     app = _get_app(ctx, name, deadline)
@@ -147,7 +145,6 @@ def set_traffic(ctx: LabContext, args: Mapping[str, Any], deadline: float, act: 
     return _patch(ctx, name, body, deadline, f"traffic of app '{name}'")
 
 
-@action("restart_revision")
 def restart_revision(ctx: LabContext, args: Mapping[str, Any], deadline: float, act: Action) -> Outcome:
     # the Azure SDK stack loads when a lab runs, not at collection
     from azure.core.exceptions import HttpResponseError

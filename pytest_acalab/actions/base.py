@@ -1,4 +1,4 @@
-"""What every action shares: its result (Outcome), the built-ins' table, and SDK-call helpers."""
+"""What every action shares: its result (Outcome) and SDK-call helpers."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from pytest_acalab.errors import ActionError, LabError, RetryExhausted
 from pytest_acalab.labfile.model import Action
 from pytest_acalab.polling import call, describe_error
 
-__all__ = ["ACTIONS", "ActionFn", "Outcome", "action", "resource", "sdk"]
+__all__ = ["ActionFn", "Outcome", "resource", "sdk"]
 
 
 @dataclass
@@ -33,17 +33,6 @@ class Outcome:
 
 ActionFn = Callable[["LabContext", Mapping[str, Any], float, "Action"], Outcome]
 """``fn(ctx, args, deadline, action)``: ``args`` resolved, ``deadline`` in seconds."""
-
-ACTIONS: dict[str, ActionFn] = {}
-
-
-def action(name: str) -> Callable[[ActionFn], ActionFn]:
-    def register(fn: ActionFn) -> ActionFn:
-        ACTIONS[name] = fn
-        return fn
-
-    return register
-
 
 def sdk(ctx: LabContext, fn: Callable[[], Any], *, what: str, deadline: float,
         keep: tuple[type[BaseException], ...] = ()) -> Any:

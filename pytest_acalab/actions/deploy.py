@@ -5,14 +5,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from pytest_acalab.actions.base import Outcome, action
+from pytest_acalab.actions.base import Outcome
 from pytest_acalab.context import LabContext
 from pytest_acalab.context.deployments import deploy_template
 from pytest_acalab.errors import ActionError, LabError
 from pytest_acalab.labfile.model import Action
 
 
-@action("deploy")
 def deploy(ctx: LabContext, args: Mapping[str, Any], deadline: float, act: Action) -> Outcome:
     """Deploy under ``<lab deployment>-<action id>``; the lab's own deployment record stays as it was."""
 

@@ -5,14 +5,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from pytest_acalab.actions.base import Outcome, action
+from pytest_acalab.actions.base import Outcome
 from pytest_acalab.context import LabContext
 from pytest_acalab.errors import ActionError, ProbeError, ProbeSkipped
 from pytest_acalab.labfile.model import Action
 from pytest_acalab.probes.checks import evaluate
 
 
-@action("wait_for")
 def wait_for(ctx: LabContext, args: Mapping[str, Any], deadline: float, act: Action) -> Outcome:
     try:
         outcome = evaluate(ctx, args["check"], default_within=deadline, where=f"action '{act.id}'")

@@ -18,11 +18,12 @@ from pytest_acalab.extensions import vocabulary_from
 from pytest_acalab.labfile import LAB_FILE, load_lab
 from pytest_acalab.labfile.model import PHASES, Lab, Phase, Row
 from pytest_acalab.labfile.vocabulary import Vocabulary
-from pytest_acalab.lifecycle.lab_run import LabRun
 from pytest_acalab.lifecycle.session import AcalabSession
 
 if TYPE_CHECKING:
     from _pytest._code.code import TerminalRepr
+
+    from pytest_acalab.lifecycle.lab_run import LabRun
 
 SESSION_KEY = pytest.StashKey[AcalabSession]()
 NOTES_KEY = pytest.StashKey[dict[str, str]]()
@@ -49,6 +50,9 @@ class LabDir(pytest.Dir):  # type: ignore[misc]  # Dir is @final for typing; a l
 
     def get_run(self) -> LabRun:
         if self.run is None:
+            # the lab runner (probes, actions, polling) loads when a lab runs, not at `pytest --version`
+            from pytest_acalab.lifecycle.lab_run import LabRun
+
             self.run = LabRun(self.lab(), self.config.stash[SESSION_KEY], self.vocabulary())
         return self.run
 

@@ -9,9 +9,10 @@ name or bad arguments is one collection error with the file and line, whoever pr
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from pytest_acalab.labfile.schema import schema
 
@@ -22,12 +23,22 @@ __all__ = ["Registry", "Vocabulary", "Word", "builtin_names", "lab_schema_args"]
 class Word:
     """One probe or action: ``run`` is called as ``run(ctx, args, deadline)`` (probes) or
     ``run(ctx, args, deadline, action)`` (actions); ``args`` is the JSON Schema of its ``with`` mapping
-    (``None``: any mapping); ``origin`` names who registered it (shown when two register one name)."""
+    (``None``: any mapping); ``origin`` names who registered it (shown when two register one name).
+
+    ``target`` is the function, or where to find it (``"package.module:function"``), imported when the word
+    first runs: a lab file is checked against the vocabulary without loading what implements it."""
 
     name: str
-    run: Callable[..., Any]
+    target: Callable[..., Any] | str
     args: Mapping[str, Any] | None
     origin: str
+
+    @property
+    def run(self) -> Callable[..., Any]:
+        if callable(self.target):
+            return self.target
+        module, _, attribute = self.target.partition(":")
+        return cast(Callable[..., Any], getattr(importlib.import_module(module), attribute))
 
 
 @dataclass
@@ -37,17 +48,20 @@ class Registry:
     kind: str
     words: dict[str, Word] = field(default_factory=dict)
 
-    def add(self, name: str, run: Callable[..., Any], *, args: Mapping[str, Any] | None = None) -> None:
-        """Register ``run`` under ``name``; ``args`` is a JSON Schema (draft 2020-12) for ``with``.
+    def add(self, name: str, run: Callable[..., Any] | str, *, args: Mapping[str, Any] | None = None) -> None:
+        """Register ``run`` (a function, or ``"package.module:function"``) under ``name``; ``args`` is a JSON
+        Schema (draft 2020-12) for ``with``.
 
         The schema may use the lab schema's definitions, e.g. ``{"$ref": "#/$defs/app_alias"}``.
         Registering a name twice with another function is an error.
         """
         if not isinstance(name, str) or not name.isidentifier():
             raise ValueError(f"{self.kind} name {name!r}: expected a Python-identifier-like name")
-        origin = getattr(run, "__module__", None) or repr(run)
+        if isinstance(run, str) and ":" not in run:
+            raise ValueError(f"{self.kind} '{name}': expected a function or 'package.module:function', got {run!r}")
+        origin = run.partition(":")[0] if isinstance(run, str) else getattr(run, "__module__", None) or repr(run)
         known = self.words.get(name)
-        if known is not None and known.run is not run:
+        if known is not None and known.target != run:
             raise ValueError(f"{self.kind} '{name}' is registered twice ({known.origin}, {origin})")
         self.words[name] = Word(name, run, args, origin)
 

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from pytest_acalab.context import LabContext
-from pytest_acalab.probes.base import Observation, probe, resource_name
+from pytest_acalab.probes.base import Observation, resource_name
 from pytest_acalab.probes.revisions import fetch_app
 
 __all__ = ["app_field", "app_from_cli_projection", "app_summary", "container_image"]
@@ -75,7 +75,6 @@ def container_image(app: Mapping[str, Any], container: str | None = None) -> tup
 
 # ---- probes --------------------------------------------------------------------------------------------
 
-@probe("app_state")
 def app_state(ctx: LabContext, args: Mapping[str, Any], deadline: float) -> Observation:
     app = fetch_app(ctx, resource_name(ctx, args["app"]), deadline)
     field = args["field"]
@@ -83,7 +82,6 @@ def app_state(ctx: LabContext, args: Mapping[str, Any], deadline: float) -> Obse
     return Observation(value, "container_app", app_summary(app), {"field": field})
 
 
-@probe("app_image")
 def app_image(ctx: LabContext, args: Mapping[str, Any], deadline: float) -> Observation:
     app = fetch_app(ctx, resource_name(ctx, args["app"]), deadline)
     image, why = container_image(app, args.get("container"))

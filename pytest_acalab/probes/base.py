@@ -1,4 +1,4 @@
-"""What every probe shares: its answer (Observation), its two ways of not answering, and its registry.
+"""What every probe shares: its answer (Observation) and the SDK-call helpers.
 
 A probe *fetches* with the SDK clients of ``ctx.clients`` and *parses* with pure functions (in the same
 module) that take the REST JSON Azure sends, so the parsing can be checked on real captured payloads.
@@ -16,7 +16,7 @@ from pytest_acalab.context import LabContext
 from pytest_acalab.errors import LabError, ProbeError, RetryExhausted
 from pytest_acalab.polling import call, describe_error
 
-__all__ = ["PROBES", "Observation", "ProbeFn", "fetch", "probe", "resource_name"]
+__all__ = ["Observation", "ProbeFn", "fetch", "resource_name"]
 
 
 @dataclass
@@ -36,22 +36,6 @@ class Observation:
 
 ProbeFn = Callable[["LabContext", Mapping[str, Any], float], Observation]
 """``fn(ctx, args, deadline)``: ``args`` already resolved (``${...}``), ``deadline`` in seconds."""
-
-PROBES: dict[str, ProbeFn] = {}
-"""The built-in probes, in the order the lab schema lists them (registered through the hook in ``__init__``)."""
-
-
-def probe(name: str) -> Callable[[ProbeFn], ProbeFn]:
-    """Make ``fn`` the built-in probe ``name`` (the name lab.yaml uses)."""
-
-    def register(fn: ProbeFn) -> ProbeFn:
-        if name in PROBES and PROBES[name] is not fn:
-            raise ValueError(f"probe '{name}' is registered twice ({PROBES[name].__module__}, {fn.__module__})")
-        PROBES[name] = fn
-        return fn
-
-    return register
-
 
 # ---- fetching helpers shared by the probe modules -------------------------------------------------------
 

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from pytest_acalab.context import LabContext
-from pytest_acalab.probes.base import Observation, fetch, probe
+from pytest_acalab.probes.base import Observation, fetch
 
 __all__ = ["error_messages", "operation_errors"]
 
@@ -69,7 +69,6 @@ def _unique(items: Iterable[str]) -> list[str]:
 
 # ---- probe ---------------------------------------------------------------------------------------------
 
-@probe("deployment_errors")
 def deployment_errors(ctx: LabContext, args: Mapping[str, Any], deadline: float) -> Observation:
     name = args.get("deployment") or ctx.deployment.get("name") or ctx.deployment_name
     client = ctx.clients.deployments

@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 from pytest_acalab.context import LabContext
 from pytest_acalab.errors import ProbeSkipped
 from pytest_acalab.probes.apps import app_field
-from pytest_acalab.probes.base import Observation, probe, resource_name
+from pytest_acalab.probes.base import Observation, resource_name
 from pytest_acalab.probes.revisions import fetch_app
 
 __all__ = ["http_session", "ingress_host", "request_statuses"]
@@ -72,7 +72,6 @@ def request_statuses(url: str, count: int, *, verify: Any = True, timeout: float
     return out
 
 
-@probe("http_endpoint")
 def http_endpoint(ctx: LabContext, args: Mapping[str, Any], deadline: float) -> Observation:
     app_name = resource_name(ctx, args["app"])
     app = fetch_app(ctx, app_name, deadline)

@@ -27,7 +27,6 @@ from pytest_acalab.probes.base import (
     fetch,
     iso,
     parse_timestamp,
-    probe,
     resource_name,
 )
 from pytest_acalab.probes.revisions import fetch_app, fetch_revisions, latest_of_app
@@ -285,7 +284,6 @@ def _workspace_customer_id(ctx: LabContext) -> str | None:
     return None
 
 
-@probe("system_logs")
 def system_logs(ctx: LabContext, args: Mapping[str, Any], deadline: float) -> Observation:
     app_name = resource_name(ctx, args["app"])
     source = args.get("source") or "eventstream"

@@ -7,7 +7,7 @@ from typing import Any
 
 from pytest_acalab.context import LabContext
 from pytest_acalab.errors import LabError, ProbeError
-from pytest_acalab.probes.base import Observation, fetch, probe
+from pytest_acalab.probes.base import Observation, fetch
 
 __all__ = ["login_server"]
 
@@ -19,7 +19,6 @@ def login_server(ctx: LabContext, alias: str) -> str:
         raise ProbeError(f"registry '{alias}': {exc}") from exc
 
 
-@probe("image_tag")
 def image_tag(ctx: LabContext, args: Mapping[str, Any], deadline: float) -> Observation:
     # the Azure SDK stack loads when a lab runs, not at collection
     from azure.core.exceptions import ResourceNotFoundError

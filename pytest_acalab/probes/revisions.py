@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from pytest_acalab.context import LabContext
-from pytest_acalab.probes.base import Observation, fetch, parse_timestamp, probe, resource_name
+from pytest_acalab.probes.base import Observation, fetch, parse_timestamp, resource_name
 
 __all__ = [
     "REVISION_FIELDS",
@@ -112,7 +112,6 @@ def fetch_revisions(ctx: LabContext, app_name: str, deadline: float) -> list[dic
 
 # ---- probes --------------------------------------------------------------------------------------------
 
-@probe("revision_health")
 def revision_health(ctx: LabContext, args: Mapping[str, Any], deadline: float) -> Observation:
     app_name = resource_name(ctx, args["app"])
     revisions = fetch_revisions(ctx, app_name, deadline)
@@ -125,7 +124,6 @@ def revision_health(ctx: LabContext, args: Mapping[str, Any], deadline: float) -
                        {"revision": latest.get("name"), "revisions": len(revisions)})
 
 
-@probe("revision_state")
 def revision_state(ctx: LabContext, args: Mapping[str, Any], deadline: float) -> Observation:
     app_name = resource_name(ctx, args["app"])
     field = args["field"]
@@ -145,7 +143,6 @@ def revision_state(ctx: LabContext, args: Mapping[str, Any], deadline: float) ->
                        {"revision": chosen.get("name")})
 
 
-@probe("revisions")
 def revisions_probe(ctx: LabContext, args: Mapping[str, Any], deadline: float) -> Observation:
     app_name = resource_name(ctx, args["app"])
     revisions = sort_revisions(fetch_revisions(ctx, app_name, deadline))

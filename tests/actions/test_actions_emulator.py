@@ -8,7 +8,8 @@ from typing import Any
 
 import pytest
 
-from pytest_acalab.actions import ACTIONS, run_action
+from pytest_acalab.actions import run_action
+from pytest_acalab.builtins import ACTIONS
 from pytest_acalab.context import LabContext
 from pytest_acalab.errors import ActionError, ProbeSkipped
 from pytest_acalab.labfile.model import Action

@@ -50,3 +50,12 @@ def test_a_lab_naming_a_probe_the_vocabulary_lacks_does_not_load(tmp_path: Path)
     with pytest.raises(LabFileError, match=r"\.probe: expected one of revision_state, .*; got 'revision_health'"):
         load_lab(lab, vocabulary=narrow)
     assert load_lab(lab).id  # without a vocabulary names are checked for their form only
+
+
+def test_every_built_in_resolves_to_its_function() -> None:
+    """Built-ins are named by where they live (nothing imported at collection): each name must resolve."""
+    vocabulary = builtin_vocabulary()
+    for registry in (vocabulary.probes, vocabulary.actions):
+        for name in registry:
+            word = registry[name]
+            assert isinstance(word.target, str) and callable(word.run), name

@@ -15,7 +15,7 @@ FAST = ("--acalab-min-wait", "1s", "-p", "no:cacheprovider")
 
 CONFTEST = textwrap.dedent('''\
     import pytest
-    from pytest_acalab.extensions import Observation
+    from pytest_acalab.probes.base import Observation
 
     def registry_sku(ctx, args, deadline):
         sku = ctx.resource(args["registry"], refresh=True).body["sku"]["name"]
@@ -30,7 +30,7 @@ CONFTEST = textwrap.dedent('''\
 
 PLUGIN = textwrap.dedent('''\
     import pytest
-    from pytest_acalab.extensions import Outcome
+    from pytest_acalab.actions.base import Outcome
 
     def remember(ctx, args, deadline, action):
         return Outcome.succeeded(f"noted {args['text']}", text=args["text"])

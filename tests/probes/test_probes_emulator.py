@@ -14,10 +14,11 @@ import pytest
 
 from helpers.probekit import context, copy_acr_lab
 from pytest_acalab.backends.emulator import EmulatorBackend
+from pytest_acalab.builtins import PROBES
 from pytest_acalab.context import LabContext
 from pytest_acalab.context.deployments import deploy_template
 from pytest_acalab.errors import ProbeError
-from pytest_acalab.probes import PROBES, run_probe
+from pytest_acalab.probes import run_probe
 from pytest_acalab.probes.checks import evaluate
 
 
