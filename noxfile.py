@@ -1,4 +1,4 @@
-"""Developer sessions: tests, lint, bench (figures, never timed assertions), azcli."""
+"""Developer sessions: tests, lint, typecheck, bench (figures, never timed assertions), azcli."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 
 import nox
 
-nox.options.sessions = ["lint", "tests"]
+nox.options.sessions = ["lint", "typecheck", "tests"]
 nox.options.reuse_existing_virtualenvs = True
 
 
@@ -20,8 +20,16 @@ def tests(session: nox.Session) -> None:
 
 @nox.session
 def lint(session: nox.Session) -> None:
-    session.install("ruff")
+    """ruff with the rules of pyproject.toml (RUF100: no noqa that silences nothing)."""
+    session.install("ruff>=0.5")
     session.run("ruff", "check", ".")
+
+
+@nox.session
+def typecheck(session: nox.Session) -> None:
+    """mypy over the whole package, configured in pyproject.toml (the SDKs are installed for their types)."""
+    session.install("-e", ".[test]")
+    session.run("mypy")
 
 
 @nox.session

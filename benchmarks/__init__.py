@@ -228,7 +228,7 @@ def run_group(name: str, **sizes: Any) -> dict[str, Any]:
         module = importlib.import_module(module_name)
         out = module.bench(**args)
         error = None
-    except Exception as exc:  # reported in results.json; the run goes on
+    except Exception as exc:  # noqa: BLE001 - reported in results.json; the run goes on
         out, error = {"figures": [], "details": {}}, f"{type(exc).__name__}: {exc}"
     figures = out["figures"]
     return {"group": name, "sizes": args, "seconds": round(time.perf_counter() - t0, 2), "error": error,

@@ -12,8 +12,13 @@ import sys
 import threading
 from collections.abc import Sequence
 
+from pytest_acalab.errors import AcalabError
+from pytest_acalab.lifecycle.sweep import sweep_command
+from pytest_acalab.reports.labpage import render_lab_pages
+
 
 def _serve(args: argparse.Namespace) -> int:
+    # the emulator's dependencies (TLS, DuckDB) load only when it starts
     from pytest_acalab.emulator import Emulator
     from pytest_acalab.emulator.connect import azure_cli_script, how_to_connect, write_env_file
 
@@ -108,6 +113,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _env(args: argparse.Namespace) -> int:
     """Print the env file written by ``serve`` (``eval`` it), after checking its emulator answers."""
+    # the emulator's dependencies (TLS, DuckDB) load only when it starts
     from pytest_acalab.emulator.connect import SECRET_VARIABLE, check_emulator, read_exports
 
     with open(args.source, encoding="utf-8") as fh:
@@ -139,8 +145,6 @@ def _new(args: argparse.Namespace) -> int:
 
 
 def _docs(args: argparse.Namespace) -> int:
-    from pytest_acalab.reports.labpage import render_lab_pages
-
     return render_lab_pages(args.labs, check=args.check)
 
 
@@ -166,8 +170,6 @@ def _compare(args: argparse.Namespace) -> int:
 
 
 def _sweep(args: argparse.Namespace) -> int:
-    from pytest_acalab.lifecycle.sweep import sweep_command
-
     return sweep_command(args)
 
 
@@ -179,8 +181,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 130
     except Exception as exc:  # one clear line, never a traceback
-        from pytest_acalab.errors import AcalabError
-
         if isinstance(exc, AcalabError | OSError | ValueError):
             print(f"acalab: error: {exc}", file=sys.stderr)
             return 2

@@ -14,9 +14,15 @@ from typing import Any
 
 import pytest
 
+from pytest_acalab import hookspecs
 from pytest_acalab.collection.nodes import NOTES_KEY, SESSION_KEY, LabDir, LabFile, LabItem, is_lab_dir
-from pytest_acalab.errors import AcalabError
+from pytest_acalab.errors import AcalabError, LabFailure, ProbeSkipped
+from pytest_acalab.extensions import BUILTIN_PLUGINS
+from pytest_acalab.labfile import load_lab
 from pytest_acalab.lifecycle.bicep import describe as bicep_line
+from pytest_acalab.lifecycle.session import AcalabSession, Options
+from pytest_acalab.reports.experiment_log import LabResults
+from pytest_acalab.reports.scrub import excerpt, install_log_scrubber
 
 RESULTS_KEY = pytest.StashKey[dict[str, Any]]()
 _CONFIGS: list[pytest.Config] = []
@@ -29,6 +35,11 @@ PROPERTY_CAP = 600
 
 
 # ---------------------------------------------------------------------------------------------- options
+def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
+    """``pytest_acalab_register_probes`` / ``_actions``: how probes and actions join the lab vocabulary."""
+    pluginmanager.add_hookspecs(hookspecs)
+
+
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("acalab", "Azure Container Apps labs (pytest-acalab)")
     group.addoption("--acalab-backend", choices=("emulator", "azure"), default=None,
@@ -104,8 +115,9 @@ def _keep_cache_out_of_labs(config: pytest.Config) -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    from pytest_acalab.lifecycle.session import AcalabSession, Options
-
+    for name, plugin in BUILTIN_PLUGINS.items():  # the built-in probes and actions answer the hooks
+        if not config.pluginmanager.has_plugin(name):
+            config.pluginmanager.register(plugin, name)
     for marker in ("acalab: an item generated from a lab file",
                    "failing: a hypothesis row checked in the failing state",
                    "recovered: a hypothesis row checked after the recovery actions"):
@@ -138,7 +150,7 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
     """
     if getattr(config.option, "dist", "load") != "load":
         return None
-    from pytest_acalab.collection.scheduling import make_scheduler
+    from pytest_acalab.collection.scheduling import make_scheduler  # only with xdist's scheduler at work
 
     return make_scheduler(config, log)
 
@@ -164,7 +176,6 @@ def pytest_sessionstart(session: pytest.Session) -> None:
 
 def _scrub_logs(config: pytest.Config) -> None:
     """Secrets never reach live logs, the log file or the logs captured into reports, whoever logged them."""
-    from pytest_acalab.reports.scrub import install_log_scrubber
 
     logging_plugin = config.pluginmanager.get_plugin("logging-plugin")
     state = config.stash.get(SESSION_KEY, None)
@@ -266,6 +277,7 @@ def _clean_up_after_workers(config: pytest.Config, state: Any) -> None:
 def _junit_xml(config: pytest.Config) -> Any:
     """pytest's junit writer, if --junitxml is on. Its stash key is not public API: degrade, never crash."""
     try:
+        # private to pytest: guarded, degrade when it moves
         from _pytest.junitxml import xml_key
     except ImportError:
         return None
@@ -313,19 +325,17 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, Any, Any]:
     report = yield
-    from pytest_acalab.lifecycle.context import LabError
-    from pytest_acalab.reports.scrub import excerpt
 
     session = item.config.stash[SESSION_KEY]
     scrub = session.scrubber.text
     exc = call.excinfo.value if call.excinfo else None
-    clean_error = isinstance(exc, AcalabError | LabError) or type(exc).__name__ in ("ProbeError", "ActionError")
+    clean_error = isinstance(exc, AcalabError) and not isinstance(exc, LabFailure)  # failures: repr_failure
     if clean_error and report.failed:
         where = f"{item.path}:{item.line()}: " if isinstance(item, LabItem) else ""
         report.longrepr = scrub(f"{where}{type(exc).__name__}: {exc}")
     elif report.longrepr is not None and not isinstance(report.longrepr, tuple):
         report.longrepr = scrub(str(report.longrepr))
-    if type(exc).__name__ == "ProbeSkipped" and call.when == "setup":
+    if isinstance(exc, ProbeSkipped) and call.when == "setup":
         report.outcome = "skipped"
         report.longrepr = (str(item.path), item.line() if isinstance(item, LabItem) else 0, f"Skipped: {exc}")
     lab_dir = item.getparent(LabDir)
@@ -430,8 +440,6 @@ class ResultCollector:
         data = getattr(report, "acalab", None)
         if not data:
             return
-        from pytest_acalab.labfile import load_lab
-        from pytest_acalab.reports.experiment_log import LabResults
 
         xml = _junit_xml(self.config)
         if xml is not None and data.get("lab"):
@@ -497,7 +505,8 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
     results = config.stash.get(RESULTS_KEY, {})
-    notes = dict(config.stash.get(NOTES_KEY, {}))
+    stashed: dict[str, str] = config.stash.get(NOTES_KEY, {})
+    notes = dict(stashed)
     if not results and not notes:
         return
     state = config.stash[SESSION_KEY]
@@ -560,15 +569,15 @@ def lab_resources(lab_context: Any) -> dict[str, Any]:
 @pytest.fixture
 def lab_probe(lab_context: Any) -> Callable[..., Any]:
     """``lab_probe("revision_health", app="app")`` → Observation(value, source, excerpt)."""
-    from pytest_acalab.probes import run_probe
+    from pytest_acalab.probes import run_probe  # the lab runner loads when a lab runs, not at `pytest --version`
 
     return lambda name, **args: run_probe(lab_context, name, args)
 
 
 @pytest.fixture
 def lab_action(lab_context: Any) -> Callable[..., Any]:
-    """``lab_action("update_app", app="app", image=...)`` → ActionResult."""
-    from pytest_acalab.actions import run_named_action
+    """``lab_action("update_app", app="app", image=...)`` → ActionResult (``ctx.action_results`` keeps it)."""
+    from pytest_acalab.actions import run_named_action  # the lab runner loads when a lab runs, not at startup
 
     return lambda name, **args: run_named_action(lab_context, name, args)
 

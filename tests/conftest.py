@@ -29,12 +29,12 @@ def loopback_only() -> Iterator[None]:
     """
     real_getaddrinfo, real_connect = socket.getaddrinfo, socket.socket.connect
 
-    def getaddrinfo(host, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202
+    def getaddrinfo(host, *args, **kwargs):
         if not _loopback(host.decode() if isinstance(host, bytes) else host):
             raise OSError(f"test network guard: refusing to resolve {host!r} (loopback only)")
         return real_getaddrinfo(host, *args, **kwargs)
 
-    def connect(self, address):  # noqa: ANN001, ANN202
+    def connect(self, address):
         if self.family in (socket.AF_INET, socket.AF_INET6) and not _loopback(address[0]):
             raise OSError(f"test network guard: refusing to connect to {address!r} (loopback only)")
         return real_connect(self, address)
@@ -52,7 +52,7 @@ def emu() -> Iterator[Emulator]:
 
 
 @pytest.fixture(scope="session")
-def resource_client(emu: Emulator):  # noqa: ANN201
+def resource_client(emu: Emulator):
     from azure.mgmt.resource.resources import ResourceManagementClient
 
     return ResourceManagementClient(emu.credential(), emu.subscription_id, polling_interval=0,
@@ -60,14 +60,14 @@ def resource_client(emu: Emulator):  # noqa: ANN201
 
 
 @pytest.fixture(scope="session")
-def deployment_client(emu: Emulator):  # noqa: ANN201
+def deployment_client(emu: Emulator):
     from azure.mgmt.resource.deployments import DeploymentsMgmtClient
 
     return DeploymentsMgmtClient(emu.credential(), emu.subscription_id, polling_interval=0, **emu.client_kwargs())
 
 
 @pytest.fixture
-def group(resource_client) -> Iterator[str]:  # noqa: ANN001
+def group(resource_client) -> Iterator[str]:
     name = f"rg-test-{uuid.uuid4().hex[:8]}"
     resource_client.resource_groups.create_or_update(name, {"location": "koreacentral"})
     yield name

@@ -1,45 +1,34 @@
 """Actions: the trigger and recovery steps of a lab (deploy, build, import, update, traffic, restart, wait).
 
-``run_action(ctx, action)`` resolves ``${...}`` in the arguments, runs the action within its deadline,
-records it in the journal and stores ``ctx.action_results[action.id]``. An action whose effect Azure
-refused is recorded as ``Failed`` (evidence); one that could not run at all raises ``ActionError``.
+``run_action(ctx, action)`` resolves ``${...}`` in the arguments, runs the action of the lab's vocabulary
+within its deadline, records it in the journal and stores ``ctx.action_results[action.id]``. An action
+whose effect Azure refused is recorded as ``Failed`` (evidence); one that could not run at all raises
+``ActionError``. The built-ins join the vocabulary through the ``pytest_acalab_register_actions`` hook
+(``pytest_acalab.builtins``), as a conftest.py or a plugin adds its own.
 """
 
 from __future__ import annotations
 
-import importlib
 import time
-from typing import TYPE_CHECKING, Any
+from collections.abc import Mapping
+from typing import Any
 
-from pytest_acalab.actions.base import ActionError
+from pytest_acalab.actions.base import Outcome
+from pytest_acalab.context import ActionResult, LabContext
+from pytest_acalab.errors import ActionError
+from pytest_acalab.labfile.model import Action, FrozenMap
 
-if TYPE_CHECKING:
-    from pytest_acalab.actions.base import ActionFn
-    from pytest_acalab.labfile.model import Action
-    from pytest_acalab.lifecycle.context import ActionResult, LabContext
+__all__ = ["run_action", "run_named_action"]
 
-__all__ = ["ACTIONS", "MODULES", "ActionError", "load_actions", "run_action"]
-
-MODULES = ("deploy", "acr", "apps", "wait")
 UNRESOLVED = ("check",)
 """Arguments kept as parsed objects (``wait_for``'s check resolves its own references when it runs)."""
 
 
-def load_actions() -> dict[str, ActionFn]:
-    for name in MODULES:
-        importlib.import_module(f"pytest_acalab.actions.{name}")
-    from pytest_acalab.actions.base import ACTIONS
-
-    return ACTIONS
-
-
 def run_action(ctx: LabContext, action: Action) -> ActionResult:
-    from pytest_acalab.lifecycle.context import ActionResult
-
-    actions = load_actions()
+    actions = ctx.vocabulary.actions
     if action.name not in actions:
         raise ActionError(f"action '{action.id}' (line {action.line}): unknown action '{action.name}' "
-                          f"(known: {', '.join(sorted(actions))})")
+                          f"(known: {', '.join(actions.names())})")
     deadline = ctx.backend.scale_wait(action.timeout) if action.timeout else ctx.backend.deadlines.action
     try:
         args = {k: (v if k in UNRESOLVED else ctx.resolve(v)) for k, v in action.args.items()}
@@ -48,7 +37,7 @@ def run_action(ctx: LabContext, action: Action) -> ActionResult:
     started = time.monotonic()
     ctx.journal.record("action", action.id, event="start", action=action.name, args=_shown(args))
     try:
-        outcome = actions[action.name](ctx, args, deadline, action)
+        outcome: Outcome = actions[action.name].run(ctx, args, deadline, action)
     except ActionError as exc:
         elapsed = round(time.monotonic() - started, 3)
         ctx.journal.record("action", action.id, event="error", action=action.name, error=str(exc), duration=elapsed)
@@ -63,12 +52,18 @@ def run_action(ctx: LabContext, action: Action) -> ActionResult:
     return result
 
 
+def run_named_action(ctx: LabContext, name: str, args: Mapping[str, Any], *, action_id: str | None = None,
+                     timeout: float | None = None) -> ActionResult:
+    """Run the action ``name`` with ``args`` from Python (the ``lab_action`` fixture), as if a lab file had
+    listed it under ``action_id`` (default: ``<name>-<n>``, unique within the lab run)."""
+    if action_id is None:
+        taken = sum(1 for key in ctx.action_results if key.startswith(f"{name}-"))
+        action_id = f"{name}-{taken + 1}"
+    action = Action(id=action_id, name=name, args=FrozenMap(args), description=None, timeout=timeout, line=0)
+    return run_action(ctx, action)
+
+
 def _shown(args: dict[str, Any]) -> dict[str, Any]:
     """Arguments as the journal shows them: a parsed check by what it looks at, not its Python repr."""
     return {k: (v.describe() if k in UNRESOLVED and hasattr(v, "describe") else v) for k, v in args.items()}
 
-
-def __getattr__(attr: str) -> Any:
-    if attr == "ACTIONS":
-        return load_actions()
-    raise AttributeError(f"module 'pytest_acalab.actions' has no attribute '{attr}'")

@@ -1,6 +1,7 @@
 """Registry actions: ``acr_build`` (as ``az acr build`` does it), ``acr_import``, ``delete_tag``.
 
-``az acr build`` (cli-and-emulators.md B4, FIELD-NOTES 4): tar.gz the context honouring .dockerignore
+``az acr build`` (azure-cli: src/azure-cli/azure/cli/command_modules/acr/build.py): tar.gz the context honouring
+.dockerignore
 -> ``listBuildSourceUploadUrl`` -> blob PUT (``x-ms-blob-type: BlockBlob``) -> ``scheduleRun`` with a
 DockerBuildRequest -> poll the run to a terminal status -> read the run log through ``listLogSasUrl``.
 """
@@ -13,14 +14,13 @@ import tarfile
 import time
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from pytest_acalab.actions.base import ActionError, Outcome, action, resource, sdk
-from pytest_acalab.probes.retry import poll as poll_until
-
-if TYPE_CHECKING:
-    from pytest_acalab.labfile.model import Action
-    from pytest_acalab.lifecycle.context import LabContext
+from pytest_acalab.actions.base import Outcome, resource, sdk
+from pytest_acalab.context import LabContext
+from pytest_acalab.errors import ActionError
+from pytest_acalab.labfile.model import Action
+from pytest_acalab.polling import poll as poll_until
 
 __all__ = ["TERMINAL", "DockerIgnore", "pack_context", "split_source"]
 
@@ -114,8 +114,8 @@ def split_source(source: str) -> tuple[str, str]:
 
 # ---- actions -------------------------------------------------------------------------------------------
 
-@action("acr_build")
 def acr_build(ctx: LabContext, args: Mapping[str, Any], deadline: float, act: Action) -> Outcome:
+    # the Azure SDK stack loads when a lab runs, not at collection
     import requests
     from azure.mgmt.containerregistrytasks.models import DockerBuildRequest, PlatformProperties
 
@@ -172,6 +172,7 @@ def acr_build(ctx: LabContext, args: Mapping[str, Any], deadline: float, act: Ac
 
 
 def _run_log(ctx: LabContext, rg: str, registry: str, run_id: str, deadline: float) -> str:
+    # the Azure SDK stack loads when a lab runs, not at collection
     import requests
 
     try:
@@ -187,8 +188,8 @@ def _run_log(ctx: LabContext, rg: str, registry: str, run_id: str, deadline: flo
         return f"(run log unavailable: {exc})"
 
 
-@action("acr_import")
 def acr_import(ctx: LabContext, args: Mapping[str, Any], deadline: float, act: Action) -> Outcome:
+    # the Azure SDK stack loads when a lab runs, not at collection
     from azure.core.exceptions import HttpResponseError
     from azure.mgmt.containerregistry.models import ImportImageParameters, ImportSource
 
@@ -210,9 +211,9 @@ def acr_import(ctx: LabContext, args: Mapping[str, Any], deadline: float, act: A
     return Outcome.succeeded(f"imported {args['source']} as {registry.field('loginServer')}/{args['image']}")
 
 
-@action("delete_tag")
 def delete_tag(ctx: LabContext, args: Mapping[str, Any], deadline: float, act: Action) -> Outcome:
     """Delete a tag; like the SDK (a 404 is not an error), deleting an absent tag succeeds, and says so."""
+    # the Azure SDK stack loads when a lab runs, not at collection
     from azure.core.exceptions import ResourceNotFoundError
 
     registry = resource(ctx, args["registry"])

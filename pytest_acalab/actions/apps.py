@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from pytest_acalab.actions.base import ActionError, Outcome, action, resource, sdk
-
-if TYPE_CHECKING:
-    from pytest_acalab.labfile.model import Action
-    from pytest_acalab.lifecycle.context import LabContext
+from pytest_acalab.actions.base import Outcome, resource, sdk
+from pytest_acalab.context import LabContext
+from pytest_acalab.errors import ActionError
+from pytest_acalab.labfile.model import Action
+from pytest_acalab.probes.revisions import latest_of_app
 
 __all__ = ["traffic_rules", "update_envelope"]
 
@@ -59,7 +59,7 @@ def traffic_rules(weights: Any) -> list[dict[str, Any]]:
         return [{"latestRevision": True, "weight": 100}]
     if not isinstance(weights, Mapping):
         raise ActionError(f"weights: expected 'latest' or a mapping of revision to percent; got {weights!r}")
-    rules = []
+    rules: list[dict[str, Any]] = []
     for revision, weight in weights.items():
         if revision == "latest":
             rules.append({"latestRevision": True, "weight": int(weight)})
@@ -90,6 +90,7 @@ def _get_app(ctx: LabContext, name: str, deadline: float) -> dict[str, Any]:
 
 
 def _patch(ctx: LabContext, name: str, body: dict[str, Any], deadline: float, what: str) -> Outcome:
+    # the Azure SDK stack loads when a lab runs, not at collection
     from azure.core.exceptions import HttpResponseError
 
     try:
@@ -124,7 +125,6 @@ def _arm_message(exc: Any) -> str:
     return str(exc).splitlines()[0]
 
 
-@action("update_app")
 def update_app(ctx: LabContext, args: Mapping[str, Any], deadline: float, act: Action) -> Outcome:
     name = resource(ctx, args["app"]).name
     app = _get_app(ctx, name, deadline)
@@ -134,7 +134,6 @@ def update_app(ctx: LabContext, args: Mapping[str, Any], deadline: float, act: A
     return _patch(ctx, name, body, deadline, f"update of app '{name}' ({changed})")
 
 
-@action("set_traffic")
 def set_traffic(ctx: LabContext, args: Mapping[str, Any], deadline: float, act: Action) -> Outcome:
     name = resource(ctx, args["app"]).name
     app = _get_app(ctx, name, deadline)
@@ -146,11 +145,10 @@ def set_traffic(ctx: LabContext, args: Mapping[str, Any], deadline: float, act: 
     return _patch(ctx, name, body, deadline, f"traffic of app '{name}'")
 
 
-@action("restart_revision")
 def restart_revision(ctx: LabContext, args: Mapping[str, Any], deadline: float, act: Action) -> Outcome:
+    # the Azure SDK stack loads when a lab runs, not at collection
     from azure.core.exceptions import HttpResponseError
 
-    from pytest_acalab.probes.revisions import latest_of_app
 
     name = resource(ctx, args["app"]).name
     revisions_api = ctx.clients.apps.container_apps_revisions

@@ -3,20 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from pytest_acalab.actions.base import ActionError, Outcome, action
+from pytest_acalab.actions.base import Outcome
+from pytest_acalab.context import LabContext
+from pytest_acalab.context.deployments import deploy_template
+from pytest_acalab.errors import ActionError, LabError
+from pytest_acalab.labfile.model import Action
 
-if TYPE_CHECKING:
-    from pytest_acalab.labfile.model import Action
-    from pytest_acalab.lifecycle.context import LabContext
 
-
-@action("deploy")
 def deploy(ctx: LabContext, args: Mapping[str, Any], deadline: float, act: Action) -> Outcome:
     """Deploy under ``<lab deployment>-<action id>``; the lab's own deployment record stays as it was."""
-    from pytest_acalab.lifecycle.context import LabError
-    from pytest_acalab.lifecycle.deploy import deploy_template
 
     name = f"{ctx.deployment_name}-{act.id}"[:64]
     lab_deployment, lab_outputs = dict(ctx.deployment), dict(ctx.outputs)

@@ -3,20 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from pytest_acalab.actions.base import ActionError, Outcome, action
+from pytest_acalab.actions.base import Outcome
+from pytest_acalab.context import LabContext
+from pytest_acalab.errors import ActionError, ProbeError, ProbeSkipped
+from pytest_acalab.labfile.model import Action
+from pytest_acalab.probes.checks import evaluate
 
-if TYPE_CHECKING:
-    from pytest_acalab.labfile.model import Action
-    from pytest_acalab.lifecycle.context import LabContext
 
-
-@action("wait_for")
 def wait_for(ctx: LabContext, args: Mapping[str, Any], deadline: float, act: Action) -> Outcome:
-    from pytest_acalab.probes.base import ProbeError, ProbeSkipped
-    from pytest_acalab.probes.checks import evaluate
-
     try:
         outcome = evaluate(ctx, args["check"], default_within=deadline, where=f"action '{act.id}'")
     except ProbeError as exc:

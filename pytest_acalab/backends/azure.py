@@ -53,8 +53,7 @@ def check_configuration(subscription_id: str | None) -> tuple[str, list[str]]:
     return subscription_id, sources
 
 
-AZURE_DEADLINES = Deadlines(probe=600.0, action=1800.0, deployment=1800.0, teardown=60.0, poll_interval=10.0,
-                            transient=300.0)
+AZURE_DEADLINES = Deadlines.azure()
 """Azure's pace: ten-second polls, deadlines of minutes (environment creation alone takes about 2.5)."""
 
 
@@ -91,6 +90,7 @@ class AzureBackend(Backend):
 
     def credential(self) -> Any:
         if self._cred is None:
+            # the Azure SDK stack loads when a lab runs, not at collection
             from azure.identity import DefaultAzureCredential
 
             self._cred = DefaultAzureCredential(
@@ -100,7 +100,7 @@ class AzureBackend(Backend):
             )
         return self._cred
 
-    def arm_kwargs(self) -> dict[str, Any]:
+    def client_options(self) -> dict[str, Any]:
         kwargs: dict[str, Any] = {"credential_scopes": [ARM_SCOPE]}
         if self.poll_interval is not None:  # the SDK pollers' pace when Azure sends no Retry-After
             kwargs["polling_interval"] = self.poll_interval
@@ -115,6 +115,9 @@ class AzureBackend(Backend):
     @property
     def tls_verify(self) -> bool:
         return True
+
+    def kept_group_location(self) -> str:
+        return f"subscription {self.subscription_id}"
 
     def describe(self) -> dict[str, str]:
         out = {"backend": "azure", "credential_sources": ",".join(self.sources)}

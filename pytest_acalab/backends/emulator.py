@@ -8,10 +8,13 @@ Attach to a running one (``acalab emulator serve --env-file F`` then ``eval "$(a
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pytest_acalab.backends.base import ARM_SCOPE, Backend, Deadlines
 from pytest_acalab.errors import ConfigurationError
+
+if TYPE_CHECKING:
+    from pytest_acalab.emulator import Emulator
 
 ATTACH_VARS = ("ACALAB_EMULATOR_URL", "ACALAB_EMULATOR_CA_BUNDLE", "AZURE_TENANT_ID", "AZURE_CLIENT_ID",
                "AZURE_CLIENT_SECRET", "AZURE_SUBSCRIPTION_ID")
@@ -28,13 +31,17 @@ def check_configuration() -> None:
 
 
 class EmulatorBackend(Backend):
+    """The emulator as a backend. Its clock (profile and speed) is the emulator's own: the one started here
+    with ``profile``/``speed``, or the one an attached emulator reports (``GET /acalab/clock``)."""
+
     name = "emulator"
     awaits_group_deletion = True
 
     def __init__(self, profile: str = "fast", speed: float = 1.0, location: str | None = None,
                  min_wait: float | None = None) -> None:
         self.location_override = location
-        self._emulator = None
+        self._emulator: Emulator | None = None
+        self._cred: Any = None
         check_configuration()
         if os.environ.get("ACALAB_EMULATOR_URL"):
             self.url = os.environ["ACALAB_EMULATOR_URL"].rstrip("/")
@@ -43,8 +50,11 @@ class EmulatorBackend(Backend):
             self.client_id = os.environ["AZURE_CLIENT_ID"]
             self._secret = os.environ["AZURE_CLIENT_SECRET"]
             self.subscription_id = os.environ["AZURE_SUBSCRIPTION_ID"]
-            self.profile = "attached"
+            clock = self._attached_clock()
+            self.profile = f"attached ({clock['profile']})"
+            self.clock_divisor = float(clock["divisor"])
         else:
+            # the emulator's dependencies (TLS, DuckDB) load only when it starts
             from pytest_acalab.emulator import Emulator
 
             self._emulator = Emulator(profile=profile, speed=speed).start()
@@ -55,23 +65,23 @@ class EmulatorBackend(Backend):
             self._secret = self._emulator.client_secret
             self.subscription_id = self._emulator.subscription_id
             self.profile = profile
-        divisor = 10_000.0 if profile == "fast" else max(speed, 1.0)
-        self.divisor = divisor
-        # Waits scale with the emulator's clock: ten minutes of Azure time, at least a few real seconds.
-        floor = 10.0 if min_wait is None else min_wait
-        self.deadlines = Deadlines(
-            probe=max(600 / divisor, floor), action=max(1800 / divisor, 3 * floor),
-            deployment=max(1800 / divisor, 60.0), teardown=60.0,
-            poll_interval=min(max(5 / divisor, 0.005), 0.5), transient=max(300 / divisor, floor / 2),
-        )
-        self._cred = None
+            self.clock_divisor = self._emulator.clock.divisor
+        self.deadlines = Deadlines.for_clock(self.clock_divisor, min_wait)
         self._proxy: str | None = None
         """The attached emulator's proxy once asked ("" when it has none)."""
 
-    def scale_wait(self, azure_seconds: float) -> float:
-        """Lab waits are Azure time: the emulator's clock runs them ``divisor`` times faster, yet a
-        wait keeps a floor of real seconds so a slow machine does not turn a pass into a timeout."""
-        return max(azure_seconds / self.divisor, min(azure_seconds, self.deadlines.probe))
+    def _attached_clock(self) -> dict[str, Any]:
+        """The attached emulator's clock (``{"profile", "speed", "divisor"}``): waits follow it, not our options."""
+        # the Azure SDK stack loads when a lab runs, not at collection
+        import requests
+
+        try:
+            resp = requests.get(f"{self.url}/acalab/clock", verify=self.ca_bundle, timeout=30)
+            resp.raise_for_status()
+            return dict(resp.json())
+        except (OSError, ValueError) as exc:  # requests' errors are OSErrors
+            raise ConfigurationError(f"ACALAB_EMULATOR_URL {self.url}: cannot read the emulator's clock "
+                                     f"({type(exc).__name__}: {exc}); is 'acalab emulator serve' running?") from None
 
     def reaches(self, host: str) -> bool:
         """Whether the emulator serves ``host`` (an app's ingress fqdn; loopback names always). Asked of the
@@ -104,12 +114,9 @@ class EmulatorBackend(Backend):
         proxy = self._emulator.proxy_url if self._emulator is not None else self._attached_proxy()
         return {"verify": self.ca_bundle, "proxies": {"https": proxy} if proxy else None}
 
-    @property
-    def emulator(self):  # noqa: ANN201 - Emulator | None (in-process only)
-        return self._emulator
-
     def credential(self) -> Any:
         if self._cred is None:
+            # the Azure SDK stack loads when a lab runs, not at collection
             from azure.identity import ClientSecretCredential
 
             self._cred = ClientSecretCredential(
@@ -117,8 +124,20 @@ class EmulatorBackend(Backend):
                 disable_instance_discovery=True, connection_verify=self.ca_bundle)
         return self._cred
 
-    def arm_kwargs(self) -> dict[str, Any]:
-        return {"base_url": self.url, "credential_scopes": [ARM_SCOPE], "connection_verify": self.ca_bundle}
+    def client_options(self) -> dict[str, Any]:
+        # azure-core backs off 0.8 s x 2^n between retries without Retry-After (connection resets): Azure
+        # time, which the emulator's clock runs faster; its LROs answer Retry-After, so no default poll pause
+        return {"base_url": self.url, "credential_scopes": [ARM_SCOPE], "connection_verify": self.ca_bundle,
+                "polling_interval": 0, "retry_backoff_factor": max(0.8 / self.clock_divisor, 0.01)}
+
+    def data_plane_options(self) -> dict[str, Any]:
+        return {"connection_verify": self.ca_bundle}
+
+    def kept_group_location(self) -> str:
+        if self._emulator is not None:
+            return (f"emulator {self.url} (gone when this process exits; attach a standalone "
+                    "'acalab emulator serve' to keep it)")
+        return f"the standalone emulator at {self.url}"
 
     def logs_endpoint(self) -> str:
         return self.url
@@ -126,6 +145,7 @@ class EmulatorBackend(Backend):
     def registry_endpoint(self, login_server: str) -> str:
         if self._emulator is not None:
             return self._emulator.registry_endpoint(login_server)
+        # the Azure SDK stack loads when a lab runs, not at collection
         import requests
 
         token = self.credential().get_token(ARM_SCOPE).token
@@ -167,10 +187,6 @@ class EmulatorBackend(Backend):
         if self._emulator is not None:
             out |= self._emulator.platform.secrets
         return out
-
-    def live_secrets(self) -> set[str]:
-        """Secrets the emulator minted since start (registry passwords, keys, tokens)."""
-        return self.secrets()
 
     def describe(self) -> dict[str, str]:
         return {"backend": "emulator", "emulator_profile": self.profile, "endpoint": self.url}

@@ -9,42 +9,51 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from pytest_acalab.labfile import LAB_FILE, LabFileError, load_lab
-from pytest_acalab.labfile.model import Lab, Row
-from pytest_acalab.lifecycle.lab_run import LabRun
+from pytest_acalab.errors import LabFailure, LabFileError
+from pytest_acalab.extensions import vocabulary_from
+from pytest_acalab.labfile import LAB_FILE, load_lab
+from pytest_acalab.labfile.model import PHASES, Lab, Phase, Row
+from pytest_acalab.labfile.vocabulary import Vocabulary
 from pytest_acalab.lifecycle.session import AcalabSession
+
+if TYPE_CHECKING:
+    from _pytest._code.code import TerminalRepr
+
+    from pytest_acalab.lifecycle.lab_run import LabRun
 
 SESSION_KEY = pytest.StashKey[AcalabSession]()
 NOTES_KEY = pytest.StashKey[dict[str, str]]()
 """Teardown notes of labs torn down in this process, for when no report carries them (Ctrl-C)."""
 
 
-class LabFailure(Exception):
-    """A check ran and saw the wrong state (a deviation): a test failure."""
-
-    def __init__(self, message: str, outcome: Any = None) -> None:
-        super().__init__(message)
-        self.outcome = outcome
-
-
-class LabDir(pytest.Dir):
+class LabDir(pytest.Dir):  # type: ignore[misc]  # Dir is @final for typing; a lab folder is a Dir plus its run
     """A folder holding lab.yaml: owns the lab run shared by everything inside it."""
 
     run: LabRun | None = None
+    _lab: Lab | None = None
+    _vocabulary: Vocabulary | None = None
+
+    def vocabulary(self) -> Vocabulary:
+        """Probes and actions this lab may use: built-ins, plugins, and the conftest.py files of its folder."""
+        if self._vocabulary is None:
+            self._vocabulary = vocabulary_from(self.ihook)
+        return self._vocabulary
 
     def lab(self) -> Lab:
-        cached = getattr(self, "_lab", None)
-        if cached is None:
-            cached = self._lab = load_lab(self.path / LAB_FILE)
-        return cached
+        if self._lab is None:
+            self._lab = load_lab(self.path / LAB_FILE, vocabulary=self.vocabulary())
+        return self._lab
 
     def get_run(self) -> LabRun:
         if self.run is None:
-            self.run = LabRun(self.lab(), self.config.stash[SESSION_KEY])
+            # the lab runner (probes, actions, polling) loads when a lab runs, not at `pytest --version`
+            from pytest_acalab.lifecycle.lab_run import LabRun
+
+            self.run = LabRun(self.lab(), self.config.stash[SESSION_KEY], self.vocabulary())
         return self.run
 
     def teardown(self) -> None:
@@ -56,8 +65,9 @@ class LabDir(pytest.Dir):
 
 class LabFile(pytest.File):
     def collect(self) -> Iterator[pytest.Item]:
+        lab_dir = self.parent if isinstance(self.parent, LabDir) else None
         try:
-            lab = load_lab(self.path)
+            lab = lab_dir.lab() if lab_dir is not None else load_lab(self.path)
         except LabFileError as exc:
             raise self.CollectError(str(exc)) from None
         for name in lab.markers:  # a lab's own markers are declared by the lab: register them
@@ -65,7 +75,7 @@ class LabFile(pytest.File):
                 self.config.addinivalue_line("markers", f"{name}: declared by lab '{lab.id}'")
         markers = [pytest.mark.acalab, *(getattr(pytest.mark, m) for m in lab.markers)]
         yield DeploymentItem.from_parent(self, name="deployment", lab=lab, markers=markers)
-        for phase in ("failing", "recovered"):
+        for phase in PHASES:
             for row in lab.rows:
                 yield RowItem.from_parent(self, name=row.item_id(phase), lab=lab, row=row, phase=phase,
                                           markers=[*markers, getattr(pytest.mark, phase)])
@@ -73,7 +83,7 @@ class LabFile(pytest.File):
 
 class LabItem(pytest.Item):
     lab: Lab
-    phase: str = "failing"
+    phase: Phase = "failing"
     row: Row | None = None
 
     def __init__(self, *, lab: Lab, markers: list[Any], **kwargs: Any) -> None:
@@ -98,7 +108,7 @@ class LabItem(pytest.Item):
     def reportinfo(self) -> tuple[Path, int, str]:
         return self.path, self.line() - 1, f"{self.lab.id}: {self.name}"
 
-    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str | TerminalRepr:
         if isinstance(excinfo.value, LabFailure):
             return f"{self.path}:{self.line()}: {excinfo.value}"
         return super().repr_failure(excinfo, style=style)
@@ -122,7 +132,7 @@ class DeploymentItem(LabItem):
 
 
 class RowItem(LabItem):
-    def __init__(self, *, row: Row, phase: str, **kwargs: Any) -> None:
+    def __init__(self, *, row: Row, phase: Phase, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.row = row
         self.phase = phase

@@ -35,6 +35,7 @@ def _lab_folder(rootpath: Path, relpath: str) -> str | None:
 
 
 def make_scheduler(config: Any, log: Any) -> Any:
+    # only with pytest-xdist running
     from xdist.scheduler import LoadScopeScheduling
 
     rootpath = Path(config.rootpath)

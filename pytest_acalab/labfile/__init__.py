@@ -1,7 +1,8 @@
 """The lab file format: schema, loader with line numbers, typed model."""
 
+from pytest_acalab.errors import LabFileError
 from pytest_acalab.labfile.durations import parse_duration
-from pytest_acalab.labfile.loader import LAB_FILE, SCHEMA_PATH, LabFileError, load_lab, schema
+from pytest_acalab.labfile.loader import LAB_FILE, SCHEMA_PATH, load_lab, schema
 from pytest_acalab.labfile.model import (
     Action,
     ActionCheck,

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from pytest_acalab.probes.tolerances import Tolerance, render
+from pytest_acalab.labfile.tolerances import Tolerance, render
 
 __all__ = [
     "PHASES",
@@ -31,10 +31,9 @@ __all__ = [
     "Trigger",
 ]
 
-PHASES = ("failing", "recovered")
 
 
-class FrozenMap(dict):  # type: ignore[type-arg]
+class FrozenMap(dict[str, Any]):
     """A read-only dict: still JSON-serialisable and picklable (pytest-xdist), but not changeable."""
 
     def _readonly(self, *args: Any, **kwargs: Any) -> None:
@@ -50,6 +49,7 @@ class FrozenMap(dict):  # type: ignore[type-arg]
 
 
 Phase = Literal["failing", "recovered"]
+PHASES: tuple[Phase, ...] = ("failing", "recovered")
 
 
 @dataclass(frozen=True)

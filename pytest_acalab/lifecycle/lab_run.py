@@ -7,12 +7,19 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
-from pytest_acalab.errors import ConfigurationError
-from pytest_acalab.labfile.model import Lab, Row
-from pytest_acalab.lifecycle.bicep import BicepResult
-from pytest_acalab.lifecycle.context import ActionResult, LabContext, LabError, retried
+from pytest_acalab.actions import run_action
+from pytest_acalab.backends.clients import Clients
+from pytest_acalab.context import ActionResult, LabContext, retried
+from pytest_acalab.context.deployments import deploy_template
+from pytest_acalab.errors import ConfigurationError, LabError, RetryExhausted
+from pytest_acalab.extensions import builtin_vocabulary
+from pytest_acalab.labfile.model import Lab, Phase, Row
+from pytest_acalab.labfile.vocabulary import Vocabulary
+from pytest_acalab.lifecycle.bicep import BicepResult, resolve_template
 from pytest_acalab.lifecycle.naming import group_name, group_tags
 from pytest_acalab.lifecycle.session import AcalabSession
+from pytest_acalab.polling import describe_error, is_transient, poll
+from pytest_acalab.probes.checks import evaluate
 from pytest_acalab.reports.journal import Journal
 
 log = logging.getLogger("pytest_acalab")
@@ -21,8 +28,9 @@ log = logging.getLogger("pytest_acalab")
 class LabRun:
     """Provisioned on first use, torn down once, whatever happened in between."""
 
-    def __init__(self, lab: Lab, session: AcalabSession) -> None:
+    def __init__(self, lab: Lab, session: AcalabSession, vocabulary: Vocabulary | None = None) -> None:
         self.lab = lab
+        self.vocabulary = vocabulary or builtin_vocabulary()
         self.session = session
         self.journal = Journal(lab.id, session.scrubber)
         self.ctx: LabContext | None = None
@@ -54,9 +62,7 @@ class LabRun:
         except (LabError, ConfigurationError) as exc:
             self.error = exc
             raise
-        except Exception as exc:  # an SDK error while provisioning: the lab cannot run
-            from pytest_acalab.probes.retry import RetryExhausted
-
+        except Exception as exc:  # noqa: BLE001 - an SDK error while provisioning: the lab cannot run
             if isinstance(exc, RetryExhausted):
                 message = f"lab '{self.lab.id}' could not be provisioned: {transient_failure(exc)}"
             else:
@@ -66,10 +72,6 @@ class LabRun:
             raise self.error from None
 
     def _provision(self) -> LabContext:
-        from pytest_acalab.backends.clients import Clients
-        from pytest_acalab.lifecycle.bicep import resolve_template
-        from pytest_acalab.lifecycle.deploy import deploy_template
-
         opts = self.session.options
         backend = self.session.backend()
         clients = Clients(backend)
@@ -79,7 +81,8 @@ class LabRun:
         ctx = LabContext(
             lab=self.lab, backend=backend, clients=clients, resource_group=group,
             deployment_name=f"acalab-{self.lab.id}"[:64], location=location, run_id=self.session.run_id,
-            journal=self.journal, scrubber=self.session.scrubber, parameters=dict(self.lab.infra.parameters),
+            journal=self.journal, scrubber=self.session.scrubber, vocabulary=self.vocabulary,
+            parameters=dict(self.lab.infra.parameters),
         )
         deadline = min(backend.deadlines.action, backend.deadlines.transient)
         if reuse:
@@ -145,8 +148,6 @@ class LabRun:
             self.session.progress(message)
 
     def _act(self, action: Any) -> ActionResult:
-        from pytest_acalab.actions import run_action
-
         assert self.ctx is not None
         result = run_action(self.ctx, action)
         self.session.refresh_secrets()
@@ -165,7 +166,7 @@ class LabRun:
             for action in self.lab.recovery:
                 self._act(action)
             ctx.refresh_resources()
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - whatever failed, recovery could not run: one LabError
             self.error = exc if isinstance(exc, LabError) else LabError(
                 f"recovery of lab '{self.lab.id}' could not run: {self.session.scrubber.text(str(exc))}")
             raise self.error from None
@@ -179,9 +180,7 @@ class LabRun:
         ctx.phase = phase
         return ctx
 
-    def check(self, row: Row, phase: str) -> Any:
-        from pytest_acalab.probes.checks import evaluate
-
+    def check(self, row: Row, phase: Phase) -> Any:
         ctx = self.ensure(phase)
         check, item = row.check(phase), row.item_id(phase)  # type: ignore[arg-type]
         began = self.journal.now()
@@ -214,7 +213,7 @@ class LabRun:
         ctx = self.ctx
         opts = self.session.options
         group = ctx.resource_group if ctx else (opts.resource_group or group_name(self.lab.id, self.session.run_id))
-        backend = self.session._backend
+        backend = self.session.created_backend
         if self.group_state in ("none", "refused") or backend is None:
             if opts.resource_group:
                 self.teardown_note = f"reused resource group '{group}' left in place (not created by this run)"
@@ -227,20 +226,14 @@ class LabRun:
                        else "--acalab-keep-on-failure" if opts.keep_on_failure and (self.failed or self.error)
                        else None)
         if keep_reason:
-            if backend.name != "emulator":
-                where = f"subscription {backend.subscription_id}"
-            elif getattr(backend, "emulator", None) is not None:
-                where = (f"emulator {getattr(backend, 'url', '')} (gone when this process exits; attach a "
-                         "standalone 'acalab emulator serve' to keep it)")
-            else:
-                where = f"the standalone emulator at {getattr(backend, 'url', '')}"
+            where = backend.kept_group_location()
             self.teardown_note = (f"kept resource group '{group}' ({keep_reason}) in {where}; inspect with: "
                                   f"az group show -n {group}; rerun its checks with --acalab-resource-group {group}")
             self.journal.record("lifecycle", "keep-group", resource_group=group, reason=keep_reason)
             return
+        # the Azure SDK stack loads when a lab runs, not at collection
         from azure.core.exceptions import ResourceNotFoundError
 
-        from pytest_acalab.backends.clients import Clients
 
         clients = ctx.clients if ctx else Clients(backend)
         started = time.monotonic()
@@ -266,9 +259,7 @@ class LabRun:
                                       "remove it)")
         except ResourceNotFoundError:
             self.teardown_note = f"resource group '{group}' was already gone"
-        except Exception as exc:  # report, never mask the test outcome
-            from pytest_acalab.probes.retry import RetryExhausted
-
+        except Exception as exc:  # noqa: BLE001 - report, never mask the test outcome
             why = transient_failure(exc) if isinstance(exc, RetryExhausted) else str(exc)
             self.teardown_note = (f"could not delete resource group '{group}': {self.session.scrubber.text(why)}; "
                                   f"it is left with its DeleteAfter tag for 'acalab sweep' to remove")
@@ -301,8 +292,6 @@ def _never_created(exc: BaseException) -> bool:
     it with a 4xx other than a conflict (throttling and 5xx leave the outcome unknown)."""
     from azure.core.exceptions import ClientAuthenticationError, HttpResponseError
 
-    from pytest_acalab.probes.retry import RetryExhausted
-
     if isinstance(exc, RetryExhausted):
         return False
     if isinstance(exc, ClientAuthenticationError) and getattr(exc, "status_code", None) is None:
@@ -314,7 +303,6 @@ def _never_created(exc: BaseException) -> bool:
 
 def transient_failure(exc: Any) -> str:
     """What persistent transient errors mean for the user: which request, what Azure said, for how long."""
-    from pytest_acalab.probes.retry import describe_error
 
     last = exc.last
     status = getattr(last, "status_code", None)
@@ -326,9 +314,9 @@ def transient_failure(exc: Any) -> str:
 
 def _wait_deleted(backend: Any, clients: Any, poller: Any, group: str, deadline: float) -> None:
     """Wait for a group deletion; if polling itself fails transiently, ask whether the group still exists."""
+    # the Azure SDK stack loads when a lab runs, not at collection
     from azure.core.exceptions import ResourceNotFoundError
 
-    from pytest_acalab.probes.retry import is_transient
 
     started = time.monotonic()
     try:
@@ -339,7 +327,6 @@ def _wait_deleted(backend: Any, clients: Any, poller: Any, group: str, deadline:
     except Exception as exc:
         if not is_transient(exc):
             raise
-    from pytest_acalab.probes.retry import poll
 
     def gone() -> bool:
         left = max(deadline - (time.monotonic() - started), 0.5)

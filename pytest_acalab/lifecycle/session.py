@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from pytest_acalab.backends.base import Backend
+from pytest_acalab.backends import Backend, check_configuration, create_backend
 from pytest_acalab.errors import ConfigurationError
 from pytest_acalab.labfile.durations import parse_duration
 from pytest_acalab.lifecycle.naming import (
@@ -132,37 +132,28 @@ class AcalabSession:
         ``ConfigurationError`` with one line saying what to set; the plugin turns it into a usage error
         before the first item runs, instead of every lab erroring with the same message.
         """
-        if self.options.backend == "azure":
-            from pytest_acalab.backends.azure import check_configuration
-
-            check_configuration(self.options.subscription)
-        else:
-            from pytest_acalab.backends.emulator import check_configuration as check_emulator
-
-            check_emulator()
+        check_configuration(self.options.backend, self.options.subscription)
 
     def backend(self) -> Backend:
         """The backend, created once per process on first use (``--collect-only`` never creates one)."""
         if self._backend_error is not None:
             raise self._backend_error
         if self._backend is None:
+            opts = self.options
             try:
-                if self.options.backend == "azure":
-                    from pytest_acalab.backends.azure import AzureBackend
-
-                    self._backend = AzureBackend(self.options.subscription, self.options.location,
-                                                 max_wait=self.options.max_wait,
-                                                 poll_interval=self.options.poll_interval)
-                else:
-                    from pytest_acalab.backends.emulator import EmulatorBackend
-
-                    self._backend = EmulatorBackend(self.options.profile, self.options.speed, self.options.location,
-                                                    self.options.min_wait)
+                self._backend = create_backend(opts.backend, subscription=opts.subscription, location=opts.location,
+                                               profile=opts.profile, speed=opts.speed, min_wait=opts.min_wait,
+                                               max_wait=opts.max_wait, poll_interval=opts.poll_interval)
             except ConfigurationError as exc:
                 self._backend_error = exc
                 raise
             for secret in self._backend.secrets():
                 self.scrubber.add(secret)
+        return self._backend
+
+    @property
+    def created_backend(self) -> Backend | None:
+        """The backend if one was created in this process (teardown never creates one just to delete)."""
         return self._backend
 
     def refresh_secrets(self) -> None:

@@ -11,12 +11,17 @@ not hours. A run that ends keeping a group (``--acalab-keep``) extends the lease
 from __future__ import annotations
 
 import argparse
+import functools
+import os
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from pytest_acalab.backends import create_backend
+from pytest_acalab.backends.clients import Clients
 from pytest_acalab.labfile.durations import parse_duration
 from pytest_acalab.lifecycle.naming import TAG_CREATED, TAG_DELETE_AFTER, TAG_LEASE, TAG_RUN
+from pytest_acalab.polling import call, describe_error
 
 
 @dataclass
@@ -78,7 +83,6 @@ def sweep(clients: Any, dry_run: bool, older_than: timedelta | None = None, wait
 
     A deletion that fails is recorded on its decision (``error``) and the sweep goes on with the others.
     """
-    from pytest_acalab.probes.retry import call
 
     api = clients.resources.resource_groups
     groups = call(lambda: list(api.list(filter=f"tagName eq '{TAG_RUN}'")), deadline=deadline,
@@ -89,13 +93,11 @@ def sweep(clients: Any, dry_run: bool, older_than: timedelta | None = None, wait
             if not d.delete:
                 continue
             try:
-                poller = call(lambda d=d: api.begin_delete(d.group), deadline=deadline,
+                poller = call(functools.partial(api.begin_delete, d.group), deadline=deadline,
                               what=f"delete resource group '{d.group}'")
                 if wait:
                     poller.result(timeout=deadline)
             except Exception as exc:  # noqa: BLE001 - report it, sweep the others
-                from pytest_acalab.probes.retry import describe_error
-
                 d.error = describe_error(exc)
     return decisions
 
@@ -104,8 +106,6 @@ def clean_run(clients: Any, run_id: str, spare: set[str], deadline: float = 120.
               wait: bool = False) -> list[Decision]:
     """Delete the groups of run ``run_id`` still there, except ``spare`` (kept on purpose or already tried):
     what the xdist controller does at the end for workers that died or were killed before their teardown."""
-    from pytest_acalab.probes.retry import call, describe_error
-
     api = clients.resources.resource_groups
     flt = f"tagName eq '{TAG_RUN}' and tagValue eq '{run_id}'"
     groups = call(lambda: list(api.list(filter=flt)), deadline=deadline,
@@ -130,26 +130,16 @@ def clean_run(clients: Any, run_id: str, spare: set[str], deadline: float = 120.
 
 def sweep_command(args: argparse.Namespace) -> int:
     """``acalab sweep``: one line per group tagged by this tool; exit 1 when a deletion failed."""
-    import os
 
-    from pytest_acalab.backends.clients import Clients
-
-    if args.backend == "azure":
-        from pytest_acalab.backends.azure import AzureBackend
-
-        backend: Any = AzureBackend(args.subscription)
-    else:
-        if not os.environ.get("ACALAB_EMULATOR_URL"):
-            raise ValueError("--backend emulator-url needs ACALAB_EMULATOR_URL and the variables "
-                             "'acalab emulator env' prints")
-        from pytest_acalab.backends.emulator import EmulatorBackend
-
-        backend = EmulatorBackend()
+    if args.backend != "azure" and not os.environ.get("ACALAB_EMULATOR_URL"):
+        raise ValueError("--backend emulator-url needs ACALAB_EMULATOR_URL and the variables "
+                         "'acalab emulator env' prints")
+    backend = create_backend("azure" if args.backend == "azure" else "emulator", subscription=args.subscription)
     try:
         older = timedelta(seconds=parse_duration(args.older_than)) if args.older_than else None
     except ValueError as exc:
         raise ValueError(f"--older-than {args.older_than}: {exc}") from None
-    wait = backend.name == "emulator"
+    wait = backend.awaits_group_deletion
     decisions = sweep(Clients(backend), args.dry_run, older, wait=wait)
     failed = 0
     for d in decisions:

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from pytest_acalab.probes.base import Observation, probe, resource_name
+from pytest_acalab.context import LabContext
+from pytest_acalab.probes.base import Observation, resource_name
 from pytest_acalab.probes.revisions import fetch_app
-
-if TYPE_CHECKING:
-    from pytest_acalab.lifecycle.context import LabContext
 
 __all__ = ["app_field", "app_from_cli_projection", "app_summary", "container_image"]
 
@@ -20,7 +18,7 @@ def app_field(app: Mapping[str, Any], path: str) -> Any:
     """A field under ``properties`` by dotted path (``configuration.ingress.fqdn``); None when absent.
 
     Absent and null are the same answer: after a failed create Azure omits ``eventStreamEndpoint``
-    and sends ``latestRevisionName: null`` (FIELD-NOTES 1).
+    and sends ``latestRevisionName: null`` (captured in tests/contract/data/acr-pull-failure-*.json).
     """
     cur: Any = app.get("properties") or {}
     for part in path.split("."):
@@ -83,7 +81,6 @@ def container_image(app: Mapping[str, Any], container: str | None = None) -> tup
 
 # ---- probes --------------------------------------------------------------------------------------------
 
-@probe("app_state")
 def app_state(ctx: LabContext, args: Mapping[str, Any], deadline: float) -> Observation:
     app = fetch_app(ctx, resource_name(ctx, args["app"]), deadline)
     field = args["field"]
@@ -91,7 +88,6 @@ def app_state(ctx: LabContext, args: Mapping[str, Any], deadline: float) -> Obse
     return Observation(value, "container_app", app_summary(app), {"field": field, "observed": app_states(app)})
 
 
-@probe("app_image")
 def app_image(ctx: LabContext, args: Mapping[str, Any], deadline: float) -> Observation:
     app = fetch_app(ctx, resource_name(ctx, args["app"]), deadline)
     image, why = container_image(app, args.get("container"))

@@ -1,4 +1,4 @@
-"""What every probe shares: its answer (Observation), its two ways of not answering, and its registry.
+"""What every probe shares: its answer (Observation) and the SDK-call helpers.
 
 A probe *fetches* with the SDK clients of ``ctx.clients`` and *parses* with pure functions (in the same
 module) that take the REST JSON Azure sends, so the parsing can be checked on real captured payloads.
@@ -9,12 +9,14 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
 
-if TYPE_CHECKING:  # the lifecycle imports the lab model, which imports probes.tolerances: no cycle at runtime
-    from pytest_acalab.lifecycle.context import LabContext
+from pytest_acalab.context import LabContext
+from pytest_acalab.errors import LabError, ProbeError, RetryExhausted
+from pytest_acalab.polling import call, describe_error
 
-__all__ = ["PROBES", "Observation", "ProbeError", "ProbeFn", "ProbeSkipped", "probe"]
+__all__ = ["Observation", "ProbeFn", "fetch", "resource_name"]
 
 
 @dataclass
@@ -32,38 +34,8 @@ class Observation:
     detail: dict[str, Any] = field(default_factory=dict)
 
 
-class ProbeError(Exception):
-    """The probe could not run (API error, auth, throttling past the retries, missing resource).
-
-    Reported as a pytest ERROR, distinct from a deviation (the probe ran and the answer was wrong).
-    """
-
-
-class ProbeSkipped(Exception):  # noqa: N818 - it is a signal, reported as a pytest skip
-    """The probe cannot observe anything from here (e.g. the app's host does not resolve)."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
-
-
 ProbeFn = Callable[["LabContext", Mapping[str, Any], float], Observation]
 """``fn(ctx, args, deadline)``: ``args`` already resolved (``${...}``), ``deadline`` in seconds."""
-
-PROBES: dict[str, ProbeFn] = {}
-
-
-def probe(name: str) -> Callable[[ProbeFn], ProbeFn]:
-    """Register ``fn`` as the probe ``name`` (the name lab.yaml uses)."""
-
-    def register(fn: ProbeFn) -> ProbeFn:
-        if name in PROBES and PROBES[name] is not fn:
-            raise ValueError(f"probe '{name}' is registered twice ({PROBES[name].__module__}, {fn.__module__})")
-        PROBES[name] = fn
-        return fn
-
-    return register
-
 
 # ---- fetching helpers shared by the probe modules -------------------------------------------------------
 
@@ -78,11 +50,9 @@ def fetch(ctx: LabContext, fn: Callable[[], Any], *, what: str, deadline: float,
     ``keep``: exception types the caller interprets itself (e.g. ResourceNotFoundError for a tag).
     ``absent_ok``: the caller expects that a 404 may be the answer, so it is not retried as "fresh".
     """
-    from datetime import timedelta
-
+    # the Azure SDK stack loads when a lab runs, not at collection
     from azure.core.exceptions import AzureError
 
-    from pytest_acalab.probes.retry import RetryExhausted, call, describe_error
 
     fresh = None if absent_ok else ctx.since("phase") + timedelta(seconds=NOT_FOUND_GRACE)
     try:
@@ -100,13 +70,12 @@ def fetch(ctx: LabContext, fn: Callable[[], Any], *, what: str, deadline: float,
 
 def resource_name(ctx: LabContext, alias: str) -> str:
     """The name of the resource an alias names; ``ProbeError`` when the group has none."""
-    from pytest_acalab.lifecycle.context import LabError
-
     try:
         return ctx.resource(alias).name
     except LabError as exc:
         raise ProbeError(str(exc)) from exc
     except Exception as exc:  # the lookup itself is an SDK call
+        # the Azure SDK stack loads when a lab runs, not at collection
         from azure.core.exceptions import AzureError
 
         if isinstance(exc, AzureError):
@@ -127,8 +96,6 @@ def parse_timestamp(value: Any) -> Any:
     ``2025-05-24T17:22:34Z``, ``2026-06-29T08:32:16+00:00``, ``2025-05-24T17:22:17.8706579`` (7 digits,
     no zone: UTC), and the event stream's Go rendering ``2025-05-24 17:22:29.4269018 +0000 UTC``.
     """
-    from datetime import UTC, datetime, timedelta, timezone
-
     if isinstance(value, datetime):
         return value if value.tzinfo else value.replace(tzinfo=UTC)
     if not isinstance(value, str) or not value.strip():

@@ -15,16 +15,13 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from tenacity import RetryCallState, Retrying, retry_if_result
-
+from pytest_acalab.context import LabContext
+from pytest_acalab.errors import ProbeError, ProbeSkipped
 from pytest_acalab.labfile.model import ActionCheck, AllOfCheck, AnyOfCheck, Check, ProbeCheck
-from pytest_acalab.probes.base import ProbeError, ProbeSkipped
+from pytest_acalab.probes import run_probe
 from pytest_acalab.reports.scrub import excerpt as cap
-
-if TYPE_CHECKING:
-    from pytest_acalab.lifecycle.context import LabContext
 
 __all__ = ["EXCERPT_LIMIT", "CheckOutcome", "Evidence", "check_deadline", "evaluate"]
 
@@ -114,6 +111,9 @@ def evaluate(ctx: LabContext, check: Check, *, default_within: float | None = No
     ``default_within``: deadline when the check has no ``within`` (default: the backend's probe deadline).
     ``where``: how to name the check in messages (default ``lab.yaml:<line>``).
     """
+    # tenacity costs ~30 ms to import: only when a lab runs, not at `pytest --version` or collection
+    from tenacity import RetryCallState, Retrying, retry_if_result
+
     label = where or f"{ctx.lab.path.name}:{check.line}"
     stated = check_deadline(check, -1.0)
     deadline = (ctx.backend.scale_wait(stated) if stated >= 0
@@ -142,14 +142,15 @@ def evaluate(ctx: LabContext, check: Check, *, default_within: float | None = No
         return not result.ok or state["streak"] < stable_for
 
     def wait(rs: RetryCallState) -> float:
-        return max(min(poll, deadline - rs.seconds_since_start), min(poll, 0.05), 0.0)
+        return max(min(poll, deadline - (rs.seconds_since_start or 0.0)), min(poll, 0.05), 0.0)
 
     def stop(rs: RetryCallState) -> bool:
         """The deadline, extended while the backend says something still starts in real time (a workload
         process on the emulator: its start-up is not the clock's to compress), up to SETTLING_CAP more."""
-        if rs.seconds_since_start < deadline:
+        since = rs.seconds_since_start or 0.0
+        if since < deadline:
             return False
-        if rs.seconds_since_start >= deadline + SETTLING_CAP:
+        if since >= deadline + SETTLING_CAP:
             return True
         if ctx.backend.settling(ctx.resource_group):
             state["settled"], state["waited"] = 0, 1
@@ -188,8 +189,6 @@ def _once(ctx: LabContext, check: Check, remaining: float, attempt: int, started
 
 def _probe(ctx: LabContext, check: ProbeCheck, remaining: float, attempt: int, started: float,
            label: str) -> _Pass:
-    from pytest_acalab.probes import run_probe
-
     try:
         obs = run_probe(ctx, check.probe, check.args, deadline=remaining)
     except ProbeSkipped as exc:

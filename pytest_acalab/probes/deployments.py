@@ -1,19 +1,18 @@
 """``deployment_errors``: the error messages of a deployment and of its operations.
 
 After a failed deployment the useful message (e.g. MANIFEST_UNKNOWN) is only in the operations'
-``statusMessage.error``; the deployment's own error just says an operation failed (FIELD-NOTES 1).
+``statusMessage.error``; the deployment's own error just says an operation failed (live capture:
+github.com/yeongseon/azure-container-apps-practical-guide, labs/acr-pull-failure/evidence/).
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from pytest_acalab.probes.base import Observation, fetch, probe
-
-if TYPE_CHECKING:
-    from pytest_acalab.lifecycle.context import LabContext
+from pytest_acalab.context import LabContext
+from pytest_acalab.probes.base import Observation, fetch
 
 __all__ = ["error_messages", "operation_errors"]
 
@@ -49,7 +48,8 @@ def operation_errors(operations: Iterable[Mapping[str, Any]]) -> list[str]:
     """Error messages of failed operations (REST shape, or the flat ``az --query`` projection)."""
     out: list[str] = []
     for op in operations:
-        props = op.get("properties") if isinstance(op.get("properties"), Mapping) else op
+        nested = op.get("properties")
+        props: Mapping[str, Any] = nested if isinstance(nested, Mapping) else op
         status = props.get("statusMessage")
         if status is None:
             continue
@@ -69,7 +69,6 @@ def _unique(items: Iterable[str]) -> list[str]:
 
 # ---- probe ---------------------------------------------------------------------------------------------
 
-@probe("deployment_errors")
 def deployment_errors(ctx: LabContext, args: Mapping[str, Any], deadline: float) -> Observation:
     name = args.get("deployment") or ctx.deployment.get("name") or ctx.deployment_name
     client = ctx.clients.deployments

@@ -12,15 +12,14 @@ from __future__ import annotations
 
 import socket
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import urlsplit
 
+from pytest_acalab.context import LabContext
+from pytest_acalab.errors import ProbeSkipped
 from pytest_acalab.probes.apps import app_field
-from pytest_acalab.probes.base import Observation, ProbeSkipped, probe, resource_name
+from pytest_acalab.probes.base import Observation, resource_name
 from pytest_acalab.probes.revisions import fetch_app
-
-if TYPE_CHECKING:
-    from pytest_acalab.lifecycle.context import LabContext
 
 __all__ = ["http_session", "ingress_host", "request_statuses"]
 BODY_EXCERPT = 200
@@ -40,6 +39,7 @@ def _matches(status: int | None, wanted: Any) -> bool:
 
 def http_session() -> Any:
     """The ``requests`` session the probe's GETs go through (one place to plug a transport in)."""
+    # the Azure SDK stack loads when a lab runs, not at collection
     import requests
 
     return requests.Session()
@@ -47,6 +47,7 @@ def http_session() -> Any:
 
 def _name_not_resolved(exc: BaseException) -> bool:
     """Whether a connection error comes from a failed DNS lookup (urllib3 wraps it a few levels deep)."""
+    # the Azure SDK stack loads when a lab runs, not at collection
     from urllib3.exceptions import NameResolutionError
 
     todo: list[BaseException] = [exc]
@@ -67,6 +68,7 @@ def request_statuses(url: str, count: int, *, verify: Any = True, timeout: float
                      proxies: Mapping[str, str] | None = None, bodies: list[str] | None = None) -> list[int | None]:
     """Status code of each GET (None for a request that got no answer after connecting); the start of
     each answer's body is appended to ``bodies`` when given."""
+    # the Azure SDK stack loads when a lab runs, not at collection
     import requests
 
     out: list[int | None] = []
@@ -87,7 +89,6 @@ def request_statuses(url: str, count: int, *, verify: Any = True, timeout: float
     return out
 
 
-@probe("http_endpoint")
 def http_endpoint(ctx: LabContext, args: Mapping[str, Any], deadline: float) -> Observation:
     app_name = resource_name(ctx, args["app"])
     app = fetch_app(ctx, app_name, deadline)

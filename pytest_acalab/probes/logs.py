@@ -1,7 +1,8 @@
 """``system_logs``: the app's system log records from the event stream or from Log Analytics.
 
 Both sources are normalised to one record shape ``{time, type, reason, message, revision, replica, app,
-count, source}`` so the same filters apply (FIELD-NOTES 3, azure-evidence/system-logs.md):
+count, source}`` so the same filters apply (https://learn.microsoft.com/azure/container-apps/logging; shapes
+from the captures in tests/contract/data):
 
 * event stream: NDJSON ``{"TimeStamp","Type","ContainerAppName","RevisionName","ReplicaName","Msg",
   "Reason","EventSource","Count"}``, timestamps ``2025-05-24T17:22:34Z`` or
@@ -16,21 +17,19 @@ import json
 import re
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from pytest_acalab.context import LabContext
+from pytest_acalab.polling import describe_error
 from pytest_acalab.probes.base import (
     Observation,
     ProbeError,
     fetch,
     iso,
     parse_timestamp,
-    probe,
     resource_name,
 )
 from pytest_acalab.probes.revisions import fetch_app, fetch_revisions, latest_of_app
-
-if TYPE_CHECKING:
-    from pytest_acalab.lifecycle.context import LabContext
 
 __all__ = [
     "LEGACY_TABLE",
@@ -198,6 +197,7 @@ def is_missing_table(exc: BaseException) -> str | None:
 
 def http_session() -> Any:
     """The ``requests`` session the event-stream GET uses (one place to plug a transport in)."""
+    # the Azure SDK stack loads when a lab runs, not at collection
     import requests
 
     return requests.Session()
@@ -205,6 +205,8 @@ def http_session() -> Any:
 
 def _read_eventstream(ctx: LabContext, app_name: str, app: Mapping[str, Any], deadline: float) -> str:
     endpoint = (app.get("properties") or {}).get("eventStreamEndpoint")
+    if not endpoint:
+        raise ProbeError(f"app '{app_name}' has no eventStreamEndpoint: its system logs cannot be streamed")
     token_body = fetch(ctx, lambda: ctx.clients.apps.container_apps.get_auth_token(
         ctx.resource_group, app_name).as_dict(), what=f"POST getAuthToken of app '{app_name}'", deadline=deadline)
     token = (token_body.get("properties") or {}).get("token")
@@ -226,6 +228,7 @@ def _read_eventstream(ctx: LabContext, app_name: str, app: Mapping[str, Any], de
 def _query_log_analytics(ctx: LabContext, app_name: str, app: Mapping[str, Any], since: datetime,
                          deadline: float) -> tuple[list[dict[str, Any]] | None, str]:
     """(rows, note); rows None means "nothing to read here", with the reason in note."""
+    # the Azure SDK stack loads when a lab runs, not at collection
     from azure.core.exceptions import HttpResponseError
 
     env_id = (app.get("properties") or {}).get("managedEnvironmentId") or \
@@ -261,7 +264,6 @@ def _query_log_analytics(ctx: LabContext, app_name: str, app: Mapping[str, Any],
         if missing:
             return [], (f"table {missing} does not exist yet in workspace {customer_id} "
                         "(Azure creates it with the first ingested row: none so far)")
-        from pytest_acalab.probes.retry import describe_error
 
         raise ProbeError(f"Log Analytics query on {table}: {describe_error(exc)}") from exc
     tables = getattr(result, "tables", None) or getattr(result, "partial_data", None) or []
@@ -282,7 +284,6 @@ def _workspace_customer_id(ctx: LabContext) -> str | None:
     return None
 
 
-@probe("system_logs")
 def system_logs(ctx: LabContext, args: Mapping[str, Any], deadline: float) -> Observation:
     app_name = resource_name(ctx, args["app"])
     source = args.get("source") or "eventstream"

@@ -3,27 +3,24 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from pytest_acalab.probes.base import Observation, ProbeError, fetch, probe
-
-if TYPE_CHECKING:
-    from pytest_acalab.lifecycle.context import LabContext
+from pytest_acalab.context import LabContext
+from pytest_acalab.errors import LabError, ProbeError
+from pytest_acalab.probes.base import Observation, fetch
 
 __all__ = ["login_server"]
 
 
 def login_server(ctx: LabContext, alias: str) -> str:
-    from pytest_acalab.lifecycle.context import LabError
-
     try:
         return str(ctx.resource(alias).field("loginServer"))
     except (LabError, KeyError) as exc:
         raise ProbeError(f"registry '{alias}': {exc}") from exc
 
 
-@probe("image_tag")
 def image_tag(ctx: LabContext, args: Mapping[str, Any], deadline: float) -> Observation:
+    # the Azure SDK stack loads when a lab runs, not at collection
     from azure.core.exceptions import ResourceNotFoundError
 
     server = login_server(ctx, args["registry"])

@@ -1,18 +1,17 @@
 """Revision probes: ``revision_health``, ``revision_state``, ``revisions``.
 
-"Latest" means newest by ``createdTime``: Azure does not promise any list order (FIELD-NOTES 2).
+"Latest" means newest by ``createdTime``: the Revisions - List API documents no order
+(https://learn.microsoft.com/rest/api/containerapps/container-apps-revisions/list-revisions).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from pytest_acalab.probes.base import Observation, fetch, parse_timestamp, probe, resource_name
-
-if TYPE_CHECKING:
-    from pytest_acalab.lifecycle.context import LabContext
+from pytest_acalab.context import LabContext
+from pytest_acalab.probes.base import Observation, fetch, parse_timestamp, resource_name
 
 __all__ = [
     "REVISION_FIELDS",
@@ -38,13 +37,13 @@ def _props(item: Mapping[str, Any]) -> Mapping[str, Any]:
     return props if isinstance(props, Mapping) else item
 
 
-def sort_revisions(revisions: list[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+def sort_revisions(revisions: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
     """Oldest first by ``createdTime`` (name breaks ties; a missing time sorts first)."""
     return sorted(revisions, key=lambda r: (parse_timestamp(_props(r).get("createdTime")) or _EPOCH,
                                             str(r.get("name") or "")))
 
 
-def latest_revision(revisions: list[Mapping[str, Any]], prefer: str | None = None) -> Mapping[str, Any] | None:
+def latest_revision(revisions: Sequence[Mapping[str, Any]], prefer: str | None = None) -> Mapping[str, Any] | None:
     """The newest revision by ``createdTime``, or None when there is none.
 
     ``createdTime`` has one-second precision, so two revisions made in the same second tie; ``prefer``
@@ -56,13 +55,13 @@ def latest_revision(revisions: list[Mapping[str, Any]], prefer: str | None = Non
     return ordered[-1] if ordered else None
 
 
-def has_tie_at_top(revisions: list[Mapping[str, Any]]) -> bool:
+def has_tie_at_top(revisions: Sequence[Mapping[str, Any]]) -> bool:
     times = [parse_timestamp(_props(r).get("createdTime")) for r in revisions]
     newest = max((t for t in times if t is not None), default=None)
     return newest is not None and times.count(newest) > 1
 
 
-def latest_of_app(ctx: LabContext, app_name: str, revisions: list[Mapping[str, Any]],
+def latest_of_app(ctx: LabContext, app_name: str, revisions: Sequence[Mapping[str, Any]],
                   deadline: float) -> Mapping[str, Any] | None:
     """``latest_revision``, asking the app for its latestRevisionName only when createdTime ties."""
     prefer = None
@@ -120,7 +119,6 @@ def fetch_revisions(ctx: LabContext, app_name: str, deadline: float) -> list[dic
 
 # ---- probes --------------------------------------------------------------------------------------------
 
-@probe("revision_health")
 def revision_health(ctx: LabContext, args: Mapping[str, Any], deadline: float) -> Observation:
     app_name = resource_name(ctx, args["app"])
     revisions = fetch_revisions(ctx, app_name, deadline)
@@ -136,7 +134,6 @@ def revision_health(ctx: LabContext, args: Mapping[str, Any], deadline: float) -
                         "observed": revision_states(latest)})
 
 
-@probe("revision_state")
 def revision_state(ctx: LabContext, args: Mapping[str, Any], deadline: float) -> Observation:
     app_name = resource_name(ctx, args["app"])
     field = args["field"]
@@ -156,7 +153,6 @@ def revision_state(ctx: LabContext, args: Mapping[str, Any], deadline: float) ->
                        {"revision": chosen.get("name"), "observed": revision_states(chosen)})
 
 
-@probe("revisions")
 def revisions_probe(ctx: LabContext, args: Mapping[str, Any], deadline: float) -> Observation:
     app_name = resource_name(ctx, args["app"])
     revisions = sort_revisions(fetch_revisions(ctx, app_name, deadline))

@@ -2,19 +2,14 @@
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "probes"))  # acalab_probekit
-
-from acalab_probekit import context, copy_acr_lab  # noqa: E402
-
-from pytest_acalab.backends.emulator import EmulatorBackend  # noqa: E402
-from pytest_acalab.lifecycle.context import LabContext  # noqa: E402
-from pytest_acalab.lifecycle.deploy import deploy_template  # noqa: E402
+from helpers.probekit import context, copy_acr_lab
+from pytest_acalab.backends.emulator import EmulatorBackend
+from pytest_acalab.context import LabContext
+from pytest_acalab.context.deployments import deploy_template
 
 
 @pytest.fixture(scope="module")
@@ -27,7 +22,7 @@ def backend() -> Iterator[EmulatorBackend]:
 
 
 @pytest.fixture
-def case_a(backend, tmp_path) -> LabContext:  # noqa: ANN001
+def case_a(backend, tmp_path) -> LabContext:
     """The lab deployed with its missing tag: the deployment failed, the app has no revision."""
     lab = copy_acr_lab(tmp_path)
     ctx = context(lab, backend, create_group=True)

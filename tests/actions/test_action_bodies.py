@@ -9,7 +9,7 @@ import pytest
 
 from pytest_acalab.actions.acr import DockerIgnore, pack_context, split_source
 from pytest_acalab.actions.apps import traffic_rules, update_envelope
-from pytest_acalab.actions.base import ActionError
+from pytest_acalab.errors import ActionError
 
 
 def test_dockerignore_rules() -> None:
@@ -22,7 +22,7 @@ def test_dockerignore_rules() -> None:
     assert not rules.ignored("app.py") and not rules.ignored("sub/notes.txt")
 
 
-def test_pack_context_honours_dockerignore_but_keeps_the_dockerfile(tmp_path) -> None:  # noqa: ANN001
+def test_pack_context_honours_dockerignore_but_keeps_the_dockerfile(tmp_path) -> None:
     (tmp_path / "Dockerfile").write_text("FROM python:3.11-slim\n")
     (tmp_path / "app.py").write_text("print('hi')\n")
     (tmp_path / ".env").write_text("SECRET=1\n")

@@ -8,12 +8,14 @@ from typing import Any
 
 import pytest
 
-from pytest_acalab.actions import ACTIONS, ActionError, run_action
+from pytest_acalab.actions import run_action
+from pytest_acalab.builtins import ACTIONS
+from pytest_acalab.context import LabContext
+from pytest_acalab.errors import ActionError
 from pytest_acalab.labfile.model import Action
-from pytest_acalab.lifecycle.context import LabContext
+from pytest_acalab.labfile.tolerances import parse_tolerance
 from pytest_acalab.probes import run_probe
 from pytest_acalab.probes.checks import evaluate
-from pytest_acalab.probes.tolerances import parse_tolerance
 
 
 def act(action_id: str, name: str, timeout: float | None = 10, **args: Any) -> Action:
@@ -37,7 +39,7 @@ def test_registry_lists_every_action_of_the_lab_format() -> None:
                                       "restart_revision", "delete_tag", "wait_for"])
 
 
-def test_recovery_actions_then_every_recovered_row_holds(case_a) -> None:  # noqa: ANN001
+def test_recovery_actions_then_every_recovered_row_holds(case_a) -> None:
     build = run_action(case_a, case_a.lab.action("build"))
     assert build.status == "Succeeded" and build.data["run_id"] and build.data["status"] == "Succeeded"
     assert "Downloading source code" in build.data["log"]
@@ -58,7 +60,7 @@ def test_recovery_actions_then_every_recovered_row_holds(case_a) -> None:  # noq
     assert case_a.action_results["build"].duration >= 0
 
 
-def test_update_to_a_missing_tag_is_a_failed_result_with_azures_message(case_a) -> None:  # noqa: ANN001
+def test_update_to_a_missing_tag_is_a_failed_result_with_azures_message(case_a) -> None:
     recover(case_a)
     login = case_a.resource("registry").field("loginServer")
     result = run_action(case_a, act("bad", "update_app", app="app", image=f"{login}/labacr:nope"))
@@ -67,7 +69,7 @@ def test_update_to_a_missing_tag_is_a_failed_result_with_azures_message(case_a) 
     assert case_a.action_results["bad"] is result
 
 
-def test_case_b_tag_deleted_then_restart_loops_on_image_pull_failure(case_a) -> None:  # noqa: ANN001
+def test_case_b_tag_deleted_then_restart_loops_on_image_pull_failure(case_a) -> None:
     recover(case_a)
     assert run_action(case_a, act("delete", "delete_tag", registry="registry", repository="labacr",
                                   tag="v1")).status == "Succeeded"
@@ -86,7 +88,7 @@ def test_case_b_tag_deleted_then_restart_loops_on_image_pull_failure(case_a) -> 
     assert again.status == "Succeeded" and "was already absent" in again.detail and not again.data["existed"]
 
 
-def test_acr_import_then_the_tag_is_present(case_a) -> None:  # noqa: ANN001
+def test_acr_import_then_the_tag_is_present(case_a) -> None:
     result = run_action(case_a, act("import", "acr_import", registry="registry",
                                     source="mcr.microsoft.com/k8se/quickstart:latest", image="quickstart:v1"))
     assert result.status == "Succeeded", result.detail
@@ -94,7 +96,7 @@ def test_acr_import_then_the_tag_is_present(case_a) -> None:  # noqa: ANN001
     assert tag.value == "present"
 
 
-def test_acr_build_of_a_broken_dockerfile_fails_with_the_run_log(case_a) -> None:  # noqa: ANN001
+def test_acr_build_of_a_broken_dockerfile_fails_with_the_run_log(case_a) -> None:
     broken = case_a.lab.folder / "broken"
     broken.mkdir()
     (broken / "Dockerfile").write_text("FROM python:3.11-slim\nCOPY missing.txt /app/\n", encoding="utf-8")
@@ -105,7 +107,7 @@ def test_acr_build_of_a_broken_dockerfile_fails_with_the_run_log(case_a) -> None
     assert "missing.txt" in result.data["log"]
 
 
-def test_set_traffic_and_env_update(case_a) -> None:  # noqa: ANN001
+def test_set_traffic_and_env_update(case_a) -> None:
     recover(case_a)
     assert run_action(case_a, act("traffic", "set_traffic", app="app", weights="latest")).status == "Succeeded"
     env = run_action(case_a, act("env", "update_app", app="app", env={"MODE": "debug", "ON": True}))
@@ -118,7 +120,7 @@ def test_set_traffic_and_env_update(case_a) -> None:  # noqa: ANN001
     assert run_probe(case_a, "app_state", {"app": "app", "field": "configuration.ingress.targetPort"}).value == 8080
 
 
-def test_deploy_action_keeps_the_lab_deployment_record(case_a) -> None:  # noqa: ANN001
+def test_deploy_action_keeps_the_lab_deployment_record(case_a) -> None:
     lab_state = case_a.deployment["state"]
     result = run_action(case_a, act("redeploy", "deploy", parameters={"imageTag": "still-missing"}))
     assert result.status == "Failed" and result.data["deployment"] == "main-redeploy"
@@ -127,7 +129,7 @@ def test_deploy_action_keeps_the_lab_deployment_record(case_a) -> None:  # noqa:
     assert any("still-missing" in e for e in errors)
 
 
-def test_references_are_resolved_in_action_arguments(case_a) -> None:  # noqa: ANN001
+def test_references_are_resolved_in_action_arguments(case_a) -> None:
     run_action(case_a, case_a.lab.action("build"))
     result = run_action(case_a, act("ref", "update_app", app="app", image="${registry.loginServer}/labacr:v1"))
     assert result.status == "Succeeded"
@@ -135,7 +137,7 @@ def test_references_are_resolved_in_action_arguments(case_a) -> None:  # noqa: A
     assert image == f"{case_a.resource('registry').field('loginServer')}/labacr:v1"
 
 
-def test_wait_for_that_never_holds_is_failed_not_an_error(case_a) -> None:  # noqa: ANN001
+def test_wait_for_that_never_holds_is_failed_not_an_error(case_a) -> None:
     from pytest_acalab.labfile.model import ProbeCheck
 
     check = ProbeCheck(probe="revision_health", args=MappingProxyType({"app": "app"}),
@@ -146,7 +148,7 @@ def test_wait_for_that_never_holds_is_failed_not_an_error(case_a) -> None:  # no
     assert "expected revision_health equals 'Healthy'; actual 'NoRevision'" in result.detail
 
 
-def test_an_action_that_cannot_run_raises(case_a) -> None:  # noqa: ANN001
+def test_an_action_that_cannot_run_raises(case_a) -> None:
     with pytest.raises(ActionError, match="no resource 'ghost'"):
         run_action(case_a, act("x", "restart_revision", app="ghost"))
     with pytest.raises(ActionError, match="unknown action 'explode'"):

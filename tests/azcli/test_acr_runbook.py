@@ -17,7 +17,7 @@ EXTRA = [
 ]
 
 
-def _find(steps, pattern: str):  # noqa: ANN001, ANN202
+def _find(steps, pattern: str):
     found = [s for s in steps if re.search(pattern, s.command)]
     assert found, f"no command matching {pattern!r} in the runbook"
     return found

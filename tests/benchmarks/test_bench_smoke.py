@@ -6,19 +6,16 @@ No timing is asserted here: benchmarks measure (``python -m benchmarks``), tests
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-if str(ROOT) not in sys.path:  # ``benchmarks`` is a folder of the repository, not an installed package
-    sys.path.insert(0, str(ROOT))
+import benchmarks  # a folder of the repository, importable through the ``pythonpath`` ini option
+from benchmarks import GROUPS, build_document, figure, percentile, run_group
+from benchmarks.__main__ import main as runner_main
 
-import benchmarks  # noqa: E402
-from benchmarks import GROUPS, build_document, figure, percentile, run_group  # noqa: E402
-from benchmarks.__main__ import main as runner_main  # noqa: E402
+ROOT = Path(__file__).resolve().parents[2]
 
 FIGURE_KEYS = {"group", "name", "value", "unit", "target", "target_value", "met", "note"}
 

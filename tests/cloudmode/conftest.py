@@ -12,12 +12,12 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
-import azure.identity  # noqa: F401  (one copy of the SDKs for pytester's inner runs, as in tests/live)
-import azure.mgmt.appcontainers  # noqa: F401
-import azure.mgmt.containerregistry  # noqa: F401
-import azure.mgmt.containerregistrytasks  # noqa: F401
-import azure.mgmt.resource.deployments  # noqa: F401
-import azure.mgmt.resource.resources  # noqa: F401
+import azure.identity
+import azure.mgmt.appcontainers
+import azure.mgmt.containerregistry
+import azure.mgmt.containerregistrytasks
+import azure.mgmt.resource.deployments
+import azure.mgmt.resource.resources
 import azure.monitor.query  # noqa: F401
 import duckdb  # noqa: F401
 import duckdb_kql  # noqa: F401
@@ -29,7 +29,6 @@ from pytest_acalab.emulator import Emulator
 from pytest_acalab.emulator.connect import azure_cli_environment
 
 sys.path.insert(0, str(Path(__file__).parent))
-sys.path.insert(0, str(Path(__file__).parents[1] / "live"))  # livekit: copies of the labs
 CLEARED = ("ACALAB_BACKEND", "ACALAB_LOCATION", "ACALAB_REPORT_DIR", "ACALAB_PROFILE", "ACALAB_SPEED",
            "ACALAB_MIN_WAIT", "ACALAB_MAX_WAIT", "ACALAB_POLL_INTERVAL", "ACALAB_EMULATOR_URL",
            "ACALAB_EMULATOR_CA_BUNDLE", "AZURE_TENANT_ID", "AZURE_CLIENT_ID", "AZURE_CLIENT_SECRET",

@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "azcli"))
-from azcli_helpers import REPO, AzShell, az_block, commands, describe, find_az, script, split  # noqa: E402
+from azcli_helpers import REPO, AzShell, az_block, commands, describe, find_az, script, split
 
-from pytest_acalab.emulator import Emulator  # noqa: E402
-from pytest_acalab.emulator.connect import prepare_azure_cli  # noqa: E402
+from pytest_acalab.emulator import Emulator
+from pytest_acalab.emulator.connect import prepare_azure_cli
 
 README = REPO / "labs" / "acr_pull_failure" / "README.md"
 EXTRA = ["az acr repository show-tags --name $ACR --repository labacr -o json", "az account show -o json"]

@@ -13,8 +13,8 @@ from urllib.parse import urlsplit
 
 import pytest
 import requests
-from livekit import LABS, copy_lab
 
+from helpers.livekit import LABS, copy_lab
 from pytest_acalab.emulator import Emulator
 from pytest_acalab.emulator.platform.http import Response
 
@@ -25,7 +25,7 @@ BUCKETS = {"read": 250, "write": 200, "delete": 200}
 LAB_NAMES = sorted(p.name for p in LABS.iterdir() if (p / "lab.yaml").is_file())
 
 
-def _get(emu: Emulator, url: str, **kwargs) -> requests.Response:  # noqa: ANN003
+def _get(emu: Emulator, url: str, **kwargs) -> requests.Response:
     return requests.get(url, proxies=emu.proxies(), verify=emu.ca_bundle, timeout=30, **kwargs)
 
 
@@ -169,7 +169,7 @@ def arm_requests(traffic: dict[tuple[str, str, str], int]) -> dict[str, int]:
 
 @pytest.mark.parametrize("lab_name", LAB_NAMES)
 def test_the_azure_backend_passes_every_lab_against_the_cloud_faithful_emulator(
-        pytester: pytest.Pytester, azure_shell: Emulator, lab_name: str, record_property) -> None:  # noqa: ANN001
+        pytester: pytest.Pytester, azure_shell: Emulator, lab_name: str, record_property) -> None:
     """Also counts what one lab asks of ARM, for the nightly's concurrency (docs/live-azure.md)."""
     lab = copy_lab(pytester.path, lab_name)
     azure_shell.platform.traffic.clear()

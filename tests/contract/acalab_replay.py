@@ -25,8 +25,9 @@ from azure.core.pipeline.transport import RequestsTransport
 
 from pytest_acalab.backends.base import Backend, Deadlines
 from pytest_acalab.backends.clients import Clients
+from pytest_acalab.context import LabContext, ResourceRef
+from pytest_acalab.extensions import builtin_vocabulary
 from pytest_acalab.labfile import load_lab
-from pytest_acalab.lifecycle.context import LabContext, ResourceRef
 from pytest_acalab.reports.journal import Journal
 from pytest_acalab.reports.scrub import Scrubber
 
@@ -113,7 +114,7 @@ class ReplayBackend(Backend):
     def credential(self) -> Any:
         return StaticCredential()
 
-    def arm_kwargs(self) -> dict[str, Any]:
+    def client_options(self) -> dict[str, Any]:
         return {"base_url": ARM}
 
     def logs_endpoint(self) -> str:
@@ -125,6 +126,9 @@ class ReplayBackend(Backend):
     @property
     def tls_verify(self) -> bool:
         return True
+
+    def kept_group_location(self) -> str:
+        return "nowhere (no Azure behind this backend)"
 
 
 LAB_YAML = """\
@@ -154,7 +158,7 @@ experiment_log:
 
 
 @pytest.fixture
-def lab(tmp_path: Path):  # noqa: ANN201
+def lab(tmp_path: Path):
     folder = tmp_path / "contract_lab"
     (folder / "infra").mkdir(parents=True)
     (folder / "infra" / "main.json").write_text(json.dumps(
@@ -179,7 +183,7 @@ def replay_context(lab: Any, interactions: Iterable[dict[str, Any]], *, resource
     scrubber = Scrubber()
     ctx = LabContext(lab=lab, backend=backend, clients=clients, resource_group=resource_group,
                      deployment_name="main", location="eastus", run_id="contract", journal=Journal(lab.id, scrubber),
-                     scrubber=scrubber)
+                     scrubber=scrubber, vocabulary=builtin_vocabulary())
     app_id = (f"/subscriptions/{SUBSCRIPTION}/resourceGroups/{resource_group}/providers/Microsoft.App/"
               f"containerApps/{app}")
     ctx.resources["app"] = ResourceRef("app", app_id, app, "Microsoft.App/containerApps", {"name": app})

@@ -130,7 +130,7 @@ def test_image_pull_loop_on_the_event_stream() -> None:
                                              type="Warning"))
     assert [r["count"] for r in loop] == [1, 2, 3, 4, 5, 6]
     assert {r["revision"] for r in loop} == {"ca-acrpedir-nadfay--0000001"}
-    # ImagePullBackOff is never a Reason (FIELD-NOTES 1)
+    # ImagePullBackOff is never a Reason in the captured logs, only message text
     assert filter_records(records, LogFilter(reason="ImagePullBackOff")) == []
     unauthorized = filter_records(records, LogFilter(reason=["ImagePullUnauthorized"]))
     assert unauthorized and all(r["message"] == "Container pull image failed with unauthorized error."

@@ -23,10 +23,10 @@ import requests
 import urllib3
 from acalab_replay import DATA, ReplayAdapter, ReplayTransport, StaticCredential, cassette, data, replay_context
 
-from pytest_acalab.lifecycle.context import ResourceRef
+from pytest_acalab.context import ResourceRef
+from pytest_acalab.errors import ProbeSkipped
 from pytest_acalab.probes import run_probe
 from pytest_acalab.probes.apps import app_field, app_from_cli_projection, container_image
-from pytest_acalab.probes.base import ProbeSkipped
 from pytest_acalab.probes.http import ingress_host
 
 RG = "clitest.rg000001"
@@ -81,7 +81,7 @@ def with_registry(ctx: Any, adapter: ReplayAdapter) -> None:
     ("cassette-2023-app-gets.yaml", 2, "containerapp-e2e000006", "mcr.microsoft.com/k8se/quickstart:latest"),
     ("cassette-2025-eventstream.yaml", 0, "capp000002", "mcr.microsoft.com/k8se/quickstart:latest"),
 ])
-def test_app_image_from_recorded_app_gets(lab, name, index, app, image) -> None:  # noqa: ANN001
+def test_app_image_from_recorded_app_gets(lab, name, index, app, image) -> None:
     recorded = cassette(name)[index]
     ctx, adapter = replay_context(lab, [recorded], resource_group=RG, app=app)
     obs = run_probe(ctx, "app_image", {"app": "app"}, deadline=2)
@@ -110,7 +110,7 @@ def test_app_image_from_the_cli_show_projections() -> None:
 
 # ---- image_tag -----------------------------------------------------------------------------------------
 
-def test_image_tag_present_through_the_recorded_acr_token_flow(lab) -> None:  # noqa: ANN001
+def test_image_tag_present_through_the_recorded_acr_token_flow(lab) -> None:
     entries = proxy_entries("acr-sdk-get-tag-properties.json")
     ctx, _ = replay_context(lab, [], resource_group=RG, app="unused")
     adapter = HeaderReplayAdapter(entries)
@@ -128,7 +128,7 @@ def test_image_tag_present_through_the_recorded_acr_token_flow(lab) -> None:  # 
     assert adapter.auth[-1] == f"Bearer {access}"
 
 
-def test_image_tag_absent_on_the_recorded_404(lab) -> None:  # noqa: ANN001
+def test_image_tag_absent_on_the_recorded_404(lab) -> None:
     ctx, _ = replay_context(lab, [], resource_group=RG, app="unused")
     adapter = HeaderReplayAdapter(proxy_entries("acr-sdk-get-tag-properties-does-not-exist.json"))
     with_registry(ctx, adapter)
@@ -160,7 +160,7 @@ def _shape(value: Any) -> Any:
 
 
 @pytest.fixture
-def emulated(emu, group):  # noqa: ANN001, ANN201
+def emulated(emu, group):
     """An emulated registry holding REPO:TAG, its endpoint and admin Basic auth."""
     from azure.mgmt.containerregistry import ContainerRegistryManagementClient
 
@@ -178,7 +178,7 @@ def emulated(emu, group):  # noqa: ANN001, ANN201
     return reg.login_server, emu.registry_endpoint(reg.login_server), auth
 
 
-def test_emulator_answers_the_tag_calls_as_acr_did(emu, emulated) -> None:  # noqa: ANN001
+def test_emulator_answers_the_tag_calls_as_acr_did(emu, emulated) -> None:
     login, endpoint, auth = emulated
     get_rec = _recorded("acr-sdk-get-tag-properties.json")
     tag_url = f"{endpoint}/acr/v1/{REPO}/_tags/{TAG}?api-version=2021-07-01"
@@ -204,7 +204,7 @@ def test_emulator_answers_the_tag_calls_as_acr_did(emu, emulated) -> None:  # no
         assert stamp.match(body["tag"]["createdTime"]) and stamp.match(body["tag"]["lastUpdateTime"])
 
 
-def test_emulator_missing_tag_answers_match_acr(emu, emulated) -> None:  # noqa: ANN001
+def test_emulator_missing_tag_answers_match_acr(emu, emulated) -> None:
     _, endpoint, auth = emulated
     challenge, not_found = _recorded("acr-sdk-delete-tag-does-not-exist.json")
     url = f"{endpoint}/acr/v1/does_not_exist/_tags/does_not_exist?api-version=2021-07-01"
@@ -241,7 +241,7 @@ def loopback() -> Iterator[_Server]:
     class Handler(http.server.BaseHTTPRequestHandler):
         disable_nagle_algorithm = True
 
-        def do_GET(self) -> None:  # noqa: N802
+        def do_GET(self) -> None:
             server: _Server = self.server  # type: ignore[assignment]
             server.seen.append((self.headers.get("Host"), self.path))
             self.send_response(server.statuses.pop(0) if server.statuses else 200)
@@ -303,7 +303,7 @@ def _route(monkeypatch: pytest.MonkeyPatch, hosts: dict[str, int]) -> LoopbackRe
     ("cassette-2023-app-gets.yaml", 0, "containerapp000003",
      "containerapp000003--vb6pgmv.whitecliff-45e12ce5.eastus.azurecontainerapps.io"),
 ])
-def test_http_endpoint_requests_the_recorded_fqdn(lab, monkeypatch, loopback, name, index, app,  # noqa: ANN001
+def test_http_endpoint_requests_the_recorded_fqdn(lab, monkeypatch, loopback, name, index, app,
                                                   fqdn) -> None:
     ctx, _ = replay_context(lab, [cassette(name)[index]], resource_group=RG, app=app)
     adapter = _route(monkeypatch, {fqdn: loopback.server_address[1]})
@@ -315,7 +315,7 @@ def test_http_endpoint_requests_the_recorded_fqdn(lab, monkeypatch, loopback, na
     assert obs.excerpt == f"GET https://{fqdn}/healthz: [200, 503, 404]"
 
 
-def test_http_endpoint_status_keeps_only_those_answers(lab, monkeypatch, loopback) -> None:  # noqa: ANN001
+def test_http_endpoint_status_keeps_only_those_answers(lab, monkeypatch, loopback) -> None:
     ctx, _ = replay_context(lab, [cassette("cassette-2025-eventstream.yaml")[0]], resource_group=RG,
                             app="capp000002")
     fqdn = "capp000002--4to7hbs.orangehill-9c176bec.northcentralusstage.azurecontainerapps.io"
@@ -328,7 +328,7 @@ def test_http_endpoint_status_keeps_only_those_answers(lab, monkeypatch, loopbac
     assert obs.value == [503, 404]
 
 
-def test_http_endpoint_without_ingress_requests_nothing(lab, monkeypatch) -> None:  # noqa: ANN001
+def test_http_endpoint_without_ingress_requests_nothing(lab, monkeypatch) -> None:
     # the recorded app has ingress null and latestRevisionFqdn ""
     ctx, _ = replay_context(lab, [cassette("cassette-2023-app-gets.yaml")[2]], resource_group=RG,
                             app="containerapp-e2e000006")
@@ -337,7 +337,7 @@ def test_http_endpoint_without_ingress_requests_nothing(lab, monkeypatch) -> Non
     assert obs.value == [] and "has no ingress fqdn" in obs.excerpt and adapter.urls == []
 
 
-def test_http_endpoint_skips_when_the_recorded_fqdn_does_not_resolve(lab, monkeypatch) -> None:  # noqa: ANN001
+def test_http_endpoint_skips_when_the_recorded_fqdn_does_not_resolve(lab, monkeypatch) -> None:
     ctx, _ = replay_context(lab, [cassette("cassette-2025-eventstream.yaml")[0]], resource_group=RG,
                             app="capp000002")
     adapter = _route(monkeypatch, {})

@@ -13,9 +13,9 @@ import pytest
 from acalab_replay import ARM, SUBSCRIPTION, cassette, data, interaction, replay_context
 
 from pytest_acalab.labfile.model import ProbeCheck
+from pytest_acalab.labfile.tolerances import parse_tolerance
 from pytest_acalab.probes import run_probe
 from pytest_acalab.probes.checks import evaluate
-from pytest_acalab.probes.tolerances import parse_tolerance
 
 RG = "clitest.rg000001"
 
@@ -27,7 +27,7 @@ def _revisions_list(app: str, items: list[dict]) -> dict:
     return interaction("GET", url, {"value": items})
 
 
-def test_revision_health_on_the_recorded_crashing_revision(lab, monkeypatch) -> None:  # noqa: ANN001
+def test_revision_health_on_the_recorded_crashing_revision(lab, monkeypatch) -> None:
     recorded = cassette("cassette-2025-debug.yaml")
     app = "containerapp-debug2000003"
     unhealthy = json.loads(recorded[2]["response"]["body"]["string"])
@@ -41,7 +41,7 @@ def test_revision_health_on_the_recorded_crashing_revision(lab, monkeypatch) -> 
                for _, path in adapter.requests)
 
 
-def test_revision_health_picks_newest_from_an_unordered_azure_list(lab) -> None:  # noqa: ANN001
+def test_revision_health_picks_newest_from_an_unordered_azure_list(lab) -> None:
     app = "ca-acrfw33-xi7y5a"
     items = list(reversed(data("firewall-02-revision-list-pre-fix.json")))
     items = items[2:] + items[:2]  # not in createdTime order
@@ -51,7 +51,7 @@ def test_revision_health_picks_newest_from_an_unordered_azure_list(lab) -> None:
     assert names[-1] == "ca-acrfw33-xi7y5a--0000005" and len(names) == 6
 
 
-def test_no_revision_reports_the_failed_app(lab) -> None:  # noqa: ANN001
+def test_no_revision_reports_the_failed_app(lab) -> None:
     app = "ca-labacr-rnnljl"
     shown = data("acr-pull-failure-02-containerapp-show-baseline.json")
     body = {"id": f"/subscriptions/{SUBSCRIPTION}/resourceGroups/{RG}/providers/Microsoft.App/containerApps/{app}",
@@ -75,7 +75,7 @@ def test_no_revision_reports_the_failed_app(lab) -> None:  # noqa: ANN001
      ["StartingGettingEvents", "ConnectedToEventsServer", "PulledImage", "ContainerCreated", "ContainerStarted"]),
     ("cassette-2023-eventstream.yaml", "capp000002", ["StartingGettingEvents", "ConnectedToEventsServer"]),
 ])
-def test_system_logs_from_the_recorded_event_stream(lab, monkeypatch, name, app, reasons) -> None:  # noqa: ANN001
+def test_system_logs_from_the_recorded_event_stream(lab, monkeypatch, name, app, reasons) -> None:
     recorded = cassette(name)
     ctx, adapter = replay_context(lab, recorded, resource_group=RG, app=app, monkeypatch=monkeypatch)
     obs = run_probe(ctx, "system_logs", {"app": "app"}, deadline=2)
@@ -91,7 +91,7 @@ def test_system_logs_from_the_recorded_event_stream(lab, monkeypatch, name, app,
                      deadline=2).value == 80
 
 
-def test_since_phase_filters_recorded_records(lab, monkeypatch) -> None:  # noqa: ANN001
+def test_since_phase_filters_recorded_records(lab, monkeypatch) -> None:
     ctx, _ = replay_context(lab, cassette("cassette-2025-eventstream.yaml"), resource_group=RG, app="capp000002",
                             monkeypatch=monkeypatch)
     ctx.phase_started["failing"] = datetime(2025, 5, 24, 17, 22, 30, tzinfo=UTC)
@@ -100,7 +100,7 @@ def test_since_phase_filters_recorded_records(lab, monkeypatch) -> None:  # noqa
     assert "2 of 5 event stream records match" in obs.excerpt
 
 
-def test_check_runner_on_the_replayed_event_stream(lab, monkeypatch) -> None:  # noqa: ANN001
+def test_check_runner_on_the_replayed_event_stream(lab, monkeypatch) -> None:
     ctx, _ = replay_context(lab, cassette("cassette-2025-eventstream.yaml"), resource_group=RG, app="capp000002",
                             monkeypatch=monkeypatch)
     check = ProbeCheck(probe="system_logs", args={"app": "app", "reason": "PulledImage"},

@@ -21,7 +21,7 @@ def _recorded() -> list[dict]:
     return json.loads((DATA / "platform_interactions.json").read_text())["interactions"]
 
 
-def _replay(emu, interaction: dict, group: str) -> requests.Response:  # noqa: ANN001
+def _replay(emu, interaction: dict, group: str) -> requests.Response:
     parts = urlsplit(interaction["uri"])
     path = re.sub(r"/subscriptions/[^/]+", f"/subscriptions/{emu.subscription_id}", parts.path)
     path = re.sub(r"(?i)/resourcegroups/[^/]+", f"/resourcegroups/{group}", path)
@@ -30,7 +30,7 @@ def _replay(emu, interaction: dict, group: str) -> requests.Response:  # noqa: A
                             headers={"Authorization": f"Bearer {token}"}, timeout=10)
 
 
-def test_recorded_platform_interactions_have_the_same_status_and_keys(emu, group, resource_client) -> None:  # noqa: ANN001
+def test_recorded_platform_interactions_have_the_same_status_and_keys(emu, group, resource_client) -> None:
     from azure.mgmt.containerregistry import ContainerRegistryManagementClient
 
     acr = ContainerRegistryManagementClient(emu.credential(), emu.subscription_id, polling_interval=0,
@@ -58,7 +58,7 @@ def test_recorded_platform_interactions_have_the_same_status_and_keys(emu, group
                 t["resourceType"] for t in body["resourceTypes"]}
 
 
-def test_deployment_failure_contract(emu, group, deployment_client) -> None:  # noqa: ANN001
+def test_deployment_failure_contract(emu, group, deployment_client) -> None:
     """The ACR lab's template fails in the emulator exactly as the live capture shows (case A)."""
     import pytest
     from azure.core.exceptions import HttpResponseError

@@ -7,7 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from pytest_acalab.labfile import LabFileError, load_lab
+from pytest_acalab.errors import LabFileError
+from pytest_acalab.extensions import builtin_vocabulary
+from pytest_acalab.labfile import load_lab
 
 MALFORMED = Path(__file__).parent / "malformed"
 HEADER = re.compile(r"^# expect-error: line=(?P<line>\d+) field=(?P<field>.+?)(?P<rest>( contains=.*)?)$")
@@ -43,7 +45,7 @@ def test_base_of_the_corpus_is_valid() -> None:
 def test_malformed_lab_gives_one_clear_error(case: Path) -> None:
     line, field, contains = _expectation(case)
     with pytest.raises(LabFileError) as caught:
-        load_lab(case)
+        load_lab(case, vocabulary=builtin_vocabulary())
     error = caught.value
     message = str(error)
     assert "\n" not in message

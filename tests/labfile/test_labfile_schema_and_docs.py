@@ -11,7 +11,10 @@ import jsonschema
 import pytest
 import yaml
 
-from pytest_acalab.labfile import SCHEMA_PATH, LabFileError, load_lab, schema
+from pytest_acalab.errors import LabFileError
+from pytest_acalab.extensions import builtin_vocabulary
+from pytest_acalab.labfile import SCHEMA_PATH, load_lab, schema
+from pytest_acalab.labfile.vocabulary import builtin_names
 
 ROOT = Path(__file__).resolve().parents[2]
 DOC = (ROOT / "docs" / "lab-format.md").read_text(encoding="utf-8")
@@ -39,8 +42,10 @@ def test_modeline_points_at_the_schema() -> None:
 
 def test_every_probe_and_action_is_documented() -> None:
     defs = schema()["$defs"]
-    probes = defs["probe_check"]["properties"]["probe"]["enum"]
-    actions = defs["action"]["properties"]["action"]["enum"]
+    probes = builtin_names("probe")
+    actions = builtin_names("action")
+    vocabulary = builtin_vocabulary()
+    assert vocabulary.probes.names() == probes and vocabulary.actions.names() == actions
     for name in probes:
         args = defs[f"probe_{name}"]["properties"]
         row = next(line for line in DOC.splitlines() if line.startswith(f"| `{name}` |"))

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from pytest_acalab.probes.tolerances import (
+from pytest_acalab.labfile.tolerances import (
     ACTUAL_LIMIT,
     AllOf,
     Count,

@@ -21,7 +21,7 @@ from pytest_acalab.labfile import (
     ProbeCheck,
     load_lab,
 )
-from pytest_acalab.probes.tolerances import Count, OneOf, Regex
+from pytest_acalab.labfile.tolerances import Count, OneOf, Regex
 
 LAB = Path(__file__).parent / "valid" / "acr_pull_failure"
 TEXT = (LAB / "lab.yaml").read_text(encoding="utf-8")

@@ -14,8 +14,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from labkit import write_lab
 
+from helpers.labkit import write_lab
 from pytest_acalab.emulator import Emulator
 
 

@@ -7,7 +7,8 @@ import re
 
 import pytest
 from junitparser import JUnitXml
-from labkit import HOLDS, write_lab
+
+from helpers.labkit import HOLDS, write_lab
 
 FAST = ("--acalab-min-wait", "1s", "-p", "no:cacheprovider")
 

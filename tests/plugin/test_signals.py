@@ -21,8 +21,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from labkit import HOLDS, write_lab
 
+from helpers.labkit import HOLDS, write_lab
 from pytest_acalab.emulator import Emulator
 
 CAP = 90.0

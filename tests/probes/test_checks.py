@@ -10,23 +10,24 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from acalab_probekit import OfflineBackend, context, minimal_lab
 
+from helpers.probekit import OfflineBackend, context, minimal_lab
+from pytest_acalab.context import ActionResult
+from pytest_acalab.errors import ProbeError, ProbeSkipped
 from pytest_acalab.labfile.model import ActionCheck, AllOfCheck, AnyOfCheck, ProbeCheck
-from pytest_acalab.lifecycle.context import ActionResult
-from pytest_acalab.probes.base import PROBES, Observation, ProbeError, ProbeSkipped
+from pytest_acalab.labfile.tolerances import parse_tolerance
+from pytest_acalab.probes.base import Observation
 from pytest_acalab.probes.checks import EXCERPT_LIMIT, evaluate
-from pytest_acalab.probes.tolerances import parse_tolerance
 
 
 @pytest.fixture
-def ctx(tmp_path):  # noqa: ANN001, ANN201
+def ctx(tmp_path):
     return context(minimal_lab(tmp_path / "lab"), OfflineBackend(probe=1.0, poll=0.01))
 
 
 @pytest.fixture
-def script(monkeypatch) -> Iterator[Any]:  # noqa: ANN001
-    """Register probe ``name`` answering from a list of values (the last one repeats)."""
+def script(ctx) -> Iterator[Any]:
+    """Register probe ``name`` in the lab's vocabulary, answering from a list of values (the last one repeats)."""
     calls: dict[str, int] = {}
 
     def register(name: str, values: list[Any], source: str = "fake", excerpt: str = "") -> None:
@@ -38,7 +39,7 @@ def script(monkeypatch) -> Iterator[Any]:  # noqa: ANN001
                 raise value
             return Observation(value, source, excerpt or f"{name} said {value!r}")
 
-        monkeypatch.setitem(PROBES, name, fn)
+        ctx.vocabulary.probes.add(name, fn)
 
     register.calls = calls  # type: ignore[attr-defined]
     yield register
@@ -50,7 +51,7 @@ def probe_check(name: str, expect: dict, within: float | None = 0.5, stable_for:
                       stable_for=stable_for, description=None, line=line)
 
 
-def test_polls_until_the_tolerance_holds(ctx, script) -> None:  # noqa: ANN001
+def test_polls_until_the_tolerance_holds(ctx, script) -> None:
     script("health", ["Unhealthy", "Unhealthy", "Healthy"])
     outcome = evaluate(ctx, probe_check("health", {"equals": "Healthy"}, within=5))
     assert outcome.ok and outcome.attempts == 3 and outcome.actual == "'Healthy'"
@@ -58,20 +59,20 @@ def test_polls_until_the_tolerance_holds(ctx, script) -> None:  # noqa: ANN001
     assert [e["ok"] for e in attempts] == [False, False, True] and [e["attempt"] for e in attempts] == [1, 2, 3]
 
 
-def test_stable_for_needs_consecutive_holds(ctx, script) -> None:  # noqa: ANN001
+def test_stable_for_needs_consecutive_holds(ctx, script) -> None:
     script("flappy", ["Healthy", "Unhealthy", "Healthy", "Healthy", "Unhealthy"])
     outcome = evaluate(ctx, probe_check("flappy", {"equals": "Healthy"}, within=5, stable_for=2))
     assert outcome.ok and outcome.attempts == 4 and outcome.streak == 2
 
 
-def test_stable_for_not_reached_before_the_deadline_is_a_deviation(ctx, script) -> None:  # noqa: ANN001
+def test_stable_for_not_reached_before_the_deadline_is_a_deviation(ctx, script) -> None:
     script("flip", ["Healthy", "Unhealthy"] * 500)
     outcome = evaluate(ctx, probe_check("flip", {"equals": "Healthy"}, within=0.2, stable_for=2))
     assert not outcome.ok
     assert "consecutive" in outcome.failure_message()
 
 
-def test_deadline_ends_a_deviation_with_expected_actual_and_source(ctx, script) -> None:  # noqa: ANN001
+def test_deadline_ends_a_deviation_with_expected_actual_and_source(ctx, script) -> None:
     script("health", ["Unhealthy"], source="revisions", excerpt="revision app--1: healthState=Unhealthy")
     started = time.monotonic()
     outcome = evaluate(ctx, probe_check("health", {"equals": "Healthy"}, within=0.3, line=42))
@@ -82,8 +83,8 @@ def test_deadline_ends_a_deviation_with_expected_actual_and_source(ctx, script) 
     assert "source: revisions" in message and "evidence: revision app--1: healthState=Unhealthy" in message
 
 
-def test_default_deadline_is_the_backends_when_within_is_absent(tmp_path, script) -> None:  # noqa: ANN001
-    ctx = context(minimal_lab(tmp_path / "lab"), OfflineBackend(probe=0.25, poll=0.01))
+def test_default_deadline_is_the_backends_when_within_is_absent(ctx, script) -> None:
+    ctx.backend = OfflineBackend(probe=0.25, poll=0.01)
     script("health", ["Unhealthy"])
     outcome = evaluate(ctx, probe_check("health", {"equals": "Healthy"}, within=None))
     assert not outcome.ok and outcome.deadline == 0.25
@@ -91,7 +92,7 @@ def test_default_deadline_is_the_backends_when_within_is_absent(tmp_path, script
     assert quick.deadline == 0.05
 
 
-def test_a_probe_that_cannot_run_is_an_error_naming_probe_and_line(ctx, script) -> None:  # noqa: ANN001
+def test_a_probe_that_cannot_run_is_an_error_naming_probe_and_line(ctx, script) -> None:
     script("broken", [ProbeError("GET container app 'x': 403 (AuthorizationFailed) no access")])
     with pytest.raises(ProbeError) as info:
         evaluate(ctx, probe_check("broken", {"equals": "Healthy"}, line=17))
@@ -100,13 +101,13 @@ def test_a_probe_that_cannot_run_is_an_error_naming_probe_and_line(ctx, script) 
     assert script.calls["broken"] == 1  # an error is not polled away
 
 
-def test_skipped_probe_propagates(ctx, script) -> None:  # noqa: ANN001
+def test_skipped_probe_propagates(ctx, script) -> None:
     script("unreachable", [ProbeSkipped("host does not resolve")])
     with pytest.raises(ProbeSkipped, match="does not resolve"):
         evaluate(ctx, probe_check("unreachable", {"equals": [200]}))
 
 
-def test_any_of_names_every_source_and_the_one_that_held(ctx, script) -> None:  # noqa: ANN001
+def test_any_of_names_every_source_and_the_one_that_held(ctx, script) -> None:
     script("ops", [["ContainerAppOperationError: ... MANIFEST_UNKNOWN ..."]], source="deployment_operations")
     script("logs", [[]], source="eventstream", excerpt="app has no eventStreamEndpoint")
     check = AnyOfCheck(checks=(probe_check("logs", {"count": {"min": 1}}, within=None),
@@ -118,7 +119,7 @@ def test_any_of_names_every_source_and_the_one_that_held(ctx, script) -> None:  
     assert [(e.name, e.ok) for e in outcome.evidence] == [("logs", False), ("ops", True)]
 
 
-def test_any_of_counts_an_error_as_not_holding_but_not_when_all_fail(ctx, script) -> None:  # noqa: ANN001
+def test_any_of_counts_an_error_as_not_holding_but_not_when_all_fail(ctx, script) -> None:
     script("down", [ProbeError("Log Analytics query: 503 gave up")])
     script("quiet", [[]], source="eventstream")
     check = AnyOfCheck(checks=(probe_check("down", {"count": {"min": 1}}), probe_check("quiet", {"count": {"min": 1}})),
@@ -133,7 +134,7 @@ def test_any_of_counts_an_error_as_not_holding_but_not_when_all_fail(ctx, script
         evaluate(ctx, only_errors)
 
 
-def test_all_of_reports_the_failing_part(ctx, script) -> None:  # noqa: ANN001
+def test_all_of_reports_the_failing_part(ctx, script) -> None:
     script("image", ["reg.azurecr.io/labacr:v1"], source="container_app")
     script("tag", ["absent"], source="registry")
     check = AllOfCheck(checks=(probe_check("image", {"regex": ":v1$"}), probe_check("tag", {"equals": "present"})),
@@ -143,7 +144,7 @@ def test_all_of_reports_the_failing_part(ctx, script) -> None:  # noqa: ANN001
     assert outcome.expected == "all of (image matches /:v1$/; tag equals 'present')"
 
 
-def test_action_checks_are_decided_at_once(ctx, script) -> None:  # noqa: ANN001
+def test_action_checks_are_decided_at_once(ctx, script) -> None:
     ctx.action_results["build"] = ActionResult("build", "acr_build", "Failed", "run ca1 ended Failed: no such file")
     ctx.deployment = {"name": "main", "state": "Failed", "error": {"code": "DeploymentFailed", "message": "boom"}}
     failed = evaluate(ctx, ActionCheck("build", parse_tolerance({"equals": "Succeeded"}), line=9), default_within=5)
@@ -161,7 +162,7 @@ def test_action_checks_are_decided_at_once(ctx, script) -> None:  # noqa: ANN001
         evaluate(ctx, ActionCheck("update-image", parse_tolerance({"equals": "Succeeded"}), line=3))
 
 
-def test_excerpts_are_scrubbed_and_capped(ctx, script) -> None:  # noqa: ANN001
+def test_excerpts_are_scrubbed_and_capped(ctx, script) -> None:
     secret = "s3cr3t-password-value"
     ctx.scrubber.add(secret)
     script("noisy", ["x"], excerpt=f"password {secret} " + "y" * 2000)
@@ -171,14 +172,14 @@ def test_excerpts_are_scrubbed_and_capped(ctx, script) -> None:  # noqa: ANN001
     assert all(secret not in str(e) for e in ctx.journal.entries)
 
 
-def test_references_in_args_are_resolved_before_the_probe_runs(ctx, script, monkeypatch) -> None:  # noqa: ANN001
+def test_references_in_args_are_resolved_before_the_probe_runs(ctx, script, monkeypatch) -> None:
     seen: list[Any] = []
 
     def fn(c: Any, args: Any, deadline: float) -> Observation:
         seen.append(dict(args))
         return Observation(args["image"], "fake")
 
-    monkeypatch.setitem(PROBES, "echo", fn)
+    ctx.vocabulary.probes.add("echo", fn)
     ctx.run_id = "r42"
     outcome = evaluate(ctx, probe_check("echo", {"equals": "labacr:r42"}, args={"image": "labacr:${run.id}"}))
     assert outcome.ok and seen == [{"image": "labacr:r42"}]

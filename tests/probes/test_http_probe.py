@@ -9,14 +9,14 @@ from collections.abc import Iterator
 
 import pytest
 
-from pytest_acalab.probes.base import ProbeSkipped
+from pytest_acalab.errors import ProbeSkipped
 from pytest_acalab.probes.http import ingress_host, request_statuses
 
 
 @pytest.fixture
 def server() -> Iterator[str]:
     class Handler(http.server.BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802
+        def do_GET(self) -> None:
             self.send_response(200 if self.path == "/" else 404)
             self.send_header("Content-Length", "0")
             self.end_headers()
@@ -32,7 +32,7 @@ def server() -> Iterator[str]:
     httpd.server_close()
 
 
-def test_statuses_of_each_request(server) -> None:  # noqa: ANN001
+def test_statuses_of_each_request(server) -> None:
     assert request_statuses(server + "/", 3) == [200, 200, 200]
     assert request_statuses(server + "/missing", 2) == [404, 404]
 

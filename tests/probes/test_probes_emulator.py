@@ -1,7 +1,8 @@
 """Every probe against the emulator, on the project's acr_pull_failure lab in case A.
 
-Case A (FIELD-NOTES 1): the deployment fails with MANIFEST_UNKNOWN, the app exists with
-provisioningState Failed, no revision, no event stream, and no system-log table yet.
+Case A (as captured live: tests/contract/data/acr-pull-failure-*.json): the deployment fails with
+MANIFEST_UNKNOWN, the app exists with provisioningState Failed, no revision, no event stream, and no
+system-log table yet.
 """
 
 from __future__ import annotations
@@ -10,18 +11,19 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from acalab_probekit import context, copy_acr_lab
 
+from helpers.probekit import context, copy_acr_lab
 from pytest_acalab.backends.emulator import EmulatorBackend
-from pytest_acalab.lifecycle.context import LabContext
-from pytest_acalab.lifecycle.deploy import deploy_template
-from pytest_acalab.probes import PROBES, run_probe
-from pytest_acalab.probes.base import ProbeError
+from pytest_acalab.builtins import PROBES
+from pytest_acalab.context import LabContext
+from pytest_acalab.context.deployments import deploy_template
+from pytest_acalab.errors import ProbeError
+from pytest_acalab.probes import run_probe
 from pytest_acalab.probes.checks import evaluate
 
 
 @pytest.fixture(scope="module")
-def case_a(tmp_path_factory) -> Iterator[LabContext]:  # noqa: ANN001
+def case_a(tmp_path_factory) -> Iterator[LabContext]:
     backend = EmulatorBackend(profile="fast")
     try:
         lab = copy_acr_lab(tmp_path_factory.mktemp("lab"))
@@ -43,7 +45,7 @@ def test_registry_lists_every_probe_of_the_lab_format() -> None:
                                      "system_logs", "deployment_errors", "image_tag", "http_endpoint"])
 
 
-def test_no_revision_and_the_evidence_says_why(case_a) -> None:  # noqa: ANN001
+def test_no_revision_and_the_evidence_says_why(case_a) -> None:
     obs = probe(case_a, "revision_health", app="app")
     assert obs.value == "NoRevision"
     assert "has no revision" in obs.excerpt and "provisioningState: Failed" in obs.excerpt
@@ -51,14 +53,14 @@ def test_no_revision_and_the_evidence_says_why(case_a) -> None:  # noqa: ANN001
     assert probe(case_a, "revision_state", app="app", field="healthState").value is None
 
 
-def test_app_state_after_a_failed_create(case_a) -> None:  # noqa: ANN001
+def test_app_state_after_a_failed_create(case_a) -> None:
     assert probe(case_a, "app_state", app="app", field="provisioningState").value == "Failed"
     assert probe(case_a, "app_state", app="app", field="latestRevisionName").value is None
     assert probe(case_a, "app_state", app="app", field="eventStreamEndpoint").value is None
     assert probe(case_a, "app_state", app="app", field="configuration.ingress.targetPort").value == 8000
 
 
-def test_app_image_is_the_missing_tag(case_a) -> None:  # noqa: ANN001
+def test_app_image_is_the_missing_tag(case_a) -> None:
     login = case_a.resource("registry").field("loginServer")
     assert probe(case_a, "app_image", app="app").value == f"{login}/labacr:does-not-exist"
     assert probe(case_a, "app_image", app="app", container="app").value.endswith(":does-not-exist")
@@ -66,7 +68,7 @@ def test_app_image_is_the_missing_tag(case_a) -> None:  # noqa: ANN001
     assert missing.value is None and "no container 'sidecar'" in missing.excerpt
 
 
-def test_deployment_errors_carry_manifest_unknown(case_a) -> None:  # noqa: ANN001
+def test_deployment_errors_carry_manifest_unknown(case_a) -> None:
     obs = probe(case_a, "deployment_errors")
     assert any("MANIFEST_UNKNOWN" in m and "does-not-exist" in m for m in obs.value)
     assert obs.source == "deployment_operations"
@@ -74,33 +76,33 @@ def test_deployment_errors_carry_manifest_unknown(case_a) -> None:  # noqa: ANN0
         run_probe(case_a, "deployment_errors", {"deployment": "no-such-deployment"}, deadline=0.3)
 
 
-def test_image_tag_absent_and_missing_repository(case_a) -> None:  # noqa: ANN001
+def test_image_tag_absent_and_missing_repository(case_a) -> None:
     assert probe(case_a, "image_tag", registry="registry", repository="labacr", tag="does-not-exist").value == "absent"
     assert probe(case_a, "image_tag", registry="registry", repository="nothing-here", tag="v1").value == "absent"
 
 
-def test_system_logs_without_event_stream_endpoint(case_a) -> None:  # noqa: ANN001
+def test_system_logs_without_event_stream_endpoint(case_a) -> None:
     obs = probe(case_a, "system_logs", app="app")
     assert obs.value == [] and "no eventStreamEndpoint" in obs.excerpt and "Failed" in obs.excerpt
 
 
-def test_system_logs_table_not_created_yet_is_zero_rows_not_an_error(case_a) -> None:  # noqa: ANN001
+def test_system_logs_table_not_created_yet_is_zero_rows_not_an_error(case_a) -> None:
     obs = probe(case_a, "system_logs", app="app", source="log_analytics", since="lab")
     assert obs.value == [] and obs.source == "log_analytics"
     assert "ContainerAppSystemLogs_CL does not exist yet" in obs.excerpt
 
 
-def test_http_endpoint_without_fqdn(case_a) -> None:  # noqa: ANN001
+def test_http_endpoint_without_fqdn(case_a) -> None:
     obs = probe(case_a, "http_endpoint", app="app")
     assert obs.value == [] and "no ingress fqdn" in obs.excerpt
 
 
-def test_unknown_alias_is_a_probe_error(case_a) -> None:  # noqa: ANN001
+def test_unknown_alias_is_a_probe_error(case_a) -> None:
     with pytest.raises(ProbeError, match="no-such-alias"):
         probe(case_a, "revision_health", app="no-such-alias")
 
 
-def test_every_failing_row_of_the_lab_holds_in_case_a(case_a) -> None:  # noqa: ANN001
+def test_every_failing_row_of_the_lab_holds_in_case_a(case_a) -> None:
     for row in case_a.lab.rows:
         outcome = evaluate(case_a, row.failing, default_within=5)
         assert outcome.ok, outcome.failure_message()

@@ -8,8 +8,8 @@ import shutil
 from pathlib import Path
 
 import pytest
-from labkit import write_lab
 
+from helpers.labkit import write_lab
 from pytest_acalab.cli import main
 from pytest_acalab.reports.drift import compare, format_markdown, load_run, normalise
 

@@ -12,7 +12,7 @@ import pytest
 
 from pytest_acalab.authoring.scaffold import new_lab
 from pytest_acalab.labfile import load_lab
-from pytest_acalab.probes.tolerances import Regex, parse_tolerance
+from pytest_acalab.labfile.tolerances import Regex, parse_tolerance
 from pytest_acalab.reports.experiment_log import LabResults
 
 LABS = Path(__file__).resolve().parents[2] / "labs"

@@ -229,7 +229,7 @@ class Kubelet:
                     plans[c.name] = self._engine().plan(image, spec.get("command"), spec.get("args"), env)
                 except Unrunnable as exc:
                     plans[c.name] = exc
-                except Exception as exc:  # a pip or file-system failure: the replica says why, never runs
+                except Exception as exc:  # noqa: BLE001 - a pip or file-system failure: the replica says why, never runs
                     plans[c.name] = Unrunnable(f"image {c.image} could not be prepared: {exc}")
             with self.p.lock:  # launch now: the state must not wait for the next request to move
                 self._launch_prepared(app, rev, rep, jobs, plans, time.monotonic())

@@ -1,7 +1,7 @@
 """Role assignments (Microsoft.Authorization) as state: who holds which built-in role at which scope.
 
 No HTTP here. Other providers ask ``roles_for(principal_id, resource_id)`` through
-``platform.services.extra["authorization"]`` (no import between providers): an assignment applies
+``platform.services.authorization`` (no import between providers): an assignment applies
 to its scope and everything below it, as in Azure RBAC.
 """
 
@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import re
 import threading
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -213,5 +212,3 @@ class RoleAssignments:
         return {a.role_name for a in self.list(resource_id, at_scope_only=True, principal_id=principal_id)}
 
 
-def new_assignment_name() -> str:
-    return str(uuid.uuid4())

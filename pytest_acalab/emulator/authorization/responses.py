@@ -22,7 +22,6 @@ from pytest_acalab.emulator.platform.errors import ArmError, resource_group_not_
 from pytest_acalab.emulator.platform.http import Request, Response
 from pytest_acalab.emulator.platform.resource_types import ResourceId
 
-SERVICE_KEY = "authorization"
 _ASSIGNMENTS = "{scope:path}/providers/Microsoft.Authorization/roleAssignments"
 _DEFINITIONS = "{scope:path}/providers/Microsoft.Authorization/roleDefinitions"
 _PRINCIPAL_FILTER = re.compile(r"^\s*(?:assignedTo\('(?P<a>[^']+)'\)|principalId\s+eq\s+'(?P<p>[^']+)')\s*$", re.I)
@@ -146,7 +145,7 @@ class Authorization:
 
     def register(self) -> None:
         p = self.p
-        p.services.extra[SERVICE_KEY] = self.assignments
+        p.services.authorization = self.assignments
         p.route("GET", _ASSIGNMENTS, self.list, api_version=True)
         p.route("PUT", _ASSIGNMENTS + "/{name}", self.put, api_version=True)
         p.route("GET", _ASSIGNMENTS + "/{name}", self.get, api_version=True)

@@ -259,8 +259,6 @@ class RegistryContent:
             except KeyError:
                 raise blob_unknown(digest) from None
 
-    def blob_size(self, repository: str, digest: str) -> int:
-        return len(self.get_blob(repository, digest))
 
     def delete_blob(self, repository: str, digest: str) -> None:
         validate_repository_name(repository)

@@ -44,7 +44,6 @@ ROLE_ACTIONS: dict[str, frozenset[str]] = {
     "AcrPush": frozenset({"pull", "push", "metadata_read", "metadata_write"}),
     "AcrDelete": frozenset({"delete"}),
 }
-RUN_STATUSES = ("Queued", "Started", "Running", "Succeeded", "Failed", "Canceled", "Error", "Timeout")
 
 
 def _password() -> str:

@@ -22,7 +22,6 @@ OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
 OCI_CONFIG = "application/vnd.oci.image.config.v1+json"
 OCI_LAYER_TAR_GZIP = "application/vnd.oci.image.layer.v1.tar+gzip"
-OCI_LAYER_TAR = "application/vnd.oci.image.layer.v1.tar"
 DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
 DOCKER_MANIFEST_LIST = "application/vnd.docker.distribution.manifest.list.v2+json"
 DOCKER_CONFIG = "application/vnd.docker.container.image.v1+json"
@@ -142,18 +141,18 @@ def layer_tar(files: FileMap) -> bytes:
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tar:
         for path in sorted(entries):
-            content, mode = entries[path]
+            entry, mode = entries[path]
             info = tarfile.TarInfo(path)
             info.mtime = LAYER_MTIME
             info.uid = info.gid = 0
             info.uname = info.gname = ""
             info.mode = mode
-            if content is None:
+            if entry is None:
                 info.type = tarfile.DIRTYPE
                 tar.addfile(info)
             else:
-                info.size = len(content)
-                tar.addfile(info, io.BytesIO(content))
+                info.size = len(entry)
+                tar.addfile(info, io.BytesIO(entry))
     return buf.getvalue()
 
 
@@ -226,7 +225,7 @@ class ContainerConfig:
         )
 
     def env_dict(self) -> dict[str, str]:
-        return dict(item.split("=", 1) if "=" in item else (item, "") for item in self.env)
+        return dict(item.partition("=")[::2] for item in self.env)
 
     def set_env(self, key: str, value: str) -> None:
         """Replace or append ``key=value``, keeping first-definition order like docker."""
@@ -318,9 +317,6 @@ class BuiltImage:
     config_digest: str
     layers: tuple[Layer, ...]
 
-    @property
-    def config_media_type(self) -> str:
-        return DOCKER_CONFIG if self.manifest_media_type == DOCKER_MANIFEST else OCI_CONFIG
 
     @property
     def image_id(self) -> str:

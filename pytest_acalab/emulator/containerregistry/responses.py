@@ -24,7 +24,6 @@ from .resolver import RegistryImageResolver
 from .tasks import Runs, Tasks
 
 TYPE = "Microsoft.ContainerRegistry/registries"
-AUTHORIZATION_SERVICE = "authorization"
 NAME_RULE = "Resource names may contain alpha numeric characters only and must be between 5 and 50 characters."
 
 
@@ -191,7 +190,7 @@ class Registries(ResourceType):
             res = ctx.store.remove(rid.id)
             if res is not None:
                 self.state.remove(res.id)
-                auth = ctx.platform.services.extra.get(AUTHORIZATION_SERVICE)
+                auth = ctx.platform.services.authorization
                 if auth is not None:
                     auth.remove_under(res.id)
 
@@ -345,7 +344,7 @@ class Registries(ResourceType):
         return built
 
 
-def _check_name(platform: Platform, state: RegistryState):  # noqa: ANN202 - a route handler
+def _check_name(platform: Platform, state: RegistryState):
     def handler(req: Request, sub: str) -> Response:
         platform.check_subscription(sub)
         body = req.json() or {}
@@ -369,7 +368,7 @@ def register(platform: Platform) -> None:
         return oid in owners
 
     def roles(oid: str, registry_id: str) -> set[str]:
-        auth = platform.services.extra.get(AUTHORIZATION_SERVICE)
+        auth = platform.services.authorization
         return auth.roles_for(oid, registry_id) if auth is not None else set()
 
     access = Access(is_owner, roles)

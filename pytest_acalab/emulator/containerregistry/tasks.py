@@ -106,7 +106,7 @@ class Tasks:
         build_seconds = p.clock.duration("acr.build")
         p.scheduler.after(queue, lambda due: self._start(ctx, reg, run, plan, due, build_seconds))
 
-    def _resolver(self, reg: Registry):  # noqa: ANN202 - ResolveBase
+    def _resolver(self, reg: Registry):
         def resolve(reference: str) -> oci.BuiltImage | None:
             try:
                 ref = catalog.parse_reference(reference)

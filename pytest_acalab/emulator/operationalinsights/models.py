@@ -86,9 +86,6 @@ class Workspace:
                 self._logs = WorkspaceLogs(self.customer_id)
             return self._logs
 
-    @property
-    def has_logs(self) -> bool:
-        return self._logs is not None
 
     def close(self) -> None:
         with self._logs_lock:

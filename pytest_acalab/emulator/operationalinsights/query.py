@@ -271,7 +271,7 @@ def _tokens(query: str) -> list[Any]:
     return [t for t in lexer.getAllTokens() if t.channel == 0]
 
 
-def _kinds() -> dict[str, int]:
+def _kinds() -> dict[str, Any]:
     from duckdb_kql._antlr.KqlLexer import KqlLexer
 
     return {
@@ -370,7 +370,7 @@ def _quote(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def run_query(logs: WorkspaceLogs, query: str, timespan: str | None, now: dt.datetime) -> dict[str, Any]:
+def run_query(logs: WorkspaceLogs, query: str | None, timespan: str | None, now: dt.datetime) -> dict[str, Any]:
     """Run *query* against *logs* as the Log Analytics query API would at *now*.
 
     Returns the response body. Raises :class:`LogQueryError` for a query the service refuses.
@@ -380,8 +380,7 @@ def run_query(logs: WorkspaceLogs, query: str, timespan: str | None, now: dt.dat
 
     if now.tzinfo is None:
         now = now.replace(tzinfo=dt.UTC)
-    tokens = _tokens(query) if isinstance(query, str) else []
-    if not tokens:
+    if not isinstance(query, str) or not (tokens := _tokens(query)):
         raise _syntax_error("<EOF>", 1, 0)
     if tokens[0].text.startswith("."):
         # Control commands (.show, .set-or-replace...) are not queries; the query API does not run them.

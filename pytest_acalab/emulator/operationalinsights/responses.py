@@ -171,7 +171,7 @@ def render_of(query: str) -> dict[str, Any] | None:
     try:
         tokens = _tokens(query)
         bar = _kinds()["bar"]
-    except Exception:  # a query the lexer cannot read has no visualization
+    except Exception:  # noqa: BLE001 - a query the lexer cannot read has no visualization
         return None
     for i, token in enumerate(tokens[:-2]):
         if token.type == bar and tokens[i + 1].text.lower() == "render":
@@ -184,7 +184,7 @@ def last_operator(query: str) -> str | None:
     try:
         tokens = _tokens(query)
         bar = _kinds()["bar"]
-    except Exception:
+    except Exception:  # noqa: BLE001 - as above: no visualization
         return None
     bars = [i for i, t in enumerate(tokens[:-1]) if t.type == bar]
     return tokens[bars[-1] + 1].text.lower() if bars else None

@@ -2,7 +2,8 @@
 
 Timestamps the emulator writes are real UTC wall-clock times, so clients can compute time windows
 with their own clock exactly as they would against Azure. What the profile changes is how long an
-operation *takes*: ``realistic`` uses durations measured on real Azure (FIELD-NOTES, observed/),
+operation *takes*: ``realistic`` uses durations measured on real Azure (the timestamps of the live
+captures in github.com/yeongseon/azure-container-apps-practical-guide, labs/*/evidence/),
 divided by ``speed``; ``fast`` makes every duration about zero (10,000 times shorter) while keeping
 the order of events.
 """

@@ -115,6 +115,7 @@ class Platform:
         self.route("GET", "/metadata/endpoints", self._metadata, auth=False)
         self.route("GET PUT", "/acalab/faults", self._faults_switch)
         self.route("GET", "/acalab/traffic", self._traffic)
+        self.route("GET", "/acalab/clock", self._clock, auth=False)
 
     def _metadata(self, req: Request) -> Response:
         from pytest_acalab.emulator.platform.metadata import metadata_endpoints
@@ -127,6 +128,11 @@ class Platform:
             "code": "NoIngress",
             "message": f"The pytest-acalab emulator has no ingress for '{req.authority}': it runs no workload "
                        "behind this app's FQDN."}})
+
+    def _clock(self, req: Request) -> Response:
+        """Emulator-only: how fast this emulator's clock runs, so an attached client scales its waits to it."""
+        return Response.json(200, {"profile": self.clock.profile, "speed": self.clock.speed,
+                                   "divisor": self.clock.divisor})
 
     def _registry_endpoint(self, req: Request, login_server: str) -> Response:
         """Where a registry's data plane listens (for clients attached to a standalone emulator)."""
@@ -339,44 +345,40 @@ class Platform:
         parts = [p for p in req.path.split("/") if p]
         self.check_subscription(parts[1])
         # /subscriptions/{s}/providers/{ns}/{type}  (list across the subscription)
-        if len(parts) >= 5 and parts[2].lower() == "providers" and len(parts) == 5:
+        if len(parts) == 5 and parts[2].lower() == "providers":
             rt = self._type_or_error(parts[3], (parts[4],), api_version, req)
             ctx = Ctx(self, req, api_version)
             return self.page(req, rt.list(ctx, None, None))
-        if len(parts) < 6 or parts[2].lower() != "resourcegroups" or parts[4].lower() != "providers":
+        if len(parts) < 7 or parts[2].lower() != "resourcegroups" or parts[4].lower() != "providers":
             raise ArmError(404, "InvalidRequestUri", f"The request URI '{req.path}' is not valid.")
-        group = parts[3]
-        namespace = parts[5]
-        rest = parts[6:]
-        if not rest:
-            raise ArmError(404, "InvalidRequestUri", f"The request URI '{req.path}' is not valid.")
-        types, names = tuple(rest[0::2]), tuple(rest[1::2])
+        group, namespace = parts[3], parts[5]
         ctx = Ctx(self, req, api_version)
-        if len(rest) % 2 == 1:
-            # a collection (list) or an action on the resource named before it
+        if len(parts) % 2 == 1:
+            # a collection (list) or an action on the resource named before it: .../{type} or .../{name}/{last}
+            last = parts[-1]
+            owner = ResourceId.parse("/".join(parts[:-1])) if len(parts) > 7 else None
+            types = (*(owner.types if owner else ()), last)
             collection = self.resource_type(f"{namespace}/{'/'.join(types)}")
             if collection is not None and req.method in ("GET", "HEAD"):
                 self._check_version(collection, api_version, req)
                 self.require_group(group)
-                parent = ResourceId(parts[1], group, namespace, types[:-1], names) if names else None
-                if parent is not None:
-                    self._type_or_error(namespace, parent.types, api_version, req).lookup(ctx, parent)
-                return self.page(req, collection.list(ctx, parent, group))
-            rid = ResourceId(parts[1], group, namespace, types[:-1], names)
-            if not names:
+                if owner is not None:
+                    self._type_or_error(namespace, owner.types, api_version, req).lookup(ctx, owner)
+                return self.page(req, collection.list(ctx, owner, group))
+            if owner is None:
                 raise self._unknown_type(namespace, types, api_version)
-            self._missing_parent(namespace, rid.types, names, group, rid)  # the last segment: an action
-            rt = self._type_or_error(namespace, rid.types, api_version, req)
+            self._missing_parent(namespace, owner.types, owner.names, group, owner)  # the last segment: an action
+            rt = self._type_or_error(namespace, owner.types, api_version, req)
             self.require_group(group)
-            action = types[-1]
-            method_name = {k.lower(): v for k, v in rt.actions.items()}.get(action.lower())
+            method_name = {k.lower(): v for k, v in rt.actions.items()}.get(last.lower())
             if method_name is None or req.method != "POST":
                 raise ArmError(404, "NotFound" if method_name is None else "MethodNotAllowed",
-                               f"The action '{action}' is not supported on '{rt.full_type}'." if method_name is None
+                               f"The action '{last}' is not supported on '{rt.full_type}'." if method_name is None
                                else f"The requested resource does not support http method '{req.method}'.")
-            return getattr(rt, method_name)(ctx, rid, req.json())
-        rid = ResourceId(parts[1], group, namespace, types, names)
-        self._missing_parent(namespace, types, names, group, rid)
+            return getattr(rt, method_name)(ctx, owner, req.json())
+        rid = ResourceId.parse(req.path)
+        types = rid.types
+        self._missing_parent(namespace, types, rid.names, group, rid)
         rt = self._type_or_error(namespace, types, api_version, req)
         self.require_group(group)
         if req.method in ("GET", "HEAD"):
@@ -439,7 +441,7 @@ class Platform:
         if subscription.lower() != self.store.subscription_id.lower():
             raise ArmError(404, "SubscriptionNotFound", f"The subscription '{subscription}' could not be found.")
 
-    def require_group(self, name: str):  # noqa: ANN201 - ResourceGroup
+    def require_group(self, name: str):
         group = self.store.group(name)
         if group is None:
             raise errors.resource_group_not_found(name)
@@ -473,5 +475,3 @@ class Platform:
         req.principal = principal
         return self.dispatch(req)
 
-    def lro_base(self) -> str:
-        return self.base_url

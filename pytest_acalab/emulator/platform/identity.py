@@ -41,7 +41,7 @@ CLOCK_SKEW = 300
 """Seconds of leeway on ``nbf`` and ``exp`` (Microsoft.IdentityModel's default clock skew)."""
 
 
-class TokenRefused(Exception):  # noqa: N818 - reads as "the token is refused"
+class TokenRefused(Exception):
     """Why a token is not accepted: malformed, signature, expired, not_yet_valid, issuer, audience."""
 
     def __init__(self, reason: str, claims: dict[str, Any] | None = None) -> None:

@@ -1,4 +1,5 @@
-"""Long-running operations in the shapes Azure uses (FIELD-NOTES section 4).
+"""Long-running operations in the shapes Azure uses
+(https://learn.microsoft.com/azure/azure-resource-manager/management/async-operations).
 
 Two polling styles exist on the wire:
 - ``Azure-AsyncOperation``: the status URL answers ``{"status": "InProgress"|"Succeeded"|"Failed", ...}``
@@ -11,6 +12,7 @@ Every answer carries ``retry-after-ms`` (never 0: azure-core treats 0 as absent 
 
 from __future__ import annotations
 
+import functools
 import time
 import uuid
 from collections.abc import Callable
@@ -84,7 +86,7 @@ class Operations:
             op.extra["error_status"] = 500
             op.extra["stalled"] = True
         self._ops[op_id] = op
-        self._scheduler.at(op.due, lambda due, op=op: self._complete(op, due))
+        self._scheduler.at(op.due, functools.partial(self._complete, op))
         return op
 
     def start_manual(self, status_url: Callable[[str], str]) -> Operation:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from pytest_acalab.emulator.platform.hosts import PublicUrls
 from pytest_acalab.emulator.platform.http import Request, Response
 
@@ -52,7 +54,7 @@ def cloud_metadata(urls: PublicUrls) -> dict:
     }
 
 
-def metadata_endpoints(urls: PublicUrls):  # noqa: ANN201
+def metadata_endpoints(urls: PublicUrls) -> Callable[[Request], Response]:
     def handler(req: Request) -> Response:
         return Response.json(200, cloud_metadata(urls))
     return handler

@@ -71,11 +71,11 @@ class Ctx:
     api_version: str
 
     @property
-    def store(self):  # noqa: ANN201 - Store, avoided import cycle
+    def store(self):
         return self.platform.store
 
     @property
-    def clock(self):  # noqa: ANN201
+    def clock(self):
         return self.platform.clock
 
 

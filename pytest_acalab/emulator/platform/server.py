@@ -108,7 +108,7 @@ class _Handler(BaseHTTPRequestHandler):
     server: _Listener
     _headers_buffer: list[bytes]
 
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - stdlib signature
+    def log_message(self, format: str, *args: object) -> None:
         log.debug("%s %s", self.address_string(), format % args)
 
     def setup(self) -> None:
@@ -337,7 +337,7 @@ class _Listener(ThreadingHTTPServer):
         with self._open_lock:
             self._open.add(tls)
         try:
-            self.RequestHandlerClass(tls, client_address, self)  # type: ignore[arg-type]
+            _Handler(tls, client_address, self)
         except (ConnectionResetError, BrokenPipeError, ssl.SSLError, TimeoutError):
             pass
         finally:

@@ -1,7 +1,8 @@
 """Contracts between providers: what one provider offers another, with no import between them.
 
 Container Apps needs to know whether a replica can pull an image (the registry provider answers)
-and where to write system logs (the Log Analytics provider answers). Each provider registers its
+and where to write system logs (the Log Analytics provider answers); the registry asks which roles a
+principal holds on it (the authorization provider answers). Each provider registers its
 implementation on ``platform.services``; consumers only see these protocols.
 """
 
@@ -64,8 +65,21 @@ class LogSink(Protocol):
         ...
 
 
+class RoleAuthority(Protocol):
+    def roles_for(self, principal_id: str, resource_id: str) -> set[str]:
+        """Built-in role names ``principal_id`` holds on ``resource_id`` (assigned there or above, as in RBAC)."""
+        ...
+
+    def remove_under(self, scope: str) -> int:
+        """Drop the assignments at ``scope`` and below (the resource was deleted); how many were dropped."""
+        ...
+
+
 @dataclass
 class Services:
     registry: ImageResolver | None = None
     logs: LogSink | None = None
+    authorization: RoleAuthority | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    """Each provider's state by provider name (``app``, ``containerregistry``, ``log_analytics``): for
+    tests and benchmarks that look inside; providers talk to each other through the typed fields only."""

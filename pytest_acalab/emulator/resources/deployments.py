@@ -104,7 +104,7 @@ class Deployments(ResourceType):
             subscription_display_name=ctx.store.subscription_name,
         )
 
-    def _validate(self, ctx: Ctx, rid: ResourceId, body: Any):  # noqa: ANN202
+    def _validate(self, ctx: Ctx, rid: ResourceId, body: Any):
         template, params, mode = _parse_request(body)
         try:
             return template, mode, validate(template, params, self._context(ctx, rid))

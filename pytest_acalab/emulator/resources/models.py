@@ -170,6 +170,9 @@ class PlatformHost:
 def start(platform: Platform, deployment: Deployment, ctx: DeploymentContext,
           principal: dict[str, Any] | None) -> None:
     """Run the deployment on a worker thread; its operation completes when the last resource settles."""
+    operation = deployment.operation
+    if operation is None:
+        raise ValueError(f"deployment '{deployment.name}' has no operation to complete")
 
     def work() -> None:
         deployment.provisioning_state = "Running"
@@ -180,7 +183,7 @@ def start(platform: Platform, deployment: Deployment, ctx: DeploymentContext,
             with platform.lock:
                 deployment.provisioning_state = "Failed"
                 deployment.error = {"code": "InternalServerError", "message": f"Deployment failed: {exc}"}
-                platform.operations.complete(deployment.operation, deployment.error)
+                platform.operations.complete(operation, deployment.error)
             raise
         with platform.lock:
             deployment.provisioning_state = result.provisioning_state
@@ -190,7 +193,7 @@ def start(platform: Platform, deployment: Deployment, ctx: DeploymentContext,
             deployment.timestamp = result.timestamp
             deployment.operations = result.operations
             deployment.output_resources = result.output_resources
-            platform.operations.complete(deployment.operation, result.error)
+            platform.operations.complete(operation, result.error)
 
     threading.Thread(target=work, name=f"acalab-deployment-{deployment.name}", daemon=True).start()
 

@@ -241,7 +241,7 @@ def drop_cgroup(path: str | None) -> None:
 class Container:
     """One container of the pod: its shim, its init's pid, the pipe the shim reports on."""
 
-    def __init__(self, name: str, shim: int, child: int, status, memory_limit: int) -> None:  # noqa: ANN001
+    def __init__(self, name: str, shim: int, child: int, status, memory_limit: int) -> None:
         self.name, self.shim, self.child, self.status = name, shim, child, status
         self.memory_limit = memory_limit
         self.oom = False

@@ -82,7 +82,7 @@ class _Spawner:
             fn, fut = self._jobs.get()
             try:
                 fut.set_result(fn())
-            except BaseException as exc:  # handed back to the caller
+            except BaseException as exc:  # noqa: BLE001 - handed back to the caller
                 fut.set_exception(exc)
 
 

@@ -1,4 +1,5 @@
-"""Case A (validation when an image reference changes) and case B (pulls at replica start), FIELD-NOTES 1."""
+"""Case A (validation when an image reference changes) and case B (pulls at replica start),
+as the live captures in tests/contract/data show."""
 
 from __future__ import annotations
 

@@ -315,14 +315,14 @@ experiment_log:
 """
 
 
-def test_http_endpoint_on_the_emulator_backend_measures_a_broken_canary(tmp_path, registry, logs) -> None:  # noqa: ANN001
+def test_http_endpoint_on_the_emulator_backend_measures_a_broken_canary(tmp_path, registry, logs) -> None:
     """The probe's own code path on the emulator backend: the app's real fqdn, the backend's proxy and CA."""
     import uuid
 
     from pytest_acalab.backends.clients import Clients
     from pytest_acalab.backends.emulator import EmulatorBackend
+    from pytest_acalab.context import LabContext
     from pytest_acalab.labfile import load_lab
-    from pytest_acalab.lifecycle.context import LabContext
     from pytest_acalab.probes.checks import evaluate
     from pytest_acalab.reports.journal import Journal
     from pytest_acalab.reports.scrub import Scrubber

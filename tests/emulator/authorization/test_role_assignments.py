@@ -89,7 +89,7 @@ def test_assignments_go_with_their_scope(emu: Emulator, resource_client, registr
     principal = str(uuid.uuid4())
     resource_client.resources.begin_create_or_update_by_id(rid, api_version=API, parameters={
         "properties": {"roleDefinitionId": _role(emu, READER), "principalId": principal}}).result()
-    assignments = emu.platform.services.extra["authorization"]
+    assignments = emu.platform.services.authorization
     assert assignments.roles_for(principal, registry_id) == {"Reader"}
     resource_client.resources.begin_delete_by_id(registry_id, api_version="2023-07-01").result()
     assert assignments.roles_for(principal, registry_id) == set()
@@ -114,7 +114,7 @@ def test_group_scope_is_inherited_and_deployable(emu: Emulator, deployment_clien
     result = deployment_client.deployments.begin_create_or_update(
         group, "ra", {"properties": {"mode": "Incremental", "template": template}}).result()
     assert result.properties.provisioning_state == "Succeeded"
-    assignments = emu.platform.services.extra["authorization"]
+    assignments = emu.platform.services.authorization
     assert assignments.roles_for(principal, registry_id) == {"AcrPull"}
     group_id = registry_id.split("/providers/")[0]
     other = str(uuid.uuid4())

@@ -18,14 +18,14 @@ def unique_name(prefix: str = "acr") -> str:
     return f"{prefix}{uuid.uuid4().hex[:12]}"
 
 
-def mgmt_client(emu: Emulator):  # noqa: ANN201
+def mgmt_client(emu: Emulator):
     from azure.mgmt.containerregistry import ContainerRegistryManagementClient
 
     return ContainerRegistryManagementClient(emu.credential(), emu.subscription_id, polling_interval=0,
                                              **emu.client_kwargs())
 
 
-def tasks_client(emu: Emulator):  # noqa: ANN201
+def tasks_client(emu: Emulator):
     from azure.mgmt.containerregistrytasks import ContainerRegistryTasksMgmtClient
 
     return ContainerRegistryTasksMgmtClient(emu.credential(), emu.subscription_id, polling_interval=0,
@@ -41,7 +41,7 @@ def create_registry(client: Any, group: str, name: str | None = None, *, admin: 
     }).result()
 
 
-def data_client(emu: Emulator, login_server: str):  # noqa: ANN201
+def data_client(emu: Emulator, login_server: str):
     from azure.containerregistry import ContainerRegistryClient
 
     return ContainerRegistryClient(emu.registry_endpoint(login_server), emu.credential(),

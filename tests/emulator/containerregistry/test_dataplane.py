@@ -22,12 +22,12 @@ ACR_UNAUTHORIZED = "authentication required, visit https://aka.ms/acr/authorizat
 
 
 @pytest.fixture(scope="module")
-def client(emu: Emulator):  # noqa: ANN201
+def client(emu: Emulator):
     return mgmt_client(emu)
 
 
 @pytest.fixture
-def registry(client, group: str):  # noqa: ANN001, ANN201
+def registry(client, group: str):
     return create_registry(client, group)
 
 
@@ -35,7 +35,7 @@ def _basic(user: str, password: str) -> dict[str, str]:
     return {"Authorization": "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()}
 
 
-def _admin(client, group: str, reg) -> dict[str, str]:  # noqa: ANN001
+def _admin(client, group: str, reg) -> dict[str, str]:
     return _basic(reg.name, client.registries.list_credentials(group, reg.name).passwords[0].value)
 
 

@@ -14,11 +14,11 @@ from pytest_acalab.emulator.containerregistry import catalog
 
 
 @pytest.fixture(scope="module")
-def client(emu: Emulator):  # noqa: ANN201
+def client(emu: Emulator):
     return mgmt_client(emu)
 
 
-def _state(emu: Emulator):  # noqa: ANN202
+def _state(emu: Emulator):
     return emu.platform.services.extra["containerregistry"]
 
 

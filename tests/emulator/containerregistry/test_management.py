@@ -11,7 +11,7 @@ from pytest_acalab.emulator import Emulator
 
 
 @pytest.fixture(scope="module")
-def client(emu: Emulator):  # noqa: ANN201
+def client(emu: Emulator):
     return mgmt_client(emu)
 
 

@@ -15,12 +15,12 @@ ACR_PULL = "7f951dda-4ed3-4680-a7ca-43fe172d538d"
 
 
 @pytest.fixture(scope="module")
-def client(emu: Emulator):  # noqa: ANN201
+def client(emu: Emulator):
     return mgmt_client(emu)
 
 
 @pytest.fixture
-def image(client, group: str):  # noqa: ANN001, ANN201
+def image(client, group: str):
     """A private registry holding ``<login>/app:v1`` (imported from the catalogue)."""
     reg = create_registry(client, group)
     client.registries.begin_import_image(group, reg.name, {

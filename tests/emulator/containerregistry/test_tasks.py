@@ -31,16 +31,16 @@ CMD ["python", "/srv/app.py"]
 
 
 @pytest.fixture(scope="module")
-def mgmt(emu: Emulator):  # noqa: ANN201
+def mgmt(emu: Emulator):
     return mgmt_client(emu)
 
 
 @pytest.fixture(scope="module")
-def tasks(emu: Emulator):  # noqa: ANN201
+def tasks(emu: Emulator):
     return tasks_client(emu)
 
 
-def _build(tasks, group: str, registry: str, location: str, images: list[str], dockerfile: str = "Dockerfile"):  # noqa: ANN001, ANN202
+def _build(tasks, group: str, registry: str, location: str, images: list[str], dockerfile: str = "Dockerfile"):
     return tasks.registries.schedule_run(group, registry, DockerBuildRequest(
         image_names=images, is_push_enabled=True, source_location=location, docker_file_path=dockerfile,
         platform=PlatformProperties(os="Linux", architecture="amd64")))
@@ -75,7 +75,7 @@ def test_acr_build_from_a_folder_ends_as_a_listed_image(emu: Emulator, mgmt, tas
     assert [r.properties.run_id for r in tasks.runs.list(group, reg.name)] == ["ca2", "ca1"]
 
 
-def test_the_log_grows_while_the_run_runs(emu: Emulator, mgmt, tasks, group: str,  # noqa: ANN001
+def test_the_log_grows_while_the_run_runs(emu: Emulator, mgmt, tasks, group: str,
                                           monkeypatch: pytest.MonkeyPatch) -> None:
     from pytest_acalab.emulator.containerregistry import tasks as tasks_module
 
@@ -109,7 +109,7 @@ def test_the_log_grows_while_the_run_runs(emu: Emulator, mgmt, tasks, group: str
     ({"Dockerfile": b"FROM scratch\nFROBNICATE now\n"}, True, "FROBNICATE"),
     ({"Dockerfile": b"FROM scratch\n"}, False, None),
 ])
-def test_failed_builds_say_why_in_log_and_run(emu: Emulator, mgmt, tasks, group: str, files, compress,  # noqa: ANN001
+def test_failed_builds_say_why_in_log_and_run(emu: Emulator, mgmt, tasks, group: str, files, compress,
                                               reason) -> None:
     reg = create_registry(mgmt, group)
     context = make_context(files) if compress else b"this is not a tarball at all" * 10

@@ -17,7 +17,7 @@ LOGS = [{"category": "ContainerAppConsoleLogs", "enabled": True},
 
 
 @pytest.fixture
-def clients(emu: Emulator):  # noqa: ANN201
+def clients(emu: Emulator):
     from azure.mgmt.appcontainers import ContainerAppsAPIClient
     from azure.mgmt.loganalytics import LogAnalyticsManagementClient
 
@@ -27,12 +27,12 @@ def clients(emu: Emulator):  # noqa: ANN201
             LogAnalyticsManagementClient(cred, sub, **kwargs))
 
 
-def _env(apps, group: str, destination: str = "azure-monitor"):  # noqa: ANN001, ANN202
+def _env(apps, group: str, destination: str = "azure-monitor"):
     return apps.managed_environments.begin_create_or_update(group, "env-diag", {
         "location": "koreacentral", "properties": {"appLogsConfiguration": {"destination": destination}}}).result()
 
 
-def test_put_get_list_delete(clients, group: str) -> None:  # noqa: ANN001
+def test_put_get_list_delete(clients, group: str) -> None:
     mon, apps, la = clients
     env = _env(apps, group)
     ws = la.workspaces.begin_create_or_update(group, "ws-diag", {"location": "koreacentral"}).result()
@@ -50,7 +50,7 @@ def test_put_get_list_delete(clients, group: str) -> None:  # noqa: ANN001
         mon.diagnostic_settings.get(env.id, "to-ws")
 
 
-def test_bad_settings_are_refused(clients, group: str) -> None:  # noqa: ANN001
+def test_bad_settings_are_refused(clients, group: str) -> None:
     mon, apps, _ = clients
     env = _env(apps, group)
     with pytest.raises(HttpResponseError) as err:  # no destination

@@ -13,7 +13,7 @@ from pytest_acalab.emulator import Emulator
 
 
 @pytest.fixture(scope="session")
-def la_client(emu: Emulator):  # noqa: ANN201
+def la_client(emu: Emulator):
     from azure.mgmt.loganalytics import LogAnalyticsManagementClient
 
     return LogAnalyticsManagementClient(emu.credential(), emu.subscription_id, polling_interval=0,
@@ -21,14 +21,14 @@ def la_client(emu: Emulator):  # noqa: ANN201
 
 
 @pytest.fixture(scope="session")
-def logs_client(emu: Emulator):  # noqa: ANN201
+def logs_client(emu: Emulator):
     from azure.monitor.query import LogsQueryClient
 
     return LogsQueryClient(emu.credential(), endpoint=emu.logs_endpoint, connection_verify=emu.ca_bundle)
 
 
 @pytest.fixture
-def workspace(la_client, group: str):  # noqa: ANN001, ANN201
+def workspace(la_client, group: str):
     """A fresh PerGB2018 workspace (provisioned) in a fresh group."""
     name = f"ws-{uuid.uuid4().hex[:8]}"
     return la_client.workspaces.begin_create_or_update(

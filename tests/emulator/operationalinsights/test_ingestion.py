@@ -39,7 +39,7 @@ def _internal_workspace(emulator: Emulator, name: str) -> dict:
     return resp.payload()
 
 
-def test_rows_become_visible_after_the_ingestion_delay(slow_emu) -> None:  # noqa: ANN001
+def test_rows_become_visible_after_the_ingestion_delay(slow_emu) -> None:
     ws = _internal_workspace(slow_emu, "ws-delay")
     customer_id = ws["properties"]["customerId"]
     client = LogsQueryClient(slow_emu.credential(), endpoint=slow_emu.logs_endpoint,
@@ -49,7 +49,7 @@ def test_rows_become_visible_after_the_ingestion_delay(slow_emu) -> None:  # noq
     written = slow_emu.clock.now()
     slow_emu.platform.services.logs.ingest(customer_id, SYS, [{"Reason_s": "PullingImage"}], written)
     delay = slow_emu.clock.duration("logs.ingestion")
-    # before the delay the table does not exist yet: an error, not an empty result (FIELD-NOTES 1)
+    # before the delay the table does not exist yet: an error, not an empty result (as Log Analytics answers)
     with pytest.raises(HttpResponseError) as err:
         client.query_workspace(customer_id, f"{SYS} | count", timespan=dt.timedelta(hours=1))
     assert err.value.status_code == 400
@@ -68,7 +68,7 @@ def test_rows_become_visible_after_the_ingestion_delay(slow_emu) -> None:  # noq
     assert abs((row[1] - written).total_seconds()) < 0.001  # TimeGenerated is when it happened, not when visible
 
 
-def test_time_generated_from_row_or_generated_at(emu, logs_client, workspace) -> None:  # noqa: ANN001
+def test_time_generated_from_row_or_generated_at(emu, logs_client, workspace) -> None:
     generated = emu.clock.now() - dt.timedelta(minutes=5)
     own = generated - dt.timedelta(minutes=1)
     emu.platform.services.logs.ingest(workspace.customer_id, "ContainerAppSystemLogs", [
@@ -83,7 +83,7 @@ def test_time_generated_from_row_or_generated_at(emu, logs_client, workspace) ->
     assert rows[0][3] == own and rows[1][3] == generated
 
 
-def test_rows_for_unknown_or_deleted_workspaces_are_dropped_and_counted(emu, la_client, group,  # noqa: ANN001
+def test_rows_for_unknown_or_deleted_workspaces_are_dropped_and_counted(emu, la_client, group,
                                                                         workspace) -> None:
     sink = emu.platform.services.logs
     stranger = str(uuid.uuid4())
@@ -94,12 +94,12 @@ def test_rows_for_unknown_or_deleted_workspaces_are_dropped_and_counted(emu, la_
     assert sink.dropped[workspace.customer_id.lower()] == 1
 
 
-def test_rows_that_do_not_fit_the_table_are_a_provider_bug(emu, workspace) -> None:  # noqa: ANN001
+def test_rows_that_do_not_fit_the_table_are_a_provider_bug(emu, workspace) -> None:
     with pytest.raises(LogIngestionError, match="NotAColumn"):
         emu.platform.services.logs.ingest(workspace.customer_id, SYS, [{"NotAColumn": 1}], emu.clock.now())
 
 
-def test_check_shared_key(emu, la_client, group, workspace) -> None:  # noqa: ANN001
+def test_check_shared_key(emu, la_client, group, workspace) -> None:
     keys = la_client.shared_keys.get_shared_keys(group, workspace.name)
     sink = emu.platform.services.logs
     assert sink.check_shared_key(workspace.customer_id, keys.primary_shared_key)
@@ -121,10 +121,10 @@ def _signed(customer_id: str, key: str, body: bytes, log_type: str, **extra: str
 
 
 @pytest.fixture
-def collector(emu, http, la_client, group, workspace):  # noqa: ANN001, ANN201
+def collector(emu, http, la_client, group, workspace):
     key = la_client.shared_keys.get_shared_keys(group, workspace.name).primary_shared_key
 
-    def post(records: object, log_type: str = "LabProbe", key: str = key, **extra: str):  # noqa: ANN202
+    def post(records: object, log_type: str = "LabProbe", key: str = key, **extra: str):
         body = json.dumps(records).encode()
         return http("POST", f"/ods/{workspace.customer_id}/api/logs?api-version=2016-04-01", data=body,
                     headers=_signed(workspace.customer_id, key, body, log_type, **extra))
@@ -132,7 +132,7 @@ def collector(emu, http, la_client, group, workspace):  # noqa: ANN001, ANN201
     return post
 
 
-def test_data_collector_writes_typed_custom_table(collector, logs_client, workspace, eventually) -> None:  # noqa: ANN001
+def test_data_collector_writes_typed_custom_table(collector, logs_client, workspace, eventually) -> None:
     assert collector([{"app": "ca-lab", "latency": 12.5, "ok": True, "seen": "2026-06-29T08:50:15Z",
                        "run": "6f1c2a8e-0d7b-4c55-9a51-1d2b3c4d5e6f", "detail": {"code": 7}}]).status_code == 200
     result = eventually(lambda: logs_client.query_workspace(
@@ -155,7 +155,7 @@ def test_data_collector_writes_typed_custom_table(collector, logs_client, worksp
     eventually(grown)
 
 
-def test_data_collector_time_generated_field(collector, logs_client, workspace, eventually) -> None:  # noqa: ANN001
+def test_data_collector_time_generated_field(collector, logs_client, workspace, eventually) -> None:
     when = (dt.datetime.now(dt.UTC) - dt.timedelta(minutes=30)).replace(microsecond=0)
     assert collector([{"msg": "a", "at": when.isoformat()}], **{"time-generated-field": "at"}).status_code == 200
     result = eventually(lambda: logs_client.query_workspace(
@@ -172,7 +172,7 @@ def test_data_collector_time_generated_field(collector, logs_client, workspace, 
     ],
     ids=["wrong-key", "invalid-log-type", "missing-log-type"],
 )
-def test_data_collector_refusals(collector, change, status, code, logs_client, workspace) -> None:  # noqa: ANN001
+def test_data_collector_refusals(collector, change, status, code, logs_client, workspace) -> None:
     resp = collector([{"msg": "x"}], **change)
     assert resp.status_code == status
     assert resp.json()["Error"] == code
@@ -180,7 +180,7 @@ def test_data_collector_refusals(collector, change, status, code, logs_client, w
         logs_client.query_workspace(workspace.customer_id, "LabProbe_CL | count", timespan=None)
 
 
-def test_data_collector_needs_api_version_and_shared_key_scheme(http, workspace, logs_token) -> None:  # noqa: ANN001
+def test_data_collector_needs_api_version_and_shared_key_scheme(http, workspace, logs_token) -> None:
     path = f"/ods/{workspace.customer_id}/api/logs"
     assert http("POST", path, data=b"[]", headers={"Log-Type": "X", "Content-Type": "application/json"}
                 ).json()["Error"] == "MissingApiVersion"

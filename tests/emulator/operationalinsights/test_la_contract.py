@@ -28,7 +28,7 @@ def shape(value: Any) -> Any:
     return type(value).__name__
 
 
-def _replay(emu, http, token, group: str, interaction: dict) -> tuple[int, dict]:  # noqa: ANN001
+def _replay(emu, http, token, group: str, interaction: dict) -> tuple[int, dict]:
     recorded = urlsplit(interaction["request"]["uri"])
     parts = recorded.path.split("/")
     parts[2], parts[4] = emu.subscription_id, group
@@ -39,7 +39,7 @@ def _replay(emu, http, token, group: str, interaction: dict) -> tuple[int, dict]
 
 
 @pytest.mark.parametrize("recording", ["test_query_2021", "containerapp_logstream_2023"])
-def test_workspace_put_then_get_match_the_recording(emu, http, arm_token, group, recording) -> None:  # noqa: ANN001
+def test_workspace_put_then_get_match_the_recording(emu, http, arm_token, group, recording) -> None:
     put, get = RECORDINGS[recording][:2]
     status, body = _replay(emu, http, arm_token, group, put)
     expected = json.loads(put["response"]["body"])
@@ -61,7 +61,7 @@ def test_workspace_put_then_get_match_the_recording(emu, http, arm_token, group,
     assert got["properties"]["customerId"] == body["properties"]["customerId"]
 
 
-def test_query_response_matches_the_recording(emu, http, arm_token, logs_token, group) -> None:  # noqa: ANN001
+def test_query_response_matches_the_recording(emu, http, arm_token, logs_token, group) -> None:
     put, _, query = RECORDINGS["test_query_2021"]
     _, workspace = _replay(emu, http, arm_token, group, put)
     customer_id = workspace["properties"]["customerId"]

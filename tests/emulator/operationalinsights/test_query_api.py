@@ -16,7 +16,7 @@ SYS = "ContainerAppSystemLogs_CL"
 
 
 @pytest.fixture
-def seeded(emu, workspace):  # noqa: ANN001, ANN201
+def seeded(emu, workspace):
     """Three system-log rows, one of them two hours old, visible at once (fast profile)."""
     now = emu.clock.now()
     rows = [
@@ -30,7 +30,7 @@ def seeded(emu, workspace):  # noqa: ANN001, ANN201
     return workspace
 
 
-def test_query_workspace_honours_timespan(logs_client, seeded) -> None:  # noqa: ANN001
+def test_query_workspace_honours_timespan(logs_client, seeded) -> None:
     query = f"{SYS} | where ContainerAppName_s == 'ca-lab' | summarize n = count() by Reason_s | order by Reason_s asc"
     last_hour = logs_client.query_workspace(seeded.customer_id, query, timespan=dt.timedelta(hours=1))
     assert last_hour.status == LogsQueryStatus.SUCCESS
@@ -45,7 +45,7 @@ def test_query_workspace_honours_timespan(logs_client, seeded) -> None:  # noqa:
     assert [r[0] for r in window.tables[0].rows] == ["old"]
 
 
-def test_datetimes_come_back_as_datetimes(logs_client, seeded) -> None:  # noqa: ANN001
+def test_datetimes_come_back_as_datetimes(logs_client, seeded) -> None:
     result = logs_client.query_workspace(seeded.customer_id, f"{SYS} | top 1 by TimeGenerated desc | "
                                          "project TimeGenerated", timespan=dt.timedelta(hours=1))
     stamp = result.tables[0].rows[0][0]
@@ -53,14 +53,14 @@ def test_datetimes_come_back_as_datetimes(logs_client, seeded) -> None:  # noqa:
     assert abs((dt.datetime.now(dt.UTC) - stamp).total_seconds()) < 60
 
 
-def test_unknown_table_is_an_error_not_empty(logs_client, workspace) -> None:  # noqa: ANN001
+def test_unknown_table_is_an_error_not_empty(logs_client, workspace) -> None:
     with pytest.raises(HttpResponseError) as err:
         logs_client.query_workspace(workspace.customer_id, f"{SYS} | take 5", timespan=dt.timedelta(hours=1))
     assert err.value.status_code == 400
     assert "Failed to resolve table or column expression named 'ContainerAppSystemLogs_CL'" in str(err.value)
 
 
-def test_unknown_workspace_is_path_not_found(logs_client, http, logs_token) -> None:  # noqa: ANN001
+def test_unknown_workspace_is_path_not_found(logs_client, http, logs_token) -> None:
     missing = str(uuid.uuid4())
     with pytest.raises(HttpResponseError) as err:
         logs_client.query_workspace(missing, "print 1", timespan=None)
@@ -71,7 +71,7 @@ def test_unknown_workspace_is_path_not_found(logs_client, http, logs_token) -> N
     assert (error["code"], error["message"]) == ("PathNotFoundError", "The requested path does not exist")
 
 
-def test_auth_is_required_and_foreign_tokens_refused(emu, http, workspace) -> None:  # noqa: ANN001
+def test_auth_is_required_and_foreign_tokens_refused(emu, http, workspace) -> None:
     path = f"/v1/workspaces/{workspace.customer_id}/query"
     anonymous = http("POST", path, json={"query": "print 1"})
     # the Log Analytics query API's own codes, not ARM's
@@ -83,7 +83,7 @@ def test_auth_is_required_and_foreign_tokens_refused(emu, http, workspace) -> No
     assert refused.status_code == 401 and refused.json()["error"]["code"] == "InvalidTokenError"
 
 
-def test_prefer_statistics_and_render(logs_client, seeded, http, logs_token) -> None:  # noqa: ANN001
+def test_prefer_statistics_and_render(logs_client, seeded, http, logs_token) -> None:
     result = logs_client.query_workspace(seeded.customer_id, f"{SYS} | summarize count() by bin(TimeGenerated, 1m)"
                                          " | render timechart", timespan=dt.timedelta(hours=1),
                                          include_statistics=True, include_visualization=True, server_timeout=30)
@@ -97,14 +97,14 @@ def test_prefer_statistics_and_render(logs_client, seeded, http, logs_token) -> 
     assert "Preference-Applied" not in plain.headers and "statistics" not in plain.json()
 
 
-def test_get_with_query_string(http, logs_token, seeded) -> None:  # noqa: ANN001
+def test_get_with_query_string(http, logs_token, seeded) -> None:
     resp = http("GET", f"/v1/workspaces/{seeded.customer_id}/query", logs_token,
                 params={"query": f"{SYS} | count", "timespan": "PT1H"})
     assert resp.status_code == 200
     assert resp.json()["tables"][0]["rows"] == [[2]]
 
 
-def test_query_resource_by_workspace_resource_id(logs_client, seeded, emu, http, logs_token) -> None:  # noqa: ANN001
+def test_query_resource_by_workspace_resource_id(logs_client, seeded, emu, http, logs_token) -> None:
     result = logs_client.query_resource(seeded.id, f"{SYS} | count", timespan=dt.timedelta(hours=1))
     assert result.tables[0].rows[0][0] == 2
     missing = seeded.id.rsplit("/", 1)[0] + "/nope"
@@ -112,7 +112,7 @@ def test_query_resource_by_workspace_resource_id(logs_client, seeded, emu, http,
     assert resp.status_code == 404
 
 
-def test_query_batch_mixes_results_and_errors(logs_client, seeded, workspace) -> None:  # noqa: ANN001
+def test_query_batch_mixes_results_and_errors(logs_client, seeded, workspace) -> None:
     results = logs_client.query_batch([
         LogsBatchQuery(seeded.customer_id, f"{SYS} | count", timespan=dt.timedelta(hours=1)),
         LogsBatchQuery(seeded.customer_id, "NoSuchTable | count", timespan=dt.timedelta(hours=1)),
@@ -125,7 +125,7 @@ def test_query_batch_mixes_results_and_errors(logs_client, seeded, workspace) ->
     assert results[3].tables[0].rows[0][0] == 3 and results[3].statistics is not None
 
 
-def test_syntax_error_keeps_service_shape(http, logs_token, workspace) -> None:  # noqa: ANN001
+def test_syntax_error_keeps_service_shape(http, logs_token, workspace) -> None:
     resp = http("POST", f"/v1/workspaces/{workspace.customer_id}/query", logs_token, json={"query": "print 1 |"})
     assert resp.status_code == 400
     error = resp.json()["error"]

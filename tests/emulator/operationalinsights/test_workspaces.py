@@ -15,12 +15,12 @@ GUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12
 AZ_TIME = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{7}Z$")
 
 
-def _path(emu, group: str, name: str) -> str:  # noqa: ANN001
+def _path(emu, group: str, name: str) -> str:
     return (f"/subscriptions/{emu.subscription_id}/resourceGroups/{group}/providers/"
             f"Microsoft.OperationalInsights/workspaces/{name}")
 
 
-def test_put_answers_201_creating_then_get_succeeded(emu, group, http, arm_token) -> None:  # noqa: ANN001
+def test_put_answers_201_creating_then_get_succeeded(emu, group, http, arm_token) -> None:
     path = _path(emu, group, "ws-raw")
     put = http("PUT", f"{path}?api-version=2021-12-01-preview", arm_token,
                json={"location": "Korea Central", "properties": {"retentionInDays": 30, "sku": {"name": "PerGB2018"}}})
@@ -52,7 +52,7 @@ def test_put_answers_201_creating_then_get_succeeded(emu, group, http, arm_token
     assert again.json()["properties"]["retentionInDays"] == 60
 
 
-def test_sdk_create_get_list_and_update(la_client, group) -> None:  # noqa: ANN001
+def test_sdk_create_get_list_and_update(la_client, group) -> None:
     names = [f"ws-list-{i}" for i in range(6)]
     for name in names:
         la_client.workspaces.begin_create_or_update(group, name, {"location": "koreacentral"}).result()
@@ -72,7 +72,7 @@ def test_sdk_create_get_list_and_update(la_client, group) -> None:  # noqa: ANN0
 
 
 @pytest.mark.parametrize("retention", [7, 29, 731])
-def test_retention_out_of_range_is_refused_and_nothing_created(la_client, group, retention) -> None:  # noqa: ANN001
+def test_retention_out_of_range_is_refused_and_nothing_created(la_client, group, retention) -> None:
     with pytest.raises(HttpResponseError) as err:
         la_client.workspaces.begin_create_or_update(
             group, "ws-bad", {"location": "koreacentral", "properties": {"retentionInDays": retention}}).result()
@@ -84,7 +84,7 @@ def test_retention_out_of_range_is_refused_and_nothing_created(la_client, group,
         la_client.workspaces.get(group, "ws-bad")
 
 
-def test_patch_with_bad_retention_changes_nothing(la_client, group, workspace) -> None:  # noqa: ANN001
+def test_patch_with_bad_retention_changes_nothing(la_client, group, workspace) -> None:
     with pytest.raises(HttpResponseError) as err:
         la_client.workspaces.update(group, workspace.name,
                                     {"properties": {"retentionInDays": 1000}, "tags": {"x": "y"}})
@@ -93,7 +93,7 @@ def test_patch_with_bad_retention_changes_nothing(la_client, group, workspace) -
     assert after.retention_in_days == 30 and not after.tags
 
 
-def test_shared_keys_are_secrets_and_regenerate(emu, la_client, group, workspace) -> None:  # noqa: ANN001
+def test_shared_keys_are_secrets_and_regenerate(emu, la_client, group, workspace) -> None:
     keys = la_client.shared_keys.get_shared_keys(group, workspace.name)
     for key in (keys.primary_shared_key, keys.secondary_shared_key):
         assert len(base64.b64decode(key)) == 64
@@ -108,13 +108,13 @@ def test_shared_keys_are_secrets_and_regenerate(emu, la_client, group, workspace
     assert la_client.shared_keys.get_shared_keys(group, workspace.name).primary_shared_key == fresh.primary_shared_key
 
 
-def test_listkeys_action_the_old_name(emu, group, workspace, http, arm_token) -> None:  # noqa: ANN001
+def test_listkeys_action_the_old_name(emu, group, workspace, http, arm_token) -> None:
     resp = http("POST", f"{_path(emu, group, workspace.name)}/listKeys?api-version=2015-03-20", arm_token)
     assert resp.status_code == 200
     assert set(resp.json()) == {"primarySharedKey", "secondarySharedKey"}
 
 
-def test_delete_is_soft_unless_forced(la_client, group) -> None:  # noqa: ANN001
+def test_delete_is_soft_unless_forced(la_client, group) -> None:
     first = la_client.workspaces.begin_create_or_update(group, "ws-del", {"location": "koreacentral"}).result()
     la_client.workspaces.begin_delete(group, "ws-del").result()
     with pytest.raises(ResourceNotFoundError):
@@ -126,7 +126,7 @@ def test_delete_is_soft_unless_forced(la_client, group) -> None:  # noqa: ANN001
     assert new.customer_id != first.customer_id
 
 
-def test_template_reads_customer_id_and_shared_key(emu, deployment_client, la_client, group) -> None:  # noqa: ANN001
+def test_template_reads_customer_id_and_shared_key(emu, deployment_client, la_client, group) -> None:
     template = {
         "$schema": SCHEMA, "contentVersion": "1.0.0.0",
         "parameters": {"name": {"type": "string"}},
@@ -152,7 +152,7 @@ def test_template_reads_customer_id_and_shared_key(emu, deployment_client, la_cl
     assert emu.platform.services.logs.check_shared_key(ws.customer_id, keys.primary_shared_key)
 
 
-def test_group_delete_removes_workspace_and_its_query_endpoint(emu, resource_client, la_client, http,  # noqa: ANN001
+def test_group_delete_removes_workspace_and_its_query_endpoint(emu, resource_client, la_client, http,
                                                                logs_token) -> None:
     group = f"rg-la-{uuid.uuid4().hex[:6]}"
     resource_client.resource_groups.create_or_update(group, {"location": "koreacentral"})

@@ -185,7 +185,7 @@ def test_a_burst_beyond_the_thread_bound_is_served_not_refused(hardened: Emulato
         lock = threading.Lock()
         original = server._Listener.finish_request
 
-        def counting(self, request, client_address):  # noqa: ANN001, ANN202
+        def counting(self, request, client_address):
             with lock:
                 active["now"] += 1
                 active["peak"] = max(active["peak"], active["now"])

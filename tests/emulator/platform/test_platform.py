@@ -16,13 +16,13 @@ def _token(emu: Emulator) -> str:
     return emu.credential().get_token("https://management.azure.com/.default").token
 
 
-def _raw(emu: Emulator, method: str, path: str, **kw) -> requests.Response:  # noqa: ANN003
+def _raw(emu: Emulator, method: str, path: str, **kw) -> requests.Response:
     headers = kw.pop("headers", {})
     headers.setdefault("Authorization", f"Bearer {_token(emu)}")
     return requests.request(method, emu.url + path, headers=headers, verify=emu.ca_bundle, timeout=10, **kw)
 
 
-def test_resource_group_create_get_tags_and_filter(resource_client) -> None:  # noqa: ANN001
+def test_resource_group_create_get_tags_and_filter(resource_client) -> None:
     name = f"rg-{uuid.uuid4().hex[:6]}"
     created = resource_client.resource_groups.create_or_update(
         name, {"location": "koreacentral", "tags": {"acalab-lab": "demo", "team": "x"}})
@@ -39,14 +39,14 @@ def test_resource_group_create_get_tags_and_filter(resource_client) -> None:  # 
     assert not resource_client.resource_groups.check_existence(name)
 
 
-def test_missing_group_is_arm_error(resource_client) -> None:  # noqa: ANN001
+def test_missing_group_is_arm_error(resource_client) -> None:
     with pytest.raises(ResourceNotFoundError) as info:
         resource_client.resource_groups.get("does-not-exist")
     assert info.value.error.code == "ResourceGroupNotFound"
     assert "Resource group 'does-not-exist' could not be found." in str(info.value)
 
 
-def test_paging_follows_next_link(resource_client, emu: Emulator) -> None:  # noqa: ANN001
+def test_paging_follows_next_link(resource_client, emu: Emulator) -> None:
     names = [f"rg-page-{i}-{uuid.uuid4().hex[:4]}" for i in range(12)]
     for n in names:
         resource_client.resource_groups.create_or_update(n, {"location": "koreacentral", "tags": {"page": "1"}})
@@ -153,7 +153,7 @@ def test_case_insensitive_paths_and_double_slashes(emu: Emulator, group: str) ->
     assert r.status_code == 200 and json.loads(r.text)["name"] == group
 
 
-def test_delete_group_is_an_lro_with_location(emu: Emulator, resource_client) -> None:  # noqa: ANN001
+def test_delete_group_is_an_lro_with_location(emu: Emulator, resource_client) -> None:
     name = f"rg-del-{uuid.uuid4().hex[:6]}"
     resource_client.resource_groups.create_or_update(name, {"location": "koreacentral"})
     r = _raw(emu, "DELETE", f"/subscriptions/{emu.subscription_id}/resourcegroups/{name}?api-version=2024-03-01")
@@ -181,7 +181,7 @@ def test_emulator_refuses_bad_profile() -> None:
         Emulator(profile="slow")
 
 
-def test_throttling_when_faults_are_on(emu: Emulator, resource_client) -> None:  # noqa: ANN001
+def test_throttling_when_faults_are_on(emu: Emulator, resource_client) -> None:
     emu.platform.faults.configure(1.0, kinds=("429",))
     try:
         r = _raw(emu, "GET", f"/subscriptions/{emu.subscription_id}/resourcegroups?api-version=2024-03-01")
@@ -191,7 +191,7 @@ def test_throttling_when_faults_are_on(emu: Emulator, resource_client) -> None: 
     assert resource_client.resource_groups.check_existence("rg-not-there") is False  # serving normally again
 
 
-def test_a_group_whose_delete_stalled_and_failed_can_be_deleted_again(emu: Emulator, resource_client) -> None:  # noqa: ANN001
+def test_a_group_whose_delete_stalled_and_failed_can_be_deleted_again(emu: Emulator, resource_client) -> None:
     name = f"rg-stall-{uuid.uuid4().hex[:6]}"
     resource_client.resource_groups.create_or_update(name, {"location": "koreacentral"})
     emu.platform.faults.configure(0.0, stall_then_fail=1.0)

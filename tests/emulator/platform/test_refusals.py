@@ -128,7 +128,7 @@ def _rg(emu: Emulator, name: str) -> str:
 
 
 @pytest.mark.parametrize("name", ["rg(1)", "rg-été", "rg_日本.x"])
-def test_valid_group_names_with_parentheses_and_unicode_letters_are_accepted(resource_client, name: str) -> None:  # noqa: ANN001
+def test_valid_group_names_with_parentheses_and_unicode_letters_are_accepted(resource_client, name: str) -> None:
     created = resource_client.resource_groups.create_or_update(name, {"location": "koreacentral"})
     try:
         assert created.name == name and resource_client.resource_groups.get(name).name == name
@@ -136,7 +136,7 @@ def test_valid_group_names_with_parentheses_and_unicode_letters_are_accepted(res
         resource_client.resource_groups.begin_delete(name).result()
 
 
-def test_invalid_group_names_name_the_characters(resource_client) -> None:  # noqa: ANN001
+def test_invalid_group_names_name_the_characters(resource_client) -> None:
     with pytest.raises(HttpResponseError) as info:
         resource_client.resource_groups.create_or_update("rg!bad*", {"location": "koreacentral"})
     assert info.value.error.code == "InvalidResourceGroup"
@@ -155,7 +155,7 @@ def test_invalid_group_names_name_the_characters(resource_client) -> None:  # no
     ("not-an-object", "InvalidRequestContent"),
 ])
 @pytest.mark.parametrize("method", ["PUT", "PATCH"])
-def test_tag_limits_and_types_hold_on_put_and_patch(emu: Emulator, resource_client, tags: Any, code: str,  # noqa: ANN001
+def test_tag_limits_and_types_hold_on_put_and_patch(emu: Emulator, resource_client, tags: Any, code: str,
                                                     method: str) -> None:
     name = f"rg-tags-{uuid.uuid4().hex[:6]}"
     resource_client.resource_groups.create_or_update(name, {"location": "koreacentral", "tags": {"keep": "me"}})
@@ -186,7 +186,7 @@ def _deep(depth: int) -> bytes:
 
 
 @pytest.mark.parametrize("where", ["group", "deployment", "generic"])
-def test_json_nested_100000_deep_is_a_400(emu: Emulator, resource_client, where: str) -> None:  # noqa: ANN001
+def test_json_nested_100000_deep_is_a_400(emu: Emulator, resource_client, where: str) -> None:
     group = f"rg-deep-{uuid.uuid4().hex[:6]}"
     resource_client.resource_groups.create_or_update(group, {"location": "koreacentral"})
     try:
@@ -211,7 +211,7 @@ def test_a_manifest_nested_100000_deep_is_manifest_invalid() -> None:
     assert info.value.code == "MANIFEST_INVALID" and "MaxDepth" in str(info.value.detail)
 
 
-def test_five_thousand_nested_concat_is_an_invalid_template(emu: Emulator, resource_client) -> None:  # noqa: ANN001
+def test_five_thousand_nested_concat_is_an_invalid_template(emu: Emulator, resource_client) -> None:
     group = f"rg-concat-{uuid.uuid4().hex[:6]}"
     resource_client.resource_groups.create_or_update(group, {"location": "koreacentral"})
     expression = "[" + "concat('a', " * 5000 + "'b'" + ")" * 5000 + "]"
@@ -236,7 +236,7 @@ def test_five_thousand_nested_concat_is_an_invalid_template(emu: Emulator, resou
 
 @pytest.mark.parametrize("body", [b'{"tags": "x"}', b'{"properties": []}', b'{"location": 7}', b"[1, 2]",
                                   b'"text"', b'{"managedBy": {"a": 1}}'])
-def test_wrong_typed_patch_bodies_are_400s(emu: Emulator, resource_client, body: bytes) -> None:  # noqa: ANN001
+def test_wrong_typed_patch_bodies_are_400s(emu: Emulator, resource_client, body: bytes) -> None:
     group = f"rg-patch-{uuid.uuid4().hex[:6]}"
     resource_client.resource_groups.create_or_update(group, {"location": "koreacentral"})
     try:
@@ -253,7 +253,7 @@ def test_an_arm_body_over_4_mb_is_refused_with_413(emu: Emulator) -> None:
 
 
 @pytest.mark.parametrize(("section", "count"), [("parameters", 257), ("variables", 257), ("outputs", 65)])
-def test_template_limits_are_invalid_templates(emu: Emulator, resource_client, section: str, count: int) -> None:  # noqa: ANN001
+def test_template_limits_are_invalid_templates(emu: Emulator, resource_client, section: str, count: int) -> None:
     group = f"rg-limits-{uuid.uuid4().hex[:6]}"
     resource_client.resource_groups.create_or_update(group, {"location": "koreacentral"})
     entry = {"parameters": {"type": "string", "defaultValue": "x"}, "variables": "x",

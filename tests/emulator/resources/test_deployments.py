@@ -10,17 +10,17 @@ from pytest_acalab.emulator.resources.templates import unique_string
 SCHEMA = "https://schema.management.azure.com/schemas/2019-04-01/deploymentTemplate.json#"
 
 
-def _template(**parts):  # noqa: ANN003, ANN202
+def _template(**parts):
     return {"$schema": SCHEMA, "contentVersion": "1.0.0.0", "resources": [], **parts}
 
 
-def _deploy(client, group, template, parameters=None, name="main"):  # noqa: ANN001, ANN202
+def _deploy(client, group, template, parameters=None, name="main"):
     body = {"properties": {"mode": "Incremental", "template": template,
                            "parameters": {k: {"value": v} for k, v in (parameters or {}).items()}}}
     return client.deployments.begin_create_or_update(group, name, body)
 
 
-def test_outputs_and_functions_evaluated_with_real_unique_string(deployment_client, group, emu) -> None:  # noqa: ANN001
+def test_outputs_and_functions_evaluated_with_real_unique_string(deployment_client, group, emu) -> None:
     template = _template(
         parameters={"baseName": {"type": "string"}, "n": {"type": "int", "defaultValue": 3}},
         variables={"suffix": "[take(uniqueString(resourceGroup().id, parameters('baseName')), 6)]"},
@@ -60,7 +60,7 @@ def test_outputs_and_functions_evaluated_with_real_unique_string(deployment_clie
     ids=["syntax-error", "unknown-function", "missing-parameter", "circular-dependson"],
 )
 def test_bad_templates_fail_with_invalid_template_and_deploy_nothing(
-    deployment_client, resource_client, group, template, parameters, code, words,  # noqa: ANN001
+    deployment_client, resource_client, group, template, parameters, code, words,
 ) -> None:
     with pytest.raises(HttpResponseError) as info:
         _deploy(deployment_client, group, template, parameters, name="bad").result()
@@ -70,19 +70,19 @@ def test_bad_templates_fail_with_invalid_template_and_deploy_nothing(
     assert list(deployment_client.deployments.list_by_resource_group(group)) == []
 
 
-def test_deployment_into_missing_group_is_resource_group_not_found(deployment_client) -> None:  # noqa: ANN001
+def test_deployment_into_missing_group_is_resource_group_not_found(deployment_client) -> None:
     with pytest.raises(HttpResponseError) as info:
         _deploy(deployment_client, "rg-missing", _template()).result()
     assert info.value.error.code == "ResourceGroupNotFound"
 
 
-def test_deployment_without_template_is_invalid_request_content(deployment_client, group) -> None:  # noqa: ANN001
+def test_deployment_without_template_is_invalid_request_content(deployment_client, group) -> None:
     with pytest.raises(HttpResponseError) as info:
         deployment_client.deployments.begin_create_or_update(group, "x", {"properties": {"mode": "Incremental"}})
     assert info.value.error.code == "InvalidRequestContent"
 
 
-def test_deleting_a_group_removes_everything_in_it(resource_client, deployment_client, group) -> None:  # noqa: ANN001
+def test_deleting_a_group_removes_everything_in_it(resource_client, deployment_client, group) -> None:
     import json
     from pathlib import Path
 

@@ -1,6 +1,6 @@
 """Every template function the emulator supports, evaluated in a real deployment sent by the SDK.
 
-The engine's own unit tests (tests/emulator/templates) check each function in depth against published
+The engine's own unit tests (tests/emulator/resources/templates) check each function in depth against published
 values; this checks they all work end to end through DeploymentsMgmtClient, as `az deployment group
 create` uses them.
 """
@@ -82,7 +82,7 @@ TEMPLATE = {
 }
 
 
-def test_every_supported_function_in_a_real_deployment(deployment_client, group, emu) -> None:  # noqa: ANN001
+def test_every_supported_function_in_a_real_deployment(deployment_client, group, emu) -> None:
     name = f"fn-{uuid.uuid4().hex[:6]}"
     body = {"properties": {"mode": "Incremental", "template": TEMPLATE,
                            "parameters": {"baseName": {"value": "fnlab"}}}}
@@ -110,7 +110,7 @@ def test_every_supported_function_in_a_real_deployment(deployment_client, group,
     assert out["interpolation"] == f"{registry}.azurecr.io/fnlab:v1"
 
 
-def test_a_parameter_of_the_wrong_type_or_too_short_is_invalid_template(deployment_client, group) -> None:  # noqa: ANN001
+def test_a_parameter_of_the_wrong_type_or_too_short_is_invalid_template(deployment_client, group) -> None:
     import pytest
     from azure.core.exceptions import HttpResponseError
 

@@ -14,7 +14,7 @@ storage = pytest.importorskip("azure.mgmt.storage")
 
 
 @pytest.fixture
-def client(emu: Emulator):  # noqa: ANN201
+def client(emu: Emulator):
     return storage.StorageManagementClient(emu.credential(), emu.subscription_id, polling_interval=0,
                                            **emu.client_kwargs())
 
@@ -23,7 +23,7 @@ def _name() -> str:
     return "st" + uuid.uuid4().hex[:12]
 
 
-def test_create_poll_keys_and_shares(client, group: str, emu: Emulator) -> None:  # noqa: ANN001
+def test_create_poll_keys_and_shares(client, group: str, emu: Emulator) -> None:
     name = _name()
     account = client.storage_accounts.begin_create(group, name, {
         "sku": {"name": "Standard_RAGRS"}, "kind": "StorageV2", "location": "eastus",
@@ -60,7 +60,7 @@ def test_the_first_answer_is_202_with_an_asyncoperations_location(emu: Emulator,
 
 
 @pytest.mark.parametrize("name", ["UPPER", "ab", "has-dash", "x" * 25])
-def test_an_invalid_account_name_is_refused(client, group: str, name: str) -> None:  # noqa: ANN001
+def test_an_invalid_account_name_is_refused(client, group: str, name: str) -> None:
     with pytest.raises(HttpResponseError) as err:
         client.storage_accounts.begin_create(group, name, {"sku": {"name": "Standard_LRS"}, "kind": "StorageV2",
                                                            "location": "eastus"}).result()

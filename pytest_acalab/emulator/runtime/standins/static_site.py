@@ -16,7 +16,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
     server_version = "acalab-standin"
     sys_version = ""
 
-    def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+    def do_GET(self) -> None:
         if self.path.split("?", 1)[0] in ("/", "/index.html"):
             with open("index.html", "rb") as fh:
                 body = fh.read()
@@ -30,7 +30,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - http.server's signature
+    def log_message(self, format: str, *args: object) -> None:
         stamp = datetime.now(UTC).strftime("%d/%b/%Y:%H:%M:%S +0000")
         sys.stdout.write(f'{self.client_address[0]} - - [{stamp}] "{self.requestline}" {args[1]} -\n')
         sys.stdout.flush()

@@ -10,7 +10,10 @@ from typing import Any
 
 from pytest_acalab.backends.base import Backend
 from pytest_acalab.backends.clients import Clients
+from pytest_acalab.errors import LabError
 from pytest_acalab.labfile.model import Lab
+from pytest_acalab.labfile.vocabulary import Vocabulary
+from pytest_acalab.polling import call
 from pytest_acalab.reports.journal import Journal
 from pytest_acalab.reports.scrub import Scrubber
 
@@ -24,15 +27,9 @@ READ_API_VERSIONS = {
 _REF = re.compile(r"\$\{([^}]+)\}")
 
 
-class LabError(Exception):
-    """The lab could not run (provisioning, an action or a probe could not be executed)."""
-
-
 def retried(backend: Backend, fn: Any, *, what: str, deadline: float | None = None) -> Any:
     """One lifecycle SDK call, retried on transient failures (429, 5xx, resets) within the backend's budget
     (``deadlines.transient`` unless ``deadline`` is smaller), pausing as probes do between attempts."""
-    from pytest_acalab.probes.retry import call
-
     budget = backend.deadlines.transient if deadline is None else min(deadline, backend.deadlines.transient)
     return call(fn, deadline=budget, what=what, base_wait=max(backend.deadlines.poll_interval, 0.05))
 
@@ -81,6 +78,8 @@ class LabContext:
     run_id: str
     journal: Journal
     scrubber: Scrubber
+    vocabulary: Vocabulary
+    """The probes and actions this lab may run (built-ins and those conftest.py files or plugins add)."""
     parameters: dict[str, Any] = field(default_factory=dict)
     outputs: dict[str, Any] = field(default_factory=dict)
     resources: dict[str, ResourceRef] = field(default_factory=dict)

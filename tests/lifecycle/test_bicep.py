@@ -13,8 +13,8 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
-from livekit import copy_lab, empty_path_dir, groups
 
+from helpers.livekit import copy_lab, empty_path_dir, groups
 from pytest_acalab.emulator import Emulator
 from pytest_acalab.lifecycle.bicep import template_drift
 

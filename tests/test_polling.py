@@ -10,7 +10,8 @@ import pytest
 import requests
 from azure.core.exceptions import HttpResponseError, ResourceNotFoundError, ServiceRequestError
 
-from pytest_acalab.probes.retry import RetryExhausted, call, retry_after
+from pytest_acalab.errors import RetryExhausted
+from pytest_acalab.polling import call, retry_after
 
 
 class Answer:

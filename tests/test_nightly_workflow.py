@@ -15,7 +15,8 @@ from typing import Any
 
 import pytest
 import yaml
-from livekit import ROOT
+
+from helpers.livekit import ROOT
 
 WORKFLOW = ROOT / ".github" / "workflows" / "nightly.yml"
 SCRIPTS = ROOT / ".github" / "scripts"

@@ -8,8 +8,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from livekit import copy_lab, groups
 
+from helpers.livekit import copy_lab, groups
 from pytest_acalab import cli
 from pytest_acalab.emulator import Emulator
 from pytest_acalab.lifecycle.naming import MAX_GROUP_NAME, group_name, group_tags, new_run_id
@@ -67,7 +67,7 @@ def _tagged(now: datetime, *, created_ago: timedelta, delete_after_in: timedelta
 
 
 @pytest.fixture
-def sweep_groups(resource_client, drop_groups: list[str]) -> dict[str, str]:  # noqa: ANN001
+def sweep_groups(resource_client, drop_groups: list[str]) -> dict[str, str]:
     now = datetime.now(UTC)
     hour = timedelta(hours=1)
     suffix = uuid.uuid4().hex[:6]
@@ -155,7 +155,7 @@ def test_sweep_through_the_console_script(attached: Emulator, sweep_groups: dict
 
 # ---------------------------------------------------------------------------------------------- reuse, keep
 def test_reused_group_is_never_deleted_and_its_content_survives(
-        pytester: pytest.Pytester, attached: Emulator, resource_client, drop_groups: list[str]) -> None:  # noqa: ANN001
+        pytester: pytest.Pytester, attached: Emulator, resource_client, drop_groups: list[str]) -> None:
     name = f"rg-existing-{uuid.uuid4().hex[:6]}"
     resource_client.resource_groups.create_or_update(name, {"location": "koreacentral", "tags": {"team": "x"}})
     drop_groups.append(name)

@@ -6,8 +6,8 @@ import socket
 from pathlib import Path
 
 import pytest
-from livekit import copy_lab, empty_path_dir, groups
 
+from helpers.livekit import copy_lab, empty_path_dir, groups
 from pytest_acalab.backends.azure import AzureBackend
 from pytest_acalab.emulator import Emulator
 

@@ -1,4 +1,4 @@
-"""Transient-failure retry around every SDK call of probes and actions.
+"""Polling and transient-failure retry around the SDK calls of probes, actions and the lifecycle.
 
 Retried: throttling (429, honouring ``Retry-After`` / ``retry-after-ms``), server errors (5xx), connection
 errors, and 404 ResourceNotFound while a resource is fresh (ARM's eventual consistency right after a
@@ -13,26 +13,18 @@ import random
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_delay
+from pytest_acalab.errors import RetryExhausted
 
-__all__ = ["RetryExhausted", "call", "is_transient", "retry_after"]
+if TYPE_CHECKING:
+    from tenacity import RetryCallState
+
+__all__ = ["RetryExhausted", "call", "describe_error", "is_transient", "poll", "retry_after"]
 
 T = TypeVar("T")
 
 MAX_BACKOFF = 8.0
-
-
-class RetryExhausted(Exception):  # noqa: N818 - reads as "the retries are exhausted"
-    """Transient failures lasted until the deadline; ``last`` is the final error."""
-
-    def __init__(self, what: str, attempts: int, elapsed: float, last: BaseException) -> None:
-        self.what = what
-        self.attempts = attempts
-        self.elapsed = elapsed
-        self.last = last
-        super().__init__(f"{what}: gave up after {attempts} attempts over {elapsed:.1f}s: {describe_error(last)}")
 
 
 def describe_error(exc: BaseException) -> str:
@@ -86,7 +78,7 @@ def retry_after(exc: BaseException) -> float | None:
 
 def is_transient(exc: BaseException, *, not_found_is_transient: bool = False) -> bool:
     """Would trying again plausibly succeed?"""
-    import requests
+    import requests  # the SDK stack: loaded when a lab runs, never at collection
     from azure.core.exceptions import ResourceNotFoundError, ServiceRequestError, ServiceResponseError
 
     if isinstance(exc, ServiceRequestError | ServiceResponseError):
@@ -110,6 +102,9 @@ def call(fn: Callable[[], T], *, deadline: float, what: str, base_wait: float = 
     outlast the deadline; non-transient errors propagate unchanged at once.
     """
 
+    # tenacity costs ~30 ms to import: only when a lab runs, not at `pytest --version` or collection
+    from tenacity import RetryError, Retrying, retry_if_exception, stop_after_delay
+
     def transient(exc: BaseException) -> bool:
         fresh = fresh_until is not None and datetime.now(UTC) < fresh_until
         return is_transient(exc, not_found_is_transient=fresh)
@@ -120,7 +115,7 @@ def call(fn: Callable[[], T], *, deadline: float, what: str, base_wait: float = 
         if asked is None:
             asked = min(base_wait * (2 ** (state.attempt_number - 1)), MAX_BACKOFF)
             asked *= 0.75 + random.random() / 2  # jitter: parallel workers do not retry in lockstep
-        remaining = deadline - state.seconds_since_start
+        remaining = deadline - (state.seconds_since_start or 0.0)
         return max(min(asked, remaining), 0.0)
 
     started = time.monotonic()
@@ -128,21 +123,20 @@ def call(fn: Callable[[], T], *, deadline: float, what: str, base_wait: float = 
                         retry=retry_if_exception(transient), reraise=False)
     try:
         return retrying(fn)
-    except Exception as exc:
-        from tenacity import RetryError
-
-        if isinstance(exc, RetryError):
-            state = exc.last_attempt
-            last = state.exception()
-            assert last is not None
-            raise RetryExhausted(what, state.attempt_number, time.monotonic() - started, last) from last
-        raise
+    except RetryError as exc:
+        state = exc.last_attempt
+        last = state.exception()
+        assert last is not None
+        elapsed = time.monotonic() - started
+        raise RetryExhausted(what, state.attempt_number, elapsed, last,
+                             f"{what}: gave up after {state.attempt_number} attempts over {elapsed:.1f}s: "
+                             f"{describe_error(last)}") from last
 
 
 def poll(fn: Callable[[], T], *, until: Callable[[T], bool], deadline: float, interval: float) -> T:
     """Call ``fn`` every ``interval`` seconds until ``until(result)`` or ``deadline`` seconds pass; the last
     result either way (the caller decides what running out of time means). No fixed sleeps: tenacity."""
-    from tenacity import Retrying, retry_if_result, stop_after_delay, wait_fixed
+    from tenacity import Retrying, retry_if_result, stop_after_delay, wait_fixed  # ~30 ms: only when a lab runs
 
     return Retrying(stop=stop_after_delay(max(deadline, 0.0)), wait=wait_fixed(max(interval, 0.0)),
                     retry=retry_if_result(lambda result: not until(result)),

@@ -9,9 +9,10 @@ from typing import Any
 
 from pytest_acalab.backends.base import Backend, Deadlines
 from pytest_acalab.backends.clients import Clients
+from pytest_acalab.context import LabContext
+from pytest_acalab.extensions import builtin_vocabulary
 from pytest_acalab.labfile import load_lab
 from pytest_acalab.labfile.model import Lab
-from pytest_acalab.lifecycle.context import LabContext
 from pytest_acalab.reports.journal import Journal
 from pytest_acalab.reports.scrub import Scrubber
 
@@ -52,7 +53,7 @@ class OfflineBackend(Backend):
     def credential(self) -> Any:
         raise AssertionError("offline backend: no credential")
 
-    def arm_kwargs(self) -> dict[str, Any]:
+    def client_options(self) -> dict[str, Any]:
         return {}
 
     def logs_endpoint(self) -> str:
@@ -64,6 +65,9 @@ class OfflineBackend(Backend):
     @property
     def tls_verify(self) -> bool:
         return True
+
+    def kept_group_location(self) -> str:
+        return "nowhere (no Azure behind this backend)"
 
 
 def minimal_lab(folder: Path) -> Lab:
@@ -91,4 +95,4 @@ def context(lab: Lab, backend: Backend, resource_group: str | None = None, secre
         clients.resources.resource_groups.create_or_update(group, {"location": "koreacentral"})
     return LabContext(lab=lab, backend=backend, clients=clients, resource_group=group, deployment_name="main",
                       location="koreacentral", run_id=uuid.uuid4().hex[:6], journal=Journal(lab.id, scrubber),
-                      scrubber=scrubber, parameters=dict(lab.infra.parameters))
+                      scrubber=scrubber, vocabulary=builtin_vocabulary(), parameters=dict(lab.infra.parameters))

@@ -13,6 +13,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from pytest_acalab.errors import ToleranceError
+
 __all__ = [
     "ACTUAL_LIMIT",
     "TOLERANCE_KINDS",
@@ -34,22 +36,6 @@ __all__ = [
 TOLERANCE_KINDS = ("equals", "one_of", "not", "regex", "contains", "count", "all_of", "any_of")
 ACTUAL_LIMIT = 300
 _KINDS_TEXT = ", ".join(TOLERANCE_KINDS)
-
-
-class ToleranceError(ValueError):
-    """A tolerance mapping is malformed.
-
-    ``subpath`` locates the problem inside the tolerance (``()`` for the mapping itself,
-    ``("all_of", 1, "regex")`` for a nested one) so callers can map it to a file line.
-    """
-
-    def __init__(self, where: str, subpath: tuple[str | int, ...], expected: str, got: str) -> None:
-        self.where = where
-        self.subpath = subpath
-        self.expected = expected
-        self.got = got
-        location = where + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in subpath)
-        super().__init__(f"{location}: expected {expected}; got {got}")
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ ENV_ID = f"{RG_ID}/providers/Microsoft.App/managedEnvironments/cae-lab"
 APP_ID = f"{RG_ID}/providers/Microsoft.App/containerApps/ca-lab"
 
 # From the real failed deployment: yeongseon/azure-container-apps-practical-guide (MIT),
-# observed/acr-pull-failure/01-deployment-result.json and 01-deployment-operations-failed.json.
+# labs/acr-pull-failure/evidence/01-deployment-result.json and 01-deployment-operations-failed.json.
 OBSERVED_DEPLOYMENT_MESSAGE = (
     "At least one resource deployment operation failed. Please list deployment operations for details. "
     "Please see https://aka.ms/arm-deployment-operations for usage details."

@@ -1,37 +1,19 @@
-"""The real-Azure side of the plugin, proven offline: labs attach to an emulator this test process owns.
+"""Fixtures for labs run as against real Azure, offline: inner runs attach to an emulator this test process owns.
 
 The inner pytest runs (pytester, in-process) see the emulator exactly as they would a standalone
 ``acalab emulator serve``: through ``ACALAB_EMULATOR_URL`` and the ``AZURE_*`` variables. The test
 keeps the Emulator object, so it can switch faults on and read the emulator's state after the run.
-
-pytester drops the modules an inner run imported once it ends; importing the SDKs here first makes
-every inner run share one copy, as a real process does. The emulator runs in this process too and
-imports DuckDB lazily: a native extension imported twice aborts the interpreter, so it is imported here.
 """
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterator
-from pathlib import Path
 
-import azure.containerregistry  # noqa: F401
-import azure.identity  # noqa: F401
-import azure.mgmt.appcontainers  # noqa: F401
-import azure.mgmt.containerregistry  # noqa: F401
-import azure.mgmt.containerregistrytasks  # noqa: F401
-import azure.mgmt.resource.deployments  # noqa: F401
-import azure.mgmt.resource.resources  # noqa: F401
-import azure.monitor.query  # noqa: F401
-import duckdb  # noqa: F401
-import duckdb_kql  # noqa: F401
-import msal  # noqa: F401
 import pytest
-import requests  # noqa: F401
 
+import helpers.inprocess  # noqa: F401 - before any inner run
 from pytest_acalab.emulator import Emulator
 
-sys.path.insert(0, str(Path(__file__).parent))  # livekit
 CLEARED = ("ACALAB_BACKEND", "ACALAB_LOCATION", "ACALAB_REPORT_DIR", "ACALAB_PROFILE", "ACALAB_SPEED",
            "ACALAB_MIN_WAIT", "ACALAB_EMULATOR_URL", "ACALAB_EMULATOR_CA_BUNDLE", "ACALAB_BICEP",
            "AZURE_TENANT_ID", "AZURE_CLIENT_ID", "AZURE_CLIENT_SECRET", "AZURE_SUBSCRIPTION_ID",
@@ -68,7 +50,7 @@ def attached(live_emu: Emulator, clean_env: pytest.MonkeyPatch) -> Iterator[Emul
 
 
 @pytest.fixture
-def resource_client(live_emu: Emulator):  # noqa: ANN201
+def resource_client(live_emu: Emulator):
     from azure.mgmt.resource.resources import ResourceManagementClient
 
     return ResourceManagementClient(live_emu.credential(), live_emu.subscription_id, polling_interval=0,
@@ -76,7 +58,7 @@ def resource_client(live_emu: Emulator):  # noqa: ANN201
 
 
 @pytest.fixture
-def drop_groups(live_emu: Emulator, resource_client) -> Iterator[list[str]]:  # noqa: ANN001
+def drop_groups(live_emu: Emulator, resource_client) -> Iterator[list[str]]:
     """Names appended here are deleted after the test (kept groups must not leak into other tests)."""
     names: list[str] = []
     yield names

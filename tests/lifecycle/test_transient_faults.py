@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-import re
 import threading
 import time
 import xml.etree.ElementTree as ET
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
-from livekit import copy_lab, groups
 
+from helpers.livekit import copy_lab, groups
 from pytest_acalab.emulator import Emulator
 
 FAST_RETRY = 0.02
@@ -27,7 +27,7 @@ def _run_lab(pytester: pytest.Pytester, lab: Path, *args: str) -> tuple[pytest.R
 
 @pytest.mark.parametrize("seed", [2026, 7, 11])
 def test_acr_lab_passes_under_20_percent_transient_faults(pytester: pytest.Pytester, attached: Emulator, seed: int,
-                                                          record_property) -> None:  # noqa: ANN001
+                                                          record_property) -> None:
     lab = copy_lab(pytester.path, "acr_pull_failure")
     before = set(groups(attached))
     attached.platform.faults.configure(0.2, kinds=("429", "503", "reset"), seed=seed, retry_after=FAST_RETRY)
@@ -44,7 +44,7 @@ def test_acr_lab_passes_under_20_percent_transient_faults(pytester: pytest.Pytes
 
 
 def test_persistent_throttling_fails_clearly_and_leaves_the_group_to_the_sweeper(
-        pytester: pytest.Pytester, attached: Emulator) -> None:
+        pytester: pytest.Pytester, attached: Emulator, record_property: Any) -> None:
     lab = copy_lab(pytester.path, "acr_pull_failure")
     attached.platform.faults.configure(1.0, kinds=("429", "503"), seed=1, retry_after=FAST_RETRY)
     result, elapsed = _run_lab(pytester, lab)
@@ -65,11 +65,10 @@ def test_persistent_throttling_fails_clearly_and_leaves_the_group_to_the_sweeper
     messages = [e.get("message", "") for e in junit.iter("error")]
     assert len(messages) == 9 and all("attempts over" in m for m in messages), messages
     assert "Traceback" not in out
-    # bounded by the transient budget, not by the lab's deadlines: the reported span of each give-up is
-    # the budget's (the wall-clock figure itself is not asserted: a loaded machine stretches it)
-    spans = [float(s) for s in re.findall(r"attempts over ([0-9.]+)s", out)]
-    assert spans and max(spans) < 60, spans
-    print(f"persistent throttling: lab gave up in {elapsed:.2f}s")
+    # given up on by the transient budget, not the lab's deadlines: the message says which request gave up
+    # (a figure of elapsed time would be a wall-clock assertion; the budget's figures live in benchmarks)
+    assert all("create resource group" in m for m in messages), messages
+    record_property("lab_seconds", round(elapsed, 2))
 
 
 def test_a_stalled_operation_takes_three_times_longer_then_fails_with_an_arm_error(live_emu: Emulator) -> None:
@@ -97,7 +96,7 @@ def test_a_stalled_operation_takes_three_times_longer_then_fails_with_an_arm_err
 
 
 def test_a_stalled_registry_creation_reaches_the_sdk_as_a_failed_operation(live_emu: Emulator,
-                                                                           resource_client) -> None:  # noqa: ANN001
+                                                                           resource_client) -> None:
     from azure.core.exceptions import HttpResponseError
     from azure.mgmt.containerregistry import ContainerRegistryManagementClient
 
@@ -146,17 +145,18 @@ def test_the_fault_switch_of_a_standalone_emulator_over_https(live_emu: Emulator
 
 
 def test_a_probe_rides_out_404_right_after_create(live_emu: Emulator, attached: Emulator, tmp_path: Path,
-                                                   resource_client) -> None:  # noqa: ANN001
+                                                   resource_client) -> None:
     """ARM's eventual consistency: the app answers 404 for a moment after the phase started; the probe
     retries it (within 60 s of the phase start) and sees the app once it exists. A timer is the fault."""
     from azure.mgmt.appcontainers import ContainerAppsAPIClient
 
     from pytest_acalab.backends.clients import Clients
     from pytest_acalab.backends.emulator import EmulatorBackend
+    from pytest_acalab.context import LabContext, ResourceRef
+    from pytest_acalab.errors import ProbeError
+    from pytest_acalab.extensions import builtin_vocabulary
     from pytest_acalab.labfile import load_lab
-    from pytest_acalab.lifecycle.context import LabContext, ResourceRef
     from pytest_acalab.probes import run_probe
-    from pytest_acalab.probes.base import ProbeError
     from pytest_acalab.reports.journal import Journal
     from pytest_acalab.reports.scrub import Scrubber
 
@@ -170,7 +170,7 @@ def test_a_probe_rides_out_404_right_after_create(live_emu: Emulator, attached: 
     app_id = f"/subscriptions/{live_emu.subscription_id}/resourceGroups/{group}/providers/Microsoft.App/containerApps/"
     ctx = LabContext(lab=lab, backend=backend, clients=Clients(backend), resource_group=group,
                      deployment_name="d", location="koreacentral", run_id="r", journal=Journal("t", Scrubber()),
-                     scrubber=Scrubber())
+                     scrubber=Scrubber(), vocabulary=builtin_vocabulary())
     ctx.resources["app"] = ResourceRef("app", app_id + "ca-later", "ca-later", "Microsoft.App/containerApps", {})
     ctx.resources["old"] = ResourceRef("old", app_id + "ca-never", "ca-never", "Microsoft.App/containerApps", {})
 
@@ -198,7 +198,7 @@ def test_a_probe_rides_out_404_right_after_create(live_emu: Emulator, attached: 
         tries: list[int] = []
         real_call = retry_module.call
 
-        def counting_call(fn, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202
+        def counting_call(fn, *args, **kwargs):
             return real_call(lambda: (tries.append(1), fn())[1], *args, **kwargs)
 
         retry_module.call = counting_call

@@ -6,7 +6,9 @@ import json
 import time
 from typing import Any
 
-from pytest_acalab.lifecycle.context import LabContext, LabError, retried
+from pytest_acalab.context.lab import LabContext, retried
+from pytest_acalab.errors import LabError
+from pytest_acalab.polling import is_transient, poll
 
 
 def template_body(ctx: LabContext, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -31,9 +33,9 @@ def deploy_template(ctx: LabContext, overrides: dict[str, Any] | None = None,
 
     Returns ``{"state", "error", "outputs", "duration", "name"}`` and stores it on the context.
     """
+    # the Azure SDK stack loads when a lab runs, not at collection
     from azure.core.exceptions import HttpResponseError
 
-    from pytest_acalab.probes.retry import is_transient
 
     name = name or ctx.deployment_name
     body = template_body(ctx, overrides)
@@ -77,7 +79,7 @@ def deploy_template(ctx: LabContext, overrides: dict[str, Any] | None = None,
         "duration": round(time.monotonic() - started, 3),
     }
     ctx.deployment = outcome
-    ctx.outputs = outcome["outputs"] or {}
+    ctx.outputs = dict(props.outputs or {})
     ctx.journal.record("deploy", name, state=outcome["state"], duration=outcome["duration"],
                        error=outcome["error"])
     return outcome
@@ -88,7 +90,6 @@ TERMINAL = {"succeeded", "failed", "canceled"}
 
 def _wait_terminal(ctx: LabContext, name: str, remaining: float) -> bool:
     """Poll the deployment itself until it is Succeeded, Failed or Canceled; False when time runs out."""
-    from pytest_acalab.probes.retry import poll
 
     client = ctx.clients.deployments.deployments
     ends = time.monotonic() + max(remaining, 0.0)
@@ -101,9 +102,3 @@ def _wait_terminal(ctx: LabContext, name: str, remaining: float) -> bool:
 
     return bool(poll(terminal, until=bool, deadline=remaining,
                      interval=max(ctx.backend.deadlines.poll_interval, 0.02)))
-
-
-def deployment_operations(ctx: LabContext, name: str | None = None) -> list[dict[str, Any]]:
-    """The deployment's operations as plain dicts (camelCase, as the REST API sends them)."""
-    ops = ctx.clients.deployments.deployment_operations.list(ctx.resource_group, name or ctx.deployment_name)
-    return [op.as_dict() for op in ops]

@@ -6,8 +6,8 @@ import json
 from urllib.parse import quote, quote_plus
 
 import pytest
-from livekit import copy_lab
 
+from helpers.livekit import copy_lab
 from pytest_acalab.emulator import Emulator
 
 
@@ -23,7 +23,7 @@ def issued_tokens(attached: Emulator, monkeypatch: pytest.MonkeyPatch) -> list[s
     identity = attached.platform.identity
     real_issue = identity.issue
 
-    def issue(principal, audience):  # noqa: ANN001, ANN202
+    def issue(principal, audience):
         token = real_issue(principal, audience)
         tokens.append(token)
         return token
