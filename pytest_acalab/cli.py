@@ -73,6 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
     new.add_argument("--dir", default="labs", help="the folder that holds labs (default: labs)")
     new.set_defaults(func=_new)
 
+    # loaded only on this path, keeping pytest --version and collection light
     from pytest_acalab.reports.labpage import BLOCKS
 
     blocks = "\n".join(f"  {name:<16} {what}" for name, (_, what) in BLOCKS.items())
@@ -133,8 +134,10 @@ def _env(args: argparse.Namespace) -> int:
 
 
 def _new(args: argparse.Namespace) -> int:
+    # loaded only on this path (a command or report most runs never reach)
     from pathlib import Path
 
+    # loaded only on this path, keeping pytest --version and collection light
     from pytest_acalab.authoring.scaffold import new_lab
 
     folder = new_lab(args.name, Path(args.dir))
@@ -149,8 +152,10 @@ def _docs(args: argparse.Namespace) -> int:
 
 
 def _compare(args: argparse.Namespace) -> int:
+    # loaded only on this path (a command or report most runs never reach)
     import shutil
 
+    # loaded only on this path, keeping pytest --version and collection light
     from pytest_acalab.reports.drift import as_json, compare, format_markdown, format_text, load_run
 
     drift = compare(load_run(args.old), load_run(args.new))

@@ -108,3 +108,7 @@ def display_path(path: Path) -> str:
         return os.path.relpath(path) if path.is_absolute() and Path.cwd() in path.parents else str(path)
     except ValueError:  # another drive on Windows
         return str(path)
+
+
+class DriftInputError(AcalabError, ValueError):
+    """A path given to ``acalab compare`` is neither a report directory nor a junit file."""

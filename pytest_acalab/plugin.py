@@ -19,9 +19,9 @@ from pytest_acalab.collection.nodes import NOTES_KEY, SESSION_KEY, LabDir, LabFi
 from pytest_acalab.errors import AcalabError, LabFailure, ProbeSkipped
 from pytest_acalab.extensions import BUILTIN_PLUGINS
 from pytest_acalab.labfile import load_lab
-from pytest_acalab.lifecycle.bicep import describe as bicep_line
 from pytest_acalab.lifecycle.session import AcalabSession, Options
 from pytest_acalab.reports.experiment_log import LabResults
+from pytest_acalab.reports.runinfo import bicep_line
 from pytest_acalab.reports.scrub import excerpt, install_log_scrubber
 
 RESULTS_KEY = pytest.StashKey[dict[str, Any]]()
@@ -135,6 +135,7 @@ def pytest_configure(config: pytest.Config) -> None:
     session.interrupts.install()  # the controller and every xdist worker
     _CONFIGS.append(config)
     if workerinput is None:
+        # loaded only on this path, keeping pytest --version and collection light
         from pytest_acalab.reports.runinfo import run_info
 
         config.stash[RUN_KEY] = run_info(options, session.run_id)
@@ -474,6 +475,7 @@ class ResultCollector:
 
     @pytest.hookimpl(tryfirst=True)  # before junitxml writes its file
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
+        # loaded only on this path, keeping pytest --version and collection light
         from pytest_acalab.reports.output import compare_with_baseline, write_reports
 
         state = self.config.stash[SESSION_KEY]
@@ -527,6 +529,7 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
         tr.write_line(state.scrubber.text(note))
     drift = config.stash.get(DRIFT_KEY, None)
     if drift is not None:
+        # loaded only on this path, keeping pytest --version and collection light
         from pytest_acalab.reports.drift import format_text
 
         tr.write_sep("-", "drift from the baseline")

@@ -29,7 +29,7 @@ LAYERS: list[set[str]] = [
     {"builtins"},
     {"extensions", "hookspecs"},
     {"lifecycle"},
-    {"collection"},
+    {"collection", "authoring"},
     {"plugin", "cli"},
 ]
 RANK = {unit: rank for rank, units in enumerate(LAYERS) for unit in units}

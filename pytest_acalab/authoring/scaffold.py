@@ -36,8 +36,11 @@ def base_name(lab_id: str) -> str:
 
 def new_lab(name: str, parent: Path) -> Path:
     """Write the lab ``parent/name``; returns its folder. ``ValueError`` (nothing written) on a bad name or path."""
+    # Jinja2 loads only when a page is rendered, not at pytest --version or collection
     from jinja2 import Environment, PackageLoader, StrictUndefined
 
+    # loaded only on this path (a command or report most runs never reach)
+    # loaded only on this path, keeping pytest --version and collection light
     from pytest_acalab.labfile import load_lab
     from pytest_acalab.reports.labpage import display_path, render_page
 

@@ -95,12 +95,14 @@ class EmulatorBackend(Backend):
     def _attached_proxy(self) -> str | None:
         """The attached emulator's CONNECT proxy: ``HTTPS_PROXY`` when ``acalab emulator env`` set it (on
         loopback), else asked of the emulator itself (``GET /acalab/proxy``)."""
+        # loaded only on this path (a command or report most runs never reach)
         from urllib.parse import urlsplit
 
         proxy = os.environ.get("HTTPS_PROXY") or os.environ.get("https_proxy")
         if proxy and urlsplit(proxy).hostname in ("127.0.0.1", "localhost", "::1"):
             return proxy
         if self._proxy is None:
+            # the Azure SDK stack loads when a lab runs, not at collection
             import requests
 
             token = self.credential().get_token(ARM_SCOPE).token
@@ -169,6 +171,7 @@ class EmulatorBackend(Backend):
         return f"/subscriptions/{self.subscription_id}/resourceGroups/{resource_group}"
 
     def _runtime_report(self, resource_group: str) -> dict[str, Any]:
+        # the Azure SDK stack loads when a lab runs, not at collection
         import requests
 
         token = self.credential().get_token(ARM_SCOPE).token

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from pytest_acalab.labfile.model import Lab
+from pytest_acalab.reports.runinfo import bicep_line
 
 COMPARED = ("parameters", "variables", "functions", "resources", "outputs")
 """Template sections whose content decides what a deployment does."""
@@ -49,19 +50,7 @@ class BicepResult:
 
     def warning(self) -> str:
         """One line for logs and the terminal summary (empty when the templates match)."""
-        return describe(self.as_dict()) if self.error or self.drift else ""
-
-
-def describe(result: dict[str, Any]) -> str:
-    """One line on what compiling a lab's Bicep gave (a ``BicepResult.as_dict()``): drift, error or match."""
-    source, committed = Path(result["source"]).name, Path(result["committed"]).name
-    if result.get("error"):
-        return (f"{result['source']}: '{result['compiler']}' could not compile it ({result['error']}); "
-                f"deployed the committed {committed} as is")
-    if result.get("drift"):
-        return (f"{result['committed']} has drifted from {source} (compiled with {result['compiler']}; "
-                f"the compiled template was deployed): " + "; ".join(result["drift"]))
-    return f"{committed} matches {source} compiled with {result['compiler']}"
+        return bicep_line(self.as_dict()) if self.error or self.drift else ""
 
 
 def compiler_command(bicep_file: Path) -> list[str] | None:

@@ -290,6 +290,7 @@ class LabRun:
 def _never_created(exc: BaseException) -> bool:
     """The create request certainly created nothing: no token (the request was never sent), or Azure refused
     it with a 4xx other than a conflict (throttling and 5xx leave the outcome unknown)."""
+    # the Azure SDK stack loads when a lab runs, not at collection
     from azure.core.exceptions import ClientAuthenticationError, HttpResponseError
 
     if isinstance(exc, RetryExhausted):

@@ -278,6 +278,7 @@ class LeaseKeeper:
     """
 
     def __init__(self, backend: Backend, run_id: str, lease: timedelta) -> None:
+        # loaded only on this path, keeping pytest --version and collection light
         from pytest_acalab.backends.clients import Clients
 
         self._clients = Clients(backend)

@@ -17,15 +17,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pytest_acalab.errors import DriftInputError
 from pytest_acalab.reports.runinfo import backend_line
 
 TRANSITION_MIN = 10.0
 TRANSITION_RATIO = 0.25
 VERDICTS = {"passed": "Pass", "failed": "Fail", "error": "Error", "skipped": "Skipped"}
-
-
-class DriftInputError(ValueError):
-    """A path given to compare is neither a report directory nor a junit file."""
 
 
 @dataclass

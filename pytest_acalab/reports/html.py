@@ -19,6 +19,7 @@ LAB_PAGE = "report.html"
 
 
 def _environment() -> Any:
+    # Jinja2 loads only when a page is rendered, not at pytest --version or collection
     from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
     return Environment(loader=PackageLoader("pytest_acalab.reports", "templates"),
@@ -59,7 +60,8 @@ def _counts(items: list[dict[str, Any]]) -> dict[str, int]:
 
 def lab_view(res: LabResults, entries: list[dict[str, Any]], drift: Drift | None) -> dict[str, Any]:
     """What a lab's page and its index card show."""
-    from pytest_acalab.lifecycle.bicep import describe as bicep_line
+    # loaded only on this path, keeping pytest --version and collection light
+    from pytest_acalab.reports.runinfo import bicep_line
 
     lab = res.lab
     deployment = _item_view(res, "deployment", f"deployment ends {lab.infra.expect}")
@@ -93,6 +95,7 @@ def lab_view(res: LabResults, entries: list[dict[str, Any]], drift: Drift | None
 def write_html(report_dir: Path, results: list[LabResults], run: dict[str, Any], drift: Drift | None,
                scrub: Callable[[str], str]) -> Path:
     """Write ``index.html`` and ``<lab>/report.html`` for each lab; returns the index's path."""
+    # loaded only on this path, keeping pytest --version and collection light
     from pytest_acalab.reports.drift import headline
 
     env = _environment()

@@ -73,6 +73,7 @@ class Journal:
         return json.dumps({"lab": self.lab, "entries": self.entries}, indent=2)
 
     def write(self, path: PurePath) -> None:
+        # loaded only on this path (a command or report most runs never reach)
         from pathlib import Path
 
         target = Path(path)

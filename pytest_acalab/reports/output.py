@@ -44,6 +44,8 @@ def compare_with_baseline(baseline: Path, results: list[LabResults], run: dict[s
 
 def write_reports(report_dir: Path, results: list[LabResults], run: dict[str, Any], drift: Drift | str | None,
                   scrubber: Scrubber) -> None:
+    # loaded only on this path (a command or report most runs never reach)
+    # loaded only on this path, keeping pytest --version and collection light
     from pytest_acalab.reports.drift import as_json
     from pytest_acalab.reports.html import write_html
 

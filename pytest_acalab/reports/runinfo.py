@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
 from typing import Any
 
 PACKAGES = ("pytest-acalab", "azure-mgmt-appcontainers", "azure-mgmt-containerregistry", "azure-mgmt-resource",
@@ -53,3 +54,15 @@ def backend_label(info: dict[str, Any]) -> str:
 def backend_line(info: dict[str, Any]) -> str:
     """``emulator (fast profile), location lab default, run 3ddd84cd``: one line for text reports."""
     return f"{backend_label(info)}, location {info.get('location') or 'lab default'}, run {info.get('run_id') or '?'}"
+
+
+def bicep_line(result: dict[str, Any]) -> str:
+    """One line on what compiling a lab's Bicep gave (a ``BicepResult.as_dict()``): drift, error or match."""
+    source, committed = Path(result["source"]).name, Path(result["committed"]).name
+    if result.get("error"):
+        return (f"{result['source']}: '{result['compiler']}' could not compile it ({result['error']}); "
+                f"deployed the committed {committed} as is")
+    if result.get("drift"):
+        return (f"{result['committed']} has drifted from {source} (compiled with {result['compiler']}; "
+                f"the compiled template was deployed): " + "; ".join(result["drift"]))
+    return f"{committed} matches {source} compiled with {result['compiler']}"

@@ -219,10 +219,10 @@ def test_the_azure_backends_waits_are_azures_unless_shrunk(azure_shell: Emulator
 
     azure = AzureBackend(azure_shell.subscription_id)
     assert azure.deadlines == AZURE_DEADLINES and azure.scale_wait(300) == 300
-    assert "polling_interval" not in azure.arm_kwargs()
+    assert "polling_interval" not in azure.client_options()
     shrunk = AzureBackend(azure_shell.subscription_id, max_wait=2.0, poll_interval=0.1)
     assert shrunk.scale_wait(300) == 2.0 and shrunk.scale_wait(1) == 1
-    assert shrunk.deadlines.poll_interval == 0.1 and shrunk.arm_kwargs()["polling_interval"] == 0.1
+    assert shrunk.deadlines.poll_interval == 0.1 and shrunk.client_options()["polling_interval"] == 0.1
     assert max(shrunk.deadlines.probe, shrunk.deadlines.action, shrunk.deadlines.deployment,
                shrunk.deadlines.teardown, shrunk.deadlines.transient) == 2.0
 
