@@ -70,13 +70,20 @@ class EmulatorBackend(Backend):
         self._proxy: str | None = None
         """The attached emulator's proxy once asked ("" when it has none)."""
 
+    @property
+    def emulator(self) -> Emulator | None:
+        """The emulator this backend started in this process (None when attached to a standalone one)."""
+        return self._emulator
+
     def _attached_clock(self) -> dict[str, Any]:
         """The attached emulator's clock (``{"profile", "speed", "divisor"}``): waits follow it, not our options."""
         # the Azure SDK stack loads when a lab runs, not at collection
         import requests
 
         try:
-            resp = requests.get(f"{self.url}/acalab/clock", verify=self.ca_bundle, timeout=30)
+            with requests.Session() as session:
+                session.trust_env = False  # the emulator's own URL: never through an exported HTTPS_PROXY
+                resp = session.get(f"{self.url}/acalab/clock", verify=self.ca_bundle, timeout=30)
             resp.raise_for_status()
             return dict(resp.json())
         except (OSError, ValueError) as exc:  # requests' errors are OSErrors

@@ -13,7 +13,7 @@ def test_an_attached_backend_asks_the_emulator_for_its_proxy(attached: Emulator,
     clean_env.delenv("HTTPS_PROXY", raising=False)
     clean_env.delenv("https_proxy", raising=False)
     backend = EmulatorBackend()
-    assert backend.describe()["endpoint"] == attached.url  # attached, not in-process
+    assert backend.emulator is None  # attached, not in-process
     settings = backend.http_settings()
     assert settings == {"verify": attached.ca_bundle, "proxies": {"https": attached.proxy_url}}
     assert backend.reaches("ca.example.azurecontainerapps.io")  # decided by the proxy, never by DNS

@@ -322,6 +322,7 @@ def test_http_endpoint_on_the_emulator_backend_measures_a_broken_canary(tmp_path
     from pytest_acalab.backends.clients import Clients
     from pytest_acalab.backends.emulator import EmulatorBackend
     from pytest_acalab.context import LabContext
+    from pytest_acalab.extensions import builtin_vocabulary
     from pytest_acalab.labfile import load_lab
     from pytest_acalab.probes.checks import evaluate
     from pytest_acalab.reports.journal import Journal
@@ -354,7 +355,8 @@ def test_http_endpoint_on_the_emulator_backend_measures_a_broken_canary(tmp_path
         scrubber = Scrubber(backend.secrets())
         ctx = LabContext(lab=lab_model, backend=backend, clients=Clients(backend), resource_group=lab.rg,
                          deployment_name="main", location="koreacentral", run_id=uuid.uuid4().hex[:6],
-                         journal=Journal(lab_model.id, scrubber), scrubber=scrubber, parameters={})
+                         journal=Journal(lab_model.id, scrubber), scrubber=scrubber, parameters={},
+                         vocabulary=builtin_vocabulary())
         row = lab_model.row("answers")
         failing = evaluate(ctx, row.failing, default_within=60)
         assert failing.ok, failing.failure_message()
