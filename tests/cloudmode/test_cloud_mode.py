@@ -174,7 +174,7 @@ def test_the_azure_backend_passes_every_lab_against_the_cloud_faithful_emulator(
     lab = copy_lab(pytester.path, lab_name)
     azure_shell.platform.traffic.clear()
     result = pytester.runpytest(str(lab), "--acalab-backend", "azure", "--acalab-max-wait", "60s",
-                                "--acalab-poll-interval", "0.2s", "--junitxml", str(pytester.path / "junit.xml"))
+                                "--acalab-poll-interval", "0.2s", "-rs", "--junitxml", str(pytester.path / "junit.xml"))
     outcomes = result.parseoutcomes()
     assert outcomes.get("passed", 0) > 0 and set(outcomes) <= {"passed", "warnings"}, result.stdout.str()
     counts = arm_requests(azure_shell.platform.traffic)
