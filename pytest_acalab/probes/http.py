@@ -11,7 +11,6 @@ its CONNECT proxy routes the fqdn to the emulator's edge, which runs the request
 from __future__ import annotations
 
 import socket
-import time
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -22,9 +21,6 @@ from pytest_acalab.probes.revisions import fetch_app
 
 if TYPE_CHECKING:
     from pytest_acalab.lifecycle.context import LabContext
-
-UNREACHABLE_GRACE = 15.0
-"""Seconds an unresolvable or refused host is asked again before the probe is skipped."""
 
 __all__ = ["http_session", "ingress_host", "request_statuses"]
 BODY_EXCERPT = 200
@@ -105,19 +101,8 @@ def http_endpoint(ctx: LabContext, args: Mapping[str, Any], deadline: float) -> 
                            "even a DNS lookup)")
     settings = ctx.backend.http_settings()
     bodies: list[str] = []
-    # A fresh name may not resolve at once (a new revision's fqdn, DNS on Azure; the edge's own table on the
-    # emulator): retry for a short while before saying the host is unreachable from here.
-    give_up = time.monotonic() + min(max(deadline, 1.0), UNREACHABLE_GRACE)
-    while True:
-        try:
-            statuses = request_statuses(url, int(args.get("requests") or 3),
-                                        timeout=min(max(deadline, 1.0), 30.0), verify=settings.get("verify", True),
-                                        proxies=settings.get("proxies"), bodies=bodies)
-            break
-        except ProbeSkipped:
-            if time.monotonic() >= give_up:
-                raise
-            time.sleep(0.2)
+    statuses = request_statuses(url, int(args.get("requests") or 3), timeout=min(max(deadline, 1.0), 30.0),
+                                verify=settings.get("verify", True), proxies=settings.get("proxies"), bodies=bodies)
     said = f"; last answer: {bodies[-1]!r}" if bodies and bodies[-1] else ""
     if "status" in args:
         kept = [s for s in statuses if _matches(s, args["status"])]
