@@ -92,7 +92,7 @@ resource app 'Microsoft.App/containerApps@2025-07-01' = {
       ]
       scale: {
         minReplicas: 1
-        maxReplicas: 1
+        maxReplicas: 2
       }
     }
   }
