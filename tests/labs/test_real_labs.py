@@ -31,7 +31,7 @@ def negate(check: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-RUNTIME_LABS = {"probe_and_port_mismatch", "revision_failover"}
+RUNTIME_LABS = {"probe_and_port_mismatch", "revision_failover", "revision_provisioning_failure"}
 
 
 def test_the_labs_exist() -> None:
