@@ -145,3 +145,33 @@ def test_revision_failover_matches_the_guide_s_evidence(pytester: pytest.Pyteste
     # recovered: Azure's state after the fix
     for field in ("healthState", "runningState", "replicas"):
         assert produced["final"][field] == fixed[field], field
+
+
+def test_revision_provisioning_failure_matches_the_guide_s_evidence(pytester: pytest.Pytester) -> None:
+    azure = EVIDENCE / "revision-provisioning-failure"
+    failed = json.loads((azure / "02-failed-revision-detail.json").read_text())
+    recovered = json.loads((azure / "12-revision-list-recovered.json").read_text())[0]
+    azure_logs = [json.loads(line) for line in (azure / "04-system-logs.json").read_text().splitlines()]
+    produced, failing = run_lab(pytester, "revision_provisioning_failure")
+
+    # the failing state, in Azure's words (the Guide ran nginx; the states and wording do not depend on it)
+    props = failed["properties"]
+    assert props["healthState"] in _seen(failing, "revision_health")
+    assert {props["provisioningState"], props["runningState"], props["runningStateDetails"],
+            props["provisioningError"]} <= _seen(failing, "revision_state")
+    # the probe failure and the kill, worded as Azure words them, on the failing revision
+    failing_revision = produced["actions"]["bad-probe"]["latestRevisionName"]
+    ours = _log_pairs(produced["logs"], failing_revision)
+    for row in azure_logs:
+        if row["RevisionName"] == failed["name"] and row["Reason"] in ("ProbeFailed", "ContainerTerminated"):
+            if row["Msg"] == "Probe of StartUp failed with status code: ":
+                continue  # nginx's first answer after each restart timed out: the image's, not the platform's
+            assert (row["Type"], row["Reason"], row["Msg"]) in ours, row
+    assert any(reason == "ProbeFailed" for _, reason, _ in ours)
+    # the fix is a new revision, Healthy and Provisioned as Azure showed it
+    assert produced["latest"] == produced["actions"]["fix-probe"]["latestRevisionName"] != failing_revision
+    assert len(produced["revisions"]) == 3
+    for field in ("healthState", "provisioningState", "runningState", "replicas"):
+        assert produced["final"][field] == recovered["properties"][field], field
+    assert not [r for r in produced["logs"] if r.get("revision") == produced["latest"]
+                and r["reason"] in ("ProbeFailed", "ContainerTerminated")]
