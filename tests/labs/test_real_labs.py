@@ -31,7 +31,8 @@ def negate(check: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-RUNTIME_LABS = {"probe_and_port_mismatch", "revision_failover", "revision_provisioning_failure"}
+RUNTIME_LABS = {"probe_and_port_mismatch", "revision_failover", "revision_provisioning_failure",
+                "memory_leak_oomkilled"}
 
 
 def test_the_labs_exist() -> None:
