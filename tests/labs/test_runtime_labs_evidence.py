@@ -175,3 +175,22 @@ def test_revision_provisioning_failure_matches_the_guide_s_evidence(pytester: py
         assert produced["final"][field] == recovered["properties"][field], field
     assert not [r for r in produced["logs"] if r.get("revision") == produced["latest"]
                 and r["reason"] in ("ProbeFailed", "ContainerTerminated")]
+
+
+def test_memory_leak_oomkilled_matches_the_guide_s_evidence(pytester: pytest.Pytester) -> None:
+    azure = EVIDENCE / "memory-leak-oomkilled"
+    revision = json.loads((azure / "revisions-20260620T041900Z.json").read_text())[0]
+    report = (azure / "report-20260620T041900Z.txt").read_text()
+    # the report's system-log table: message, then the reason column (the Guide's container is named after its app)
+    reasons = {line.split("  ")[0].replace("'ca-oom-hard'", "'app'"): line.split()[-3] for line in report.splitlines()
+               if line.startswith("Container 'ca-oom-hard' was terminated")}
+    produced, failing = run_lab(pytester, "memory_leak_oomkilled")
+
+    assert revision["healthState"] in _seen(failing, "revision_health")
+    assert revision["runningState"] in _seen(failing, "revision_state")
+    failing_revision = produced["actions"]["hard-oom"]["latestRevisionName"]
+    ours = {(reason, message) for _, reason, message in _log_pairs(produced["logs"], failing_revision)}
+    assert reasons and {(reason, message) for message, reason in reasons.items()} <= ours
+    assert not [r for r in produced["logs"] if "OOMKilled" in str(r)]  # Azure never says it
+    assert produced["latest"] == produced["actions"]["healthy-mode"]["latestRevisionName"] != failing_revision
+    assert produced["final"]["healthState"] == "Healthy"
