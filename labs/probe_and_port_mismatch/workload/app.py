@@ -1,6 +1,7 @@
 # From the Azure Container Apps Practical Guide, labs/probe-and-port-mismatch/workload (MIT licence).
 # pyright: reportMissingImports=false
 import os
+
 from flask import Flask
 
 app = Flask(__name__)
