@@ -360,7 +360,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
             if outcome.held_after is not None:
                 props["held_after"] = f"{outcome.held_after:.2f}s"
         elif item.row is not None:
-            props["expected"] = item.row.check(item.phase).describe()  # type: ignore[arg-type]
+            props["expected"] = item.row.check(item.phase).describe()
         if call.when == "call" or (call.when == "setup" and report.outcome != "passed"):
             # junitxml writes the properties the *teardown* report copies from the item
             for key, value in props.items():

@@ -34,6 +34,7 @@ from pytest_acalab.emulator.platform.proxy import ConnectProxy
 from pytest_acalab.emulator.platform.server import HttpsServer
 from pytest_acalab.emulator.platform.tls import Certificates, host_context, mint
 from pytest_acalab.emulator.providers import register_all
+from pytest_acalab.emulator.runtime import python_envs
 
 ARM_SCOPE = "https://management.azure.com/.default"
 
@@ -56,6 +57,8 @@ class Emulator:
         self._server: HttpsServer | None = None
         self._certs: Certificates | None = None
         self._proxy: ConnectProxy | None = None
+        self.ca_bundle = ""
+        """The CA bundle (PEM) that clients trust for this emulator (set by ``start``)."""
         self.platform.state_dir = self._dir
         self.principal = self.platform.identity.add_principal("acalab-emulator-sp")
         self.platform.remember_secret(self.principal.secret)
@@ -72,6 +75,7 @@ class Emulator:
         certs = self._certs = mint(self._dir)
         certs.may_mint = self.hosts.may_serve
         self.ca_bundle = str(certs.ca_bundle)
+        python_envs.EMULATOR_CLIENT_SETTINGS.add(self.ca_bundle)
         self._server = HttpsServer(certs.context, self.platform.dispatch)
         port = self._server.listen(MANAGEMENT, self._port)
         self.url = f"https://127.0.0.1:{port}"
@@ -86,7 +90,9 @@ class Emulator:
 
     def stop(self) -> None:
         self.platform.stop()  # workloads first: no replica process outlives its emulator
+        python_envs.EMULATOR_CLIENT_SETTINGS.discard(self.ca_bundle)
         if self._proxy is not None:
+            python_envs.EMULATOR_CLIENT_SETTINGS.discard(self._proxy.url)
             self._proxy.close()
             self._proxy = None
         if self._server is not None:
@@ -121,6 +127,7 @@ class Emulator:
         with self.platform.lock:
             if self._proxy is None:
                 self._proxy = ConnectProxy(self._listener_for)
+                python_envs.EMULATOR_CLIENT_SETTINGS.add(self._proxy.url)
             return self._proxy.url
 
     def _proxy_endpoint(self, req: Request) -> Response:
@@ -161,7 +168,7 @@ class Emulator:
         """The listener of a host a provider serves itself (an app's ingress fqdn), opened on first use
         with a certificate for exactly that name; None when no provider serves ``host`` (right now)."""
         server, certs = self._server, self._certs
-        if server is None or certs is None:
+        if server is None or certs is None or certs.ca is None:
             return None
         for resolve in self.platform.host_resolvers:
             dispatch = resolve(host)

@@ -182,7 +182,7 @@ class LabRun:
 
     def check(self, row: Row, phase: Phase) -> Any:
         ctx = self.ensure(phase)
-        check, item = row.check(phase), row.item_id(phase)  # type: ignore[arg-type]
+        check, item = row.check(phase), row.item_id(phase)
         began = self.journal.now()
         try:
             outcome = evaluate(ctx, check, default_within=ctx.backend.deadlines.probe)

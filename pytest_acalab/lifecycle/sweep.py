@@ -118,7 +118,7 @@ def clean_run(clients: Any, run_id: str, spare: set[str], deadline: float = 120.
             continue
         d = Decision(g.name, True, f"left by a worker of run {run_id} that ended before its teardown")
         try:
-            poller = call(lambda d=d: api.begin_delete(d.group), deadline=deadline,
+            poller = call(functools.partial(api.begin_delete, d.group), deadline=deadline,
                           what=f"delete resource group '{d.group}'")
             if wait:
                 poller.result(timeout=deadline)

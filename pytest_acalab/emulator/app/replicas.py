@@ -396,6 +396,8 @@ class Kubelet:
                 continue
             if c.grace_until > now:
                 continue  # a real process is still starting: its start-up time is not the clock's to compress
+            if outcome.code == health.TIMED_OUT and now - c.started_mono < START_GRACE_SECONDS:
+                continue  # listening but not answering yet (gunicorn's workers still import the app): the same
             threshold = int(ps.spec.get("failureThreshold") or 3)
             missed = min(missed, threshold)
             ps.successes, ps.passed = 0, False
@@ -412,7 +414,7 @@ class Kubelet:
             if ps.kind == health.READINESS and ps.failures >= threshold:
                 c.ready = False
             if ps.kind in (health.STARTUP, health.LIVENESS) and ps.failures >= threshold:
-                self._kill_for_probe(app, rev, rep, c)
+                self._kill_for_probe(app, rev, rep, c, ps.kind)
                 return
 
     @staticmethod
@@ -425,8 +427,15 @@ class Kubelet:
         elif ps.kind == health.READINESS:
             c.ready = True
 
-    def _kill_for_probe(self, app: ContainerApp, rev: Revision, rep: Replica, c: ContainerState) -> None:
+    def _kill_for_probe(self, app: ContainerApp, rev: Revision, rep: Replica, c: ContainerState,
+                        kind: str = health.STARTUP) -> None:
         assert rep.pod is not None
+        # The kubelet's own line before the kill, as Azure's system logs carry it (Practical Guide,
+        # revision-provisioning-failure): ProbeFailed "Container app failed startup probe, will be restarted".
+        self.svc.emit(app, syslog.WARNING, PROBE_FAILED,
+                      f"Container {c.name} failed {kind.lower()} probe, will be restarted",
+                      revision=rev.name, replica=rep.name, container=c.name,
+                      count=rep.bump(PROBE_FAILED + ":restart"))
         try:
             rep.pod.kill(c.name, signal.SIGKILL, wait=True)
             rep.pod.status()  # collect (and drop) the exit the kill caused

@@ -174,7 +174,7 @@ class AppService:
         return env, created
 
     def patch_environment(self, env: Environment, body: dict[str, Any], principal: str) -> Environment:
-        merged = {"location": env.location, "tags": body.get("tags", env.tags),
+        merged: dict[str, Any] = {"location": env.location, "tags": body.get("tags", env.tags),
                   "properties": deep_merge(env.properties, body.get("properties") or {})}
         if "appLogsConfiguration" not in (body.get("properties") or {}) and env.shared_key:
             merged["properties"].setdefault("appLogsConfiguration", {}).setdefault(

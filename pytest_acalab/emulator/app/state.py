@@ -325,7 +325,10 @@ class Revision:
                     "runningStateDetails": why}
         ready = sum(1 for r in cur if r.ready)
         mismatch = self.port_mismatch()
-        starting = any(r.preparing or any(c.grace_until > now for c in r.containers) for r in cur)
+        # Only a first start holds the deadline back: a container restarted after it (a startup probe past
+        # its threshold) does not bring the revision back to Activating; Azure stays Degraded meanwhile.
+        starting = any(r.preparing or any(c.grace_until > now and not c.restart_count for c in r.containers)
+                       for r in cur)
         overdue = self.progress_deadline is not None and now >= self.progress_deadline and not starting
         if overdue and (mismatch or not self._crashing(cur)):
             details = f"{DEADLINE_EXCEEDED} {ready}/{len(cur)} replicas ready."

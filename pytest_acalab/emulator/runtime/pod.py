@@ -364,9 +364,9 @@ class Pod:
         if op == "kill":
             names = [req["name"]] if req.get("name") else list(self.containers)
             for name in names:
-                c = self.containers.get(name)
-                if c is not None:
-                    self._kill(c, int(req.get("signal", signal.SIGKILL)), bool(req.get("wait")),
+                target = self.containers.get(name)
+                if target is not None:
+                    self._kill(target, int(req.get("signal", signal.SIGKILL)), bool(req.get("wait")),
                                float(req.get("grace", 5)))
             return {"ok": True}, None
         return {"ok": False, "error": f"unknown op {op!r}"}, None
@@ -420,7 +420,12 @@ def main() -> int:
             control.sendall((json.dumps({"ok": False, "error": f"unshare: {exc.strerror or exc}"}) + "\n").encode())
             return 2
     pod = Pod(control, spec)
-    signal.signal(signal.SIGTERM, lambda *_: (pod.shutdown(), os._exit(0)))
+
+    def on_sigterm(*_: object) -> None:
+        pod.shutdown()
+        os._exit(0)
+
+    signal.signal(signal.SIGTERM, on_sigterm)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the emulator, which stops us in order
     control.sendall((json.dumps({"ok": True, "isolation": isolation, "pid": os.getpid()}) + "\n").encode())
     try:

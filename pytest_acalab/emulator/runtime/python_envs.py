@@ -142,6 +142,24 @@ def kept_args(args: list[str]) -> tuple[list[str], list[str]]:
     return kept, [a for a in args if a in _DROPPED]
 
 
+EMULATOR_CLIENT_SETTINGS: set[str] = set()
+"""Proxy URLs and CA bundles of the emulators running in this process (they add and remove them).
+
+A test that runs the Azure backend in-process sets ``HTTPS_PROXY`` and ``REQUESTS_CA_BUNDLE`` to an
+emulator's for its SDK clients; pip, run by that same emulator, must not inherit them (the proxy answers
+Azure's host names only, the bundle trusts only the emulator's CA)."""
+_PROXY_AND_TRUST = {"https_proxy", "http_proxy", "all_proxy", "requests_ca_bundle", "curl_ca_bundle",
+                    "ssl_cert_file", "pip_cert", "pip_proxy"}
+
+
+def pip_environment() -> dict[str, str]:
+    """This process's environment without any emulator's client settings, for pip's index requests."""
+    env = {name: value for name, value in os.environ.items()
+           if not (name.lower() in _PROXY_AND_TRUST and value in EMULATOR_CLIENT_SETTINGS)}
+    env["PIP_NO_INPUT"] = "1"
+    return env
+
+
 def ensure(recipe: Recipe, files: Mapping[str, tuple[bytes, int]], log: Log | None = None) -> Path:
     """The virtualenv for ``recipe``, built now if it is not cached (``files``: the image's root fs)."""
     root = cache_root()
@@ -171,7 +189,7 @@ def ensure(recipe: Recipe, files: Mapping[str, tuple[bytes, int]], log: Log | No
                 proc = subprocess.run(
                     [sys.executable, "-m", "pip", "--python", str(python), "--disable-pip-version-check",
                      "install", *wheelhouse_args(), *args], cwd=cwd, capture_output=True, text=True,
-                    timeout=PIP_TIMEOUT, env={**os.environ, "PIP_NO_INPUT": "1"})
+                    timeout=PIP_TIMEOUT, env=pip_environment())
                 if log is not None:
                     for line in (proc.stdout or "").splitlines()[-20:]:
                         log(line)
