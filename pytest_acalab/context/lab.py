@@ -65,6 +65,8 @@ class ActionResult:
     detail: str = ""
     duration: float = 0.0
     data: dict[str, Any] = field(default_factory=dict)
+    ended: str | None = None
+    """When it ended (ISO 8601, UTC): where a ``since: <action id>`` window starts."""
 
 
 @dataclass
@@ -95,9 +97,16 @@ class LabContext:
     """Told about every unsuccessful attempt of a wait: (what, elapsed, deadline, attempts, last seen)."""
 
     def since(self, which: str = "phase") -> datetime:
+        """Where a time window starts: ``lab`` (the lab's start), ``phase`` (the current phase's start: the
+        trigger or the recovery, before its first action), or an action id (the end of that action)."""
         if which == "lab":
             return self.lab_started
-        return self.phase_started.get(self.phase, self.lab_started)
+        if which == "phase":
+            return self.phase_started.get(self.phase, self.lab_started)
+        result = self.action_results.get(which)
+        if result is None or result.ended is None:
+            raise LabError(f"since: action '{which}' has not run in this lab run, so no window starts at its end")
+        return datetime.fromisoformat(result.ended)
 
     def refresh_resources(self) -> dict[str, ResourceRef]:
         """Find the lab's resources by type in the group (a failed deployment has no outputs)."""

@@ -35,7 +35,10 @@ from pytest_acalab.labfile.yaml_nodes import JsonPath, ParsedYaml, field_name, l
 __all__ = ["LabBuilder"]
 
 # Which probe/action arguments name a resource alias, and the resource type the alias must have.
-ALIAS_ARGS = {"app": "Microsoft.App/containerApps", "registry": "Microsoft.ContainerRegistry/registries"}
+ALIAS_ARGS = {"app": "Microsoft.App/containerApps", "registry": "Microsoft.ContainerRegistry/registries",
+              "environment": "Microsoft.App/managedEnvironments"}
+WINDOWS = ("phase", "lab")
+"""``since`` values that are not action ids: the current phase's start, the lab's start."""
 REFERENCE_ROOTS = ("parameters", "outputs", "run")
 RUN_FIELDS = ("id",)
 _REF = re.compile(r"\$\{([^}]*)\}")
@@ -270,6 +273,8 @@ class LabBuilder:
         self._args(data["probe"], args, (*path, "with"))
         if data["probe"] == "system_logs" and "message" in args:
             self._regex(args["message"], (*path, "with", "message"))
+        if data["probe"] == "system_logs" and args.get("since") not in (None, *WINDOWS):
+            self._since(str(args["since"]), (*path, "with", "since"), phase)
         return ProbeCheck(
             probe=data["probe"],
             args=_frozen(args),
@@ -310,6 +315,17 @@ class LabBuilder:
         raise self.fail(
             path, "a known action id: " + ", ".join(known), repr(action_id) + did_you_mean(action_id, known)
         )
+
+    def _since(self, action_id: str, path: JsonPath, phase: str) -> None:
+        """``since: <action id>``: an action that has ended before the check runs (a window from its end)."""
+        ran = self.trigger_ids + (self.recovery_ids if phase != "failing" else [])
+        if action_id in ran:
+            return
+        if phase == "failing" and action_id in self.recovery_ids:
+            raise self.fail(path, "phase, lab, or an action that has run before the failing checks ("
+                            + (", ".join(ran) or "no trigger actions") + ")", f"recovery action {action_id!r}")
+        raise self.fail(path, "phase, lab, or an action id (" + (", ".join(ran) or "none declared") + ")",
+                        repr(action_id) + did_you_mean(action_id, ran))
 
     def _tolerance(self, data: Any, path: JsonPath) -> Any:
         try:
@@ -413,7 +429,9 @@ class LabBuilder:
             raise self.fail((*here, "timeout"), "a positive duration", render(item["timeout"]))
         self._word("action", name, item, here)
         if name == "wait_for":
-            args["check"] = self._check(args["check"], (*wpath, "check"), phase="any")
+            # a trigger's wait_for runs before any recovery action: it is checked as a failing check
+            args["check"] = self._check(args["check"], (*wpath, "check"),
+                                        phase="failing" if here[0] == "trigger" else "recovered")
         else:
             self._args(name, args, wpath)
         if name == "acr_build":
@@ -433,6 +451,7 @@ class LabBuilder:
             description=item.get("description"),
             timeout=timeout,
             line=self.line(here),
+            expect=item.get("expect", "Succeeded"),
         )
 
     # ---- experiment log
