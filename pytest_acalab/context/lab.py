@@ -137,7 +137,10 @@ class LabContext:
                            f"'{self.resource_group}'") from None
 
     def resolve(self, value: Any) -> Any:
-        """Substitute ``${alias.field}``, ``${parameters.x}``, ``${outputs.x}``, ``${run.id}``."""
+        """Substitute ``${alias.field}``, ``${parameters.x}``, ``${outputs.x}``, ``${run.id}`` and
+        ``${actions.<id>.<field>}`` (a field of an action's result: ``status``, ``detail`` or its data, e.g.
+        ``latestRevisionName``). Called when an action starts and on every probe attempt: an alias's fields
+        are those read when the resources were last listed (after the deployment and after recovery)."""
         if isinstance(value, str):
             def one(m: re.Match[str]) -> str:
                 return str(self._lookup(m.group(1).strip()))
@@ -164,4 +167,15 @@ class LabContext:
             return {"id": self.run_id, "resource_group": self.resource_group, "location": self.location}[rest]
         if root == "resource_group":
             return self.resource_group
+        if root == "actions":
+            action_id, _, name = rest.partition(".")
+            result = self.action_results.get(action_id)
+            if result is None:
+                raise LabError(f"action '{action_id}' has not run yet: ${{actions.{rest}}} has no value")
+            if name in ("status", "detail", "duration", "ended"):
+                return getattr(result, name)
+            if name not in result.data:
+                raise LabError(f"action '{action_id}' ({result.name}) recorded no '{name}' "
+                               f"(it recorded: {', '.join(['status', 'detail', *result.data])})")
+            return result.data[name]
         return self.resource(root).field(rest or "name")

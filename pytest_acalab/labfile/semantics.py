@@ -39,7 +39,7 @@ ALIAS_ARGS = {"app": "Microsoft.App/containerApps", "registry": "Microsoft.Conta
               "environment": "Microsoft.App/managedEnvironments"}
 WINDOWS = ("phase", "lab")
 """``since`` values that are not action ids: the current phase's start, the lab's start."""
-REFERENCE_ROOTS = ("parameters", "outputs", "run")
+REFERENCE_ROOTS = ("parameters", "outputs", "run", "actions")
 RUN_FIELDS = ("id",)
 _REF = re.compile(r"\$\{([^}]*)\}")
 _REF_INNER = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)\.([A-Za-z0-9_][A-Za-z0-9_.-]*)$")
@@ -316,6 +316,17 @@ class LabBuilder:
             path, "a known action id: " + ", ".join(known), repr(action_id) + did_you_mean(action_id, known)
         )
 
+    def _action_reference(self, name: str, path: JsonPath, shown: str) -> None:
+        """``${actions.<id>.<field>}``: a trigger or recovery action and a field of its result."""
+        known = [*self.trigger_ids, *self.recovery_ids]
+        match = re.fullmatch(r"([a-z0-9][a-z0-9_-]*)\.([A-Za-z_][A-Za-z0-9_]*)", name)
+        if match is None:
+            raise self.fail(path, "a reference like ${actions.<action id>.<field>} "
+                            "(e.g. ${actions.update-image.latestRevisionName})", repr(shown))
+        if match[1] not in known:
+            raise self.fail(path, "an action id in ${actions.<id>.<field>}: " + (", ".join(known) or "none declared"),
+                            repr(shown) + did_you_mean(match[1], known))
+
     def _since(self, action_id: str, path: JsonPath, phase: str) -> None:
         """``since: <action id>``: an action that has ended before the check runs (a window from its end)."""
         ran = self.trigger_ids + (self.recovery_ids if phase != "failing" else [])
@@ -386,7 +397,8 @@ class LabBuilder:
         match = _REF_INNER.match(inner.strip())
         if not match:
             raise self.fail(
-                path, "a reference like ${registry.loginServer}, ${parameters.name}, ${run.id}", repr(shown)
+                path, "a reference like ${registry.loginServer}, ${parameters.name}, ${run.id}, "
+                "${actions.<id>.<field>}", repr(shown)
             )
         root, name = match.groups()
         if root not in roots:
@@ -405,6 +417,8 @@ class LabBuilder:
                     "a parameter of the template or infra.parameters: " + ", ".join(sorted(known)),
                     repr(shown),
                 )
+        if root == "actions":
+            self._action_reference(name, path, shown)
         if root == "outputs" and name.split(".")[0] not in (self.template.get("outputs") or {}):
             outputs = ", ".join(self.template.get("outputs") or {}) or "none"
             raise self.fail(path, f"an output of the template (declared: {outputs})", repr(shown))
