@@ -66,7 +66,7 @@ def update_registry(ctx: LabContext, args: Mapping[str, Any], deadline: float, a
 
     name = resource(ctx, args["registry"]).name
     changes = {key: bool(args[key]) for key in ("admin_user_enabled", "anonymous_pull_enabled") if key in args}
-    params = RegistryUpdateParameters(**changes)
+    params = RegistryUpdateParameters({"properties": {_ARM[k]: v for k, v in changes.items()}})
     shown = ", ".join(f"{k}={'true' if v else 'false'}" for k, v in changes.items())
     try:
         poller = sdk(ctx, lambda: ctx.clients.registries.registries.begin_update(ctx.resource_group, name, params),

@@ -13,7 +13,7 @@ value, read with ``listSecrets`` as the CLI does. Secret values join the scrubbe
 from __future__ import annotations
 
 import copy
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from pytest_acalab.actions.apps import _get_app, _patch  # one PATCH path for every app action
@@ -28,13 +28,13 @@ __all__ = ["registry_entries", "secret_entries", "set_app_registry", "set_app_se
 
 # ---- request bodies (pure) -----------------------------------------------------------------------------
 
-def secret_entries(current: list[Mapping[str, Any]], name: str, value: str) -> list[dict[str, Any]]:
+def secret_entries(current: Sequence[Mapping[str, Any]], name: str, value: str) -> list[dict[str, Any]]:
     """The app's secrets (name, value or keyVaultUrl + identity) with ``name`` set to ``value``."""
     out = [{k: v for k, v in dict(s).items() if v is not None} for s in current if s.get("name") != name]
     return [*out, {"name": name, "value": value}]
 
 
-def registry_entries(current: list[Mapping[str, Any]], server: str, *, username: str | None,
+def registry_entries(current: Sequence[Mapping[str, Any]], server: str, *, username: str | None,
                      password_secret: str | None, identity: str | None) -> list[dict[str, Any]]:
     """The app's registries with the entry for ``server`` replaced (the server name compared case-blind)."""
     kept = [{k: v for k, v in dict(r).items() if v not in (None, "")} for r in current

@@ -332,11 +332,13 @@ class LabBuilder:
         ran = self.trigger_ids + (self.recovery_ids if phase != "failing" else [])
         if action_id in ran:
             return
+        before = "the failing checks" if phase == "failing" else "this check"
+        listed = ", ".join(ran) or "none: the trigger is the deployment"
         if phase == "failing" and action_id in self.recovery_ids:
-            raise self.fail(path, "phase, lab, or an action that has run before the failing checks ("
-                            + (", ".join(ran) or "no trigger actions") + ")", f"recovery action {action_id!r}")
-        raise self.fail(path, "phase, lab, or an action id (" + (", ".join(ran) or "none declared") + ")",
-                        repr(action_id) + did_you_mean(action_id, ran))
+            raise self.fail(path, f"phase, lab, or an action that has run before {before} ({listed})",
+                            f"recovery action {action_id!r}")
+        raise self.fail(path, f"phase, lab, or an action that has run before {before} ({listed})",
+                        repr(action_id) + did_you_mean(action_id, [*ran, *self.recovery_ids]))
 
     def _tolerance(self, data: Any, path: JsonPath) -> Any:
         try:

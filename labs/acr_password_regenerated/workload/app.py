@@ -10,7 +10,7 @@ class Handler(BaseHTTPRequestHandler):
         if self.path == "/health":
             body, status = {"status": "healthy"}, 200
         elif self.path == "/":
-            body, status = {"message": "ACR password-regenerated lab: the image pulled with the registry's admin credentials",
+            body, status = {"message": "ACR password-regenerated lab: pulled with the registry's admin password",
                             "revision": os.environ.get("CONTAINER_APP_REVISION", "unknown")}, 200
         else:
             body, status = {"error": "not found"}, 404
