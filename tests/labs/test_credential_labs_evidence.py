@@ -23,10 +23,13 @@ PULL_REASONS = ("PullingImage", "ImagePullUnauthorized", "ContainerTerminated")
 
 PASSWORDS = '''
 
-def test_zz_passwords(lab_context):
+def test_zz_passwords(lab_context, lab_probe):
     creds = lab_context.clients.registries.registries.list_credentials(
         lab_context.resource_group, lab_context.resource("registry").name)
     (Path(__file__).parent / "passwords.json").write_text(json.dumps([p.value for p in creds.passwords]))
+    failures = {since: len(lab_probe("system_logs", app="app", message="ImagePullFailure", since=since).value)
+                for since in ("lab", "phase", "restart-after-fix")}
+    (Path(__file__).parent / "windows.json").write_text(json.dumps(failures))
 '''
 
 
@@ -57,6 +60,10 @@ def _run(pytester: pytest.Pytester, name: str) -> tuple[dict[str, Any], list[dic
                                                        "Path\n" + PASSWORDS})
     folder = pytester.path / "labs" / name
     passwords = json.loads((folder / "passwords.json").read_text())
+    windows = json.loads((folder / "windows.json").read_text())
+    # the window from the end of the fix's restart holds no pull failure; the lab's whole window holds the loop,
+    # and so does the recovered phase's (it starts before the fix ran): why the labs write since: <action id>
+    assert windows["restart-after-fix"] == 0 and windows["lab"] >= 1, windows
     reports = "".join(p.read_text(errors="replace") for p in (pytester.path / "reports").rglob("*") if p.is_file())
     return produced, failing, passwords, reports + pytester_output(pytester)
 
