@@ -20,6 +20,7 @@ __all__ = ["update_environment"]
 
 
 def update_environment(ctx: LabContext, args: Mapping[str, Any], deadline: float, act: Action) -> Outcome:
+    # the Azure SDK stack loads when a lab runs, not at collection
     from azure.core.exceptions import HttpResponseError
 
     env = resource(ctx, args["environment"])

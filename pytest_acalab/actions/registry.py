@@ -40,6 +40,7 @@ def refused(exc: Any) -> bool:
 def admin_password(ctx: LabContext, alias: str, which: str, deadline: float) -> tuple[str, str]:
     """(username, password ``which``) of a registry's admin user, read with ``listCredentials``; the password
     joins the scrubber at once. Raises ``ActionError`` when Azure refuses (admin user disabled)."""
+    # the Azure SDK stack loads when a lab runs, not at collection
     from azure.core.exceptions import HttpResponseError
 
     if which not in CREDENTIAL_NAMES:
@@ -61,6 +62,7 @@ def admin_password(ctx: LabContext, alias: str, which: str, deadline: float) -> 
 
 def update_registry(ctx: LabContext, args: Mapping[str, Any], deadline: float, act: Action) -> Outcome:
     """PATCH the registry: ``admin_user_enabled`` (and/or ``anonymous_pull_enabled``)."""
+    # the Azure SDK stack loads when a lab runs, not at collection
     from azure.core.exceptions import HttpResponseError
     from azure.mgmt.containerregistry.models import RegistryUpdateParameters
 
@@ -93,6 +95,7 @@ _ARM = {"admin_user_enabled": "adminUserEnabled", "anonymous_pull_enabled": "ano
 def regenerate_registry_credential(ctx: LabContext, args: Mapping[str, Any], deadline: float,
                                    act: Action) -> Outcome:
     """``regenerateCredential`` of ``password`` (default) or ``password2``: the old value stops working."""
+    # the Azure SDK stack loads when a lab runs, not at collection
     from azure.core.exceptions import HttpResponseError
     from azure.mgmt.containerregistry.models import RegenerateCredentialParameters
 

@@ -217,8 +217,16 @@ class LabRun:
         return ctx
 
     def check(self, row: Row, phase: Phase) -> Any:
-        ctx = self.ensure(phase)
         check, item = row.check(phase), row.item_id(phase)
+        try:
+            ctx = self.ensure(phase)
+        except LabError as exc:
+            if self.trigger_failure is not None or self.recovery_failure is not None:
+                # a phase's actions failed: the timeline shows the item as an error, with why
+                self.journal.record("verdict", item, row=row.key, phase=phase, ok=None, expected=check.describe(),
+                                    began=self.journal.now(), line=check.line,
+                                    error=self.session.scrubber.text(str(exc)))
+            raise
         began = self.journal.now()
         try:
             outcome = evaluate(ctx, check, default_within=ctx.backend.deadlines.probe)
