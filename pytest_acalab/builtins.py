@@ -22,6 +22,7 @@ PROBES = {
     "deployment_errors": "pytest_acalab.probes.deployments:deployment_errors",
     "image_tag": "pytest_acalab.probes.registry:image_tag",
     "http_endpoint": "pytest_acalab.probes.http:http_endpoint",
+    "registry_state": "pytest_acalab.probes.registry:registry_state",
 }
 """The built-in probes: lab-file name -> ``module:function`` (a ``probes.base.ProbeFn``)."""
 
@@ -34,6 +35,11 @@ ACTIONS = {
     "restart_revision": "pytest_acalab.actions.apps:restart_revision",
     "delete_tag": "pytest_acalab.actions.acr:delete_tag",
     "wait_for": "pytest_acalab.actions.wait:wait_for",
+    "update_registry": "pytest_acalab.actions.registry:update_registry",
+    "regenerate_registry_credential": "pytest_acalab.actions.registry:regenerate_registry_credential",
+    "set_app_secret": "pytest_acalab.actions.secrets:set_app_secret",
+    "set_app_registry": "pytest_acalab.actions.secrets:set_app_registry",
+    "update_environment": "pytest_acalab.actions.environment:update_environment",
 }
 """The built-in actions: lab-file name -> ``module:function`` (an ``actions.base.ActionFn``)."""
 
