@@ -22,6 +22,9 @@ PROBES = {
     "deployment_errors": "pytest_acalab.probes.deployments:deployment_errors",
     "image_tag": "pytest_acalab.probes.registry:image_tag",
     "http_endpoint": "pytest_acalab.probes.http:http_endpoint",
+    "replicas": "pytest_acalab.probes.replicas:replicas",
+    "console_logs": "pytest_acalab.probes.console:console_logs",
+    "ingress": "pytest_acalab.probes.ingress:ingress",
 }
 """The built-in probes: lab-file name -> ``module:function`` (a ``probes.base.ProbeFn``)."""
 
@@ -34,6 +37,11 @@ ACTIONS = {
     "restart_revision": "pytest_acalab.actions.apps:restart_revision",
     "delete_tag": "pytest_acalab.actions.acr:delete_tag",
     "wait_for": "pytest_acalab.actions.wait:wait_for",
+    "update_ingress": "pytest_acalab.actions.ingress:update_ingress",
+    "activate_revision": "pytest_acalab.actions.revisions:activate_revision",
+    "deactivate_revision": "pytest_acalab.actions.revisions:deactivate_revision",
+    "scale_app": "pytest_acalab.actions.scale:scale_app",
+    "wait": "pytest_acalab.actions.wait:wait",
 }
 """The built-in actions: lab-file name -> ``module:function`` (an ``actions.base.ActionFn``)."""
 
