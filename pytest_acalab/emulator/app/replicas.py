@@ -63,6 +63,12 @@ MIN_RESTART_REAL = 0.5
 """Real seconds a crashed container waits at least before its restart: on the fast clock Kubernetes' back-off
 would otherwise restart a crash loop as fast as processes can start, burning the machine's CPU."""
 PORT_MISMATCH = "Pending:PortMismatch"
+PORT_MISMATCH_WINDOW_SECONDS = 90.0
+"""Azure attributes a target port nobody listens on (``Pending:PortMismatch``) only while a replica is
+new: the Practical Guide's ingress-target-port-mismatch capture (github.com/yeongseon/
+azure-container-apps-practical-guide, labs/ingress-target-port-mismatch/evidence/09-kql-after-trigger.json)
+has 25 such rows in the ~85 s after the replica was created, none later, while ``ProbeFailed`` went on
+(374 rows). The first one is always written, however fast the clock."""
 PROBE_FAILED = "ProbeFailed"
 PROCESS_EXITED = "ProcessExited"
 
@@ -407,7 +413,9 @@ class Kubelet:
                           revision=rev.name, replica=rep.name, container=c.name,
                           count=rep.bump(PROBE_FAILED, missed))
             port = health.probe_port(ps.spec)
-            if (port is not None and port == rep.target_port and c.listening and port not in c.listening):
+            if (port is not None and port == rep.target_port and c.listening and port not in c.listening
+                    and (not rep.counts.get(PORT_MISMATCH)
+                         or now - c.started_mono < self.p.clock.scale(PORT_MISMATCH_WINDOW_SECONDS))):
                 self.svc.emit(app, syslog.NORMAL, PORT_MISMATCH, port_mismatch_text(port, c.listening),
                               revision=rev.name, replica=rep.name, container=c.name,
                               count=rep.bump(PORT_MISMATCH, missed))
