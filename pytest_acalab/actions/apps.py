@@ -22,7 +22,8 @@ __all__ = ["traffic_rules", "update_envelope"]
 # ---- request bodies (pure) -----------------------------------------------------------------------------
 
 def update_envelope(app: Mapping[str, Any], *, image: str | None = None, env: Mapping[str, Any] | None = None,
-                    target_port: int | None = None, probes: list[Any] | None = None) -> dict[str, Any]:
+                    target_port: int | None = None, probes: list[Any] | None = None,
+                    revision_suffix: str | None = None) -> dict[str, Any]:
     """The PATCH body changing the first container (image, env, probes) and/or the ingress target port.
 
     The whole container list and ingress object are sent, as ``az containerapp update`` does: a PATCH of
@@ -30,7 +31,7 @@ def update_envelope(app: Mapping[str, Any], *, image: str | None = None, env: Ma
     """
     props = app.get("properties") or {}
     body: dict[str, Any] = {"properties": {}}
-    if image is not None or env is not None or probes is not None:
+    if image is not None or env is not None or probes is not None or revision_suffix is not None:
         template = copy.deepcopy(props.get("template") or {})
         containers = template.get("containers") or []
         if not containers:
@@ -43,6 +44,8 @@ def update_envelope(app: Mapping[str, Any], *, image: str | None = None, env: Ma
             first["env"] = current + [{"name": str(k), "value": _text(v)} for k, v in env.items()]
         if probes is not None:
             first["probes"] = list(probes)
+        if revision_suffix is not None:
+            template["revisionSuffix"] = revision_suffix
         body["properties"]["template"] = {k: v for k, v in template.items() if v is not None}
     if target_port is not None:
         ingress = copy.deepcopy((props.get("configuration") or {}).get("ingress"))
@@ -129,8 +132,9 @@ def update_app(ctx: LabContext, args: Mapping[str, Any], deadline: float, act: A
     name = resource(ctx, args["app"]).name
     app = _get_app(ctx, name, deadline)
     body = update_envelope(app, image=args.get("image"), env=args.get("env"), target_port=args.get("target_port"),
-                           probes=args.get("probes"))
-    changed = ", ".join(k for k in ("image", "env", "target_port", "probes") if args.get(k) is not None)
+                           probes=args.get("probes"), revision_suffix=args.get("revision_suffix"))
+    changed = ", ".join(k for k in ("image", "env", "target_port", "probes", "revision_suffix")
+                        if args.get(k) is not None)
     return _patch(ctx, name, body, deadline, f"update of app '{name}' ({changed})")
 
 

@@ -10,6 +10,7 @@ The Azure side is the Guide's evidence, copied into ``data/guide_evidence`` (MIT
 from __future__ import annotations
 
 import json
+import re
 from datetime import datetime
 from typing import Any
 
@@ -80,3 +81,58 @@ def test_ingress_target_port_mismatch_matches_the_guide_s_evidence(pytester: pyt
     assert kql_after_fix["portmismatch_rows"] == "0"
     fixed_at = _action_time(produced, "fix-port")
     assert not [r for r in produced["logs"] if r["reason"] == "Pending:PortMismatch" and _when(r["time"]) > fixed_at]
+
+
+def _unnamed(message: str) -> str:
+    """A system-log message with its image reference and pull figures left out (the Guide's canary image is
+    mcr.microsoft.com/dotnet/samples:aspnetapp, this lab's a Flask build in the lab's registry)."""
+    message = re.sub(r"image ['\"][^'\"]+['\"]", "image <image>", message)
+    return re.sub(r" in \d+(\.\d+)?m?s\. Image size: \d+ bytes\.$", " in <t>. Image size: <n> bytes.", message)
+
+
+def test_traffic_routing_canary_matches_the_guide_s_evidence(pytester: pytest.Pytester) -> None:
+    folder = "traffic-routing-canary"
+    baseline = _load(folder, "02-baseline-revisions.json")
+    minted = _load(folder, "07-revision-list-bad.json")
+    split, rollback = _load(folder, "09-traffic-set-50-50.json"), _load(folder, "15-traffic-set-rollback.json")
+    curl, curl_fixed = _load(folder, "10-curl-loop-30-requests.json"), _load(folder, "18-curl-post-fix.json")
+    pre_fix = _load(folder, "13-revision-pre-fix-bad.json")
+    after = {r["name"]: r for r in _load(folder, "17-revision-list-post-fix.json")}
+    azure_logs = [json.loads(line) for line in (EVIDENCE / folder / "11-system-logs-tail.log").read_text().splitlines()]
+    produced, failing = run_lab(pytester, "traffic_routing_canary")
+    app = produced["actions"]["mint-canary"]["latestRevisionName"].rsplit("--", 1)[0]
+    good, canary = f"{app}--good", f"{app}--canary"
+    good_azure, bad_azure = baseline[0]["name"], pre_fix["name"]
+
+    # the canary is a new revision; the good one stays (both active, as Azure listed them)
+    assert [r["name"] for r in minted] == [good_azure, bad_azure] and all(r["active"] for r in minted)
+    assert produced["latest"] == canary and set(produced["revisions"]) == {good, canary}
+    # the 50/50 split and the rollback, rule for rule
+    ours_split = produced["actions"]["split"]["ingress"]["traffic"]
+    role = {good: good_azure, canary: bad_azure}
+    assert [(role[r["revisionName"]], r["weight"]) for r in ours_split] == [
+        (r["revisionName"], r["weight"]) for r in split]
+    assert [(role[r["revisionName"]], r["weight"]) for r in produced["ingress"]] == [
+        (r["revisionName"], r["weight"]) for r in rollback]
+    # the answers: Azure's 30 requests had 17 answered 200, inside the Guide's band; ours too (the rest:
+    # no answer in curl's 10 s on Azure; on the fast clock the edge's 240 s hold passes first, so 504)
+    band = range(8, 23)
+    assert curl["success_count_200"] in band
+    thirty = [v for v in _answers(failing, "http_endpoint") if isinstance(v, list) and v and len(v) <= 30
+              and all(code == 200 for code in v) and len(v) != 5]
+    assert thirty and all(len(v) in band for v in thirty)
+    assert curl_fixed["success_count_200"] == curl_fixed["attempts"]
+    # the canary's state past the deadline, in Azure's words
+    seen = {v for v in _answers(failing, "revision_state") + _answers(failing, "revision_health")
+            if isinstance(v, str)}
+    assert {pre_fix["healthState"], pre_fix["runningState"], pre_fix["runningStateDetails"]} <= seen
+    # the canary's system logs: what Azure logged for its bad revision, image names left out
+    ours = {(t, reason, _unnamed(message)) for t, reason, message in log_pairs(produced["logs"], canary)}
+    azure = {(r["Type"], r["Reason"], _unnamed(r["Msg"])) for r in azure_logs if r["RevisionName"] == bad_azure}
+    assert azure and azure <= ours, azure - ours
+    # after the rollback: the good revision untouched and Healthy, the canary left Unhealthy without traffic
+    assert after[good_azure]["createdTime"] == baseline[0]["createdTime"]
+    assert not [r for r in produced["logs"] if r.get("revision") == good and r["type"] == "Warning"]
+    assert produced["final"]["healthState"] == after[bad_azure]["healthState"] == "Unhealthy"
+    assert produced["final"]["runningState"] == after[bad_azure]["runningState"], produced["final"]
+    assert after[bad_azure]["trafficWeight"] == 0
