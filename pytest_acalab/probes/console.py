@@ -51,11 +51,10 @@ def normalise_console_rows(rows: Iterable[Mapping[str, Any]]) -> list[dict[str, 
     """Rows of either console table -> the record shape."""
     out = []
     for row in rows:
-        legacy = "Log_s" in row
-        get = (lambda k: row.get(f"{k}_s")) if legacy else (lambda k: row.get(k))  # noqa: E731
-        out.append({"time": iso(parse_timestamp(row.get("TimeGenerated"))), "log": get("Log"),
-                    "stream": get("Stream"), "revision": get("RevisionName"), "replica": get("ContainerGroupName"),
-                    "source": "log_analytics"})
+        suffix = "_s" if "Log_s" in row else ""
+        out.append({"time": iso(parse_timestamp(row.get("TimeGenerated"))), "log": row.get(f"Log{suffix}"),
+                    "stream": row.get(f"Stream{suffix}"), "revision": row.get(f"RevisionName{suffix}"),
+                    "replica": row.get(f"ContainerGroupName{suffix}"), "source": "log_analytics"})
     return out
 
 
