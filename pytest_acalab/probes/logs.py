@@ -42,6 +42,7 @@ __all__ = [
     "normalise_la_rows",
     "parse_eventstream",
     "query_log_analytics",
+    "read_eventstream",
     "records_excerpt",
     "table_for_destination",
 ]
@@ -204,7 +205,7 @@ def http_session() -> Any:
     return requests.Session()
 
 
-def _read_eventstream(ctx: LabContext, app_name: str, app: Mapping[str, Any], deadline: float) -> str:
+def read_eventstream(ctx: LabContext, app_name: str, app: Mapping[str, Any], deadline: float) -> str:
     endpoint = (app.get("properties") or {}).get("eventStreamEndpoint")
     if not endpoint:
         raise ProbeError(f"app '{app_name}' has no eventStreamEndpoint: its system logs cannot be streamed")
@@ -304,7 +305,7 @@ def system_logs(ctx: LabContext, args: Mapping[str, Any], deadline: float) -> Ob
             return Observation([], "eventstream",
                                f"app '{app_name}' has no eventStreamEndpoint (provisioningState: {state}): "
                                "Azure serves no event stream for an app whose creation failed")
-        records = parse_eventstream(_read_eventstream(ctx, app_name, app, deadline))
+        records = parse_eventstream(read_eventstream(ctx, app_name, app, deadline))
         where = "event stream"
     elif source == "log_analytics":
         rows, note = query_log_analytics(ctx, app_name, app, since, deadline)
