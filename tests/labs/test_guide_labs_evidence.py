@@ -136,3 +136,53 @@ def test_traffic_routing_canary_matches_the_guide_s_evidence(pytester: pytest.Py
     assert produced["final"]["healthState"] == after[bad_azure]["healthState"] == "Unhealthy"
     assert produced["final"]["runningState"] == after[bad_azure]["runningState"], produced["final"]
     assert after[bad_azure]["trafficWeight"] == 0
+
+
+def _first_pulls(rows: list[dict[str, Any]], revision_key: str, message_key: str) -> dict[str, str]:
+    """The first PulledImage message of each revision (its cold pull)."""
+    out: dict[str, str] = {}
+    for row in rows:
+        if row[message_key].startswith("Successfully pulled image"):
+            out.setdefault(row[revision_key], row[message_key])
+    return out
+
+
+def _pull_seconds(message: str) -> float:
+    match = re.search(r" in (\d+(?:\.\d+)?)(m?s)\. ", message)
+    assert match, message
+    return float(match.group(1)) / (1000 if match.group(2) == "ms" else 1)
+
+
+def test_image_size_startup_delay_matches_the_guide_s_evidence(pytester: pytest.Pytester) -> None:
+    folder = "image-size-startup-delay"
+    kql = _load(folder, "06-kql-pull-events.json")
+    every = _load(folder, "05-revisions-all.json")
+    final = _load(folder, "03-revisions-list.json")[0]
+    ratio_gate = _load(folder, "12-h1-c-speedup-ratio-gate.json")
+    large_logs = [json.loads(line) for line in (EVIDENCE / folder / "system-logs-large.json").read_text().splitlines()
+                  if line.startswith("{")]
+    produced, _failing = run_lab(pytester, "image_size_startup_delay")
+    revisions = {r["name"]: r["image"] for r in every}
+
+    # each revision's cold pull, word for word: image, seconds and bytes (the guide's three images)
+    azure = {revisions[name]: message for name, message in _first_pulls(kql, "RevisionName_s", "Log_s").items()}
+    pulls = [r for r in produced["logs"] if r["reason"] == "PulledImage"]
+    ours_by_revision = _first_pulls(pulls, "revision", "message")
+    ours = {re.search(r'image "([^"]+)"', m).group(1): m for m in ours_by_revision.values()}  # type: ignore[union-attr]
+    assert ours == azure
+    # H1: the small image pulls at least 2.5 times faster than the large one (Azure: 3.08)
+    large, small = _pull_seconds(ours["python:3.11"]), _pull_seconds(ours["python:3.11-alpine"])
+    assert large / small >= ratio_gate["ratio_threshold"]
+    assert round(large / small, 2) == round(ratio_gate["sub_gate_b_speedup_ratio"]["speedup_ratio_observed"], 2)
+    # H2: helloworld has no Python: the container cannot be created, in Azure's words, again and again
+    helloworld = next(name for name, image in ours_by_revision.items() if "helloworld" in image)
+    azure_failure = {r["Msg"] for r in large_logs if r["Reason"] == "ContainerTerminated"}
+    ours_failures = [r for r in produced["logs"]
+                     if r.get("revision") == helloworld and r["reason"] == "ContainerTerminated"]
+    assert azure_failure and {r["message"] for r in ours_failures} == azure_failure and len(ours_failures) >= 3
+    assert not [r for r in produced["logs"] if r.get("revision") == helloworld and r["reason"] == "ContainerCreated"]
+    # three revisions, the last (python:3.11-alpine) in Azure's final state
+    assert len(produced["revisions"]) == len(every) and produced["latest"] != helloworld
+    for field in ("healthState", "runningState", "replicas"):
+        assert produced["final"][field] == final[field], field
+    assert produced["replicas"]["count"] == final["replicas"]

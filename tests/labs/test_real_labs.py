@@ -32,7 +32,8 @@ def negate(check: dict[str, Any]) -> dict[str, Any]:
 
 
 RUNTIME_LABS = {"probe_and_port_mismatch", "revision_failover", "revision_provisioning_failure",
-                "memory_leak_oomkilled"}
+                "memory_leak_oomkilled", "ingress_target_port_mismatch", "traffic_routing_canary",
+                "image_size_startup_delay"}
 
 
 def test_the_labs_exist() -> None:
