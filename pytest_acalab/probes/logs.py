@@ -228,9 +228,9 @@ def read_eventstream(ctx: LabContext, app_name: str, app: Mapping[str, Any], dea
 
 
 def query_log_analytics(ctx: LabContext, app_name: str, app: Mapping[str, Any], since: datetime,
-                        deadline: float, tables: tuple[str, str] = (LEGACY_TABLE, TABLE),
+                        deadline: float, table_names: tuple[str, str] = (LEGACY_TABLE, TABLE),
                         ) -> tuple[list[dict[str, Any]] | None, str]:
-    """(rows, note) of the app's rows in the workspace its environment sends logs to; ``tables`` are the
+    """(rows, note) of the app's rows in the workspace its environment sends logs to; ``table_names`` are the
     (legacy, resource-specific) table names. Rows None means "nothing to read here", with the reason."""
     # the Azure SDK stack loads when a lab runs, not at collection
     from azure.core.exceptions import HttpResponseError
@@ -245,7 +245,7 @@ def query_log_analytics(ctx: LabContext, app_name: str, app: Mapping[str, Any], 
                 what=f"GET managed environment '{env_name}'", deadline=deadline)
     logs_cfg = (env.get("properties") or {}).get("appLogsConfiguration") or {}
     destination = logs_cfg.get("destination")
-    table = table_for_destination(destination, *tables)
+    table = table_for_destination(destination, *table_names)
     if table is None:
         return None, (f"environment '{env_name}' sends no logs to Log Analytics "
                       f"(appLogsConfiguration.destination: {destination})")
