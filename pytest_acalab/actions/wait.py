@@ -10,6 +10,7 @@ from typing import Any
 from pytest_acalab.actions.base import Outcome
 from pytest_acalab.context import LabContext
 from pytest_acalab.errors import ActionError, ProbeError, ProbeSkipped
+from pytest_acalab.labfile.durations import parse_duration
 from pytest_acalab.labfile.model import Action
 from pytest_acalab.probes.checks import evaluate
 
@@ -32,8 +33,6 @@ def wait(ctx: LabContext, args: Mapping[str, Any], deadline: float, act: Action)
     """An observation window: ``duration`` on the lab's clock (Azure time: as written on Azure, divided by
     the emulator clock's speed there). Nothing is checked: rows look at what happened meanwhile. The
     window is the duration itself, whatever the action's deadline."""
-    from pytest_acalab.labfile.durations import parse_duration
-
     azure_seconds = parse_duration(str(args["duration"]))
     real = azure_seconds / max(ctx.backend.clock_divisor, 1e-9)
     time.sleep(real)  # the window itself, not a stand-in for a condition
