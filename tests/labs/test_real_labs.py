@@ -47,7 +47,7 @@ def _without_within(check: dict[str, Any]) -> dict[str, Any]:
 
 
 def negated_row_check(check: dict[str, Any]) -> dict[str, Any]:
-    if "action" in check:  # an action's recorded outcome: nothing to observe over time, no window to give
+    if "action" in check:  # an action's recorded outcome: nothing to wait for
         return negate(check)
     return {**negate(_without_within(check)), "within": NEGATED_WITHIN}
 
