@@ -42,7 +42,8 @@ GROUPS: dict[str, tuple[str, dict[str, Any], dict[str, Any]]] = {
     "runtime": ("benchmarks.bench_runtime", {"runs": 5}, {"runs": 1}),
     "load": ("benchmarks.bench_load", {"total": 2000, "levels": (10, 50, 200)}, {"total": 40, "levels": (2, 4)}),
     "labs": ("benchmarks.bench_labs", {"fast_runs": 3, "realistic_runs": 3, "speed": 100.0, "standalone_runs": 1},
-             {"fast_runs": 1, "realistic_runs": 1, "speed": 1000.0, "standalone_runs": 0, "warmup": False}),
+             {"fast_runs": 1, "realistic_runs": 1, "speed": 1000.0, "standalone_runs": 0, "warmup": False,
+              "lab_runs": 1, "guide_labs": ("ingress_target_port_mismatch",)}),
     "fidelity": ("benchmarks.bench_fidelity", {}, {"cassettes": 1}),
     "credential_labs": ("benchmarks.bench_credential_labs", {"runs": 3}, {"runs": 1, "warmup": False}),
 }

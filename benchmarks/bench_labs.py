@@ -1,6 +1,7 @@
 """The ACR pull-failure lab as a user runs it: ``pytest labs/acr_pull_failure -q`` in a subprocess.
 
     python -m benchmarks.bench_labs [--fast-runs 3] [--realistic-runs 3] [--speed 100] [--standalone-runs 1]
+                                    [--lab-runs 3]
 
 Figures:
 
@@ -11,7 +12,9 @@ Figures:
   ``CRITICAL_PATH``). Target: overhead W - S <= 10 % of S + 1 s. For these runs the benchmark owns the
   emulator (same clock, ``Emulator(profile="realistic", speed=N)``) and the lab attaches to it through
   ``ACALAB_EMULATOR_URL`` and friends, so the records outlive the lab's resource group;
-- the page's shell runbook for contrast: fixed ``sleep 30`` twice, against the same clock.
+- the page's shell runbook for contrast: fixed ``sleep 30`` twice, against the same clock;
+- the guide labs (``GUIDE_LABS``), fast profile: each ``pytest labs/<lab> -q`` wall time, pytest start included
+  (median of ``--lab-runs``; target <= 5 s each, issue 13).
 """
 
 from __future__ import annotations
@@ -32,6 +35,8 @@ GROUP = "labs"
 LAB = "labs/acr_pull_failure"
 EXPECTED_PASSED = 9
 RUNBOOK_SLEEPS_AZURE_SECONDS = (30.0, 30.0)
+GUIDE_LABS = ("ingress_target_port_mismatch", "traffic_routing_canary", "image_size_startup_delay")
+GUIDE_LAB_TARGET_S = 5.0
 CRITICAL_PATH = {
     "definition": (
         "S = the sum of five real durations, each read from the emulator's records of that run, in the order "
@@ -164,6 +169,19 @@ def fast_run() -> dict[str, Any]:
     return {"wall_s": round(proc.wall, 3), "max_rss_mb": round(proc.max_rss_mb, 1), "rss_source": proc.rss_source}
 
 
+def guide_lab_fast_run(name: str) -> dict[str, Any]:
+    """``pytest labs/<name> -q`` on the fast profile: every item must pass."""
+    from pytest_acalab.labfile import load_lab
+
+    expected = 1 + 2 * len(load_lab(ROOT / "labs" / name).rows)
+    proc = run_process([sys.executable, "-m", "pytest", f"labs/{name}", "-q"], env=clean_env(), cwd=ROOT,
+                       timeout=300)
+    match = re.search(r"(\d+) passed", proc.output)
+    if proc.returncode != 0 or not match or int(match.group(1)) != expected:
+        raise BenchmarkError(f"labs/{name}: exit {proc.returncode}, expected {expected} passed: {proc.output[-800:]}")
+    return {"wall_s": round(proc.wall, 3), "max_rss_mb": round(proc.max_rss_mb, 1)}
+
+
 def standalone_realistic_run(speed: float) -> dict[str, Any]:
     """The user's own command on the realistic clock (emulator inside the pytest process): wall only."""
     proc = run_process(_pytest("--acalab-profile", "realistic", "--acalab-speed", f"{speed:g}"), env=clean_env(),
@@ -211,7 +229,8 @@ def attached_realistic_run(speed: float) -> dict[str, Any]:
 
 # ---- the group --------------------------------------------------------------------------------------------
 def bench(fast_runs: int = 3, realistic_runs: int = 3, speed: float = 100.0,
-          standalone_runs: int = 1, warmup: bool = True) -> dict[str, Any]:
+          standalone_runs: int = 1, warmup: bool = True, lab_runs: int = 3,
+          guide_labs: tuple[str, ...] = GUIDE_LABS) -> dict[str, Any]:
     if fast_runs < 1 or realistic_runs < 1 or standalone_runs < 0 or speed <= 0:
         raise ValueError(f"need fast_runs >= 1, realistic_runs >= 1, standalone_runs >= 0, speed > 0; got "
                          f"{fast_runs}, {realistic_runs}, {standalone_runs}, {speed}")
@@ -219,6 +238,7 @@ def bench(fast_runs: int = 3, realistic_runs: int = 3, speed: float = 100.0,
     fast = [fast_run() for _ in range(fast_runs)]
     attached = [attached_realistic_run(speed) for _ in range(realistic_runs)]
     standalone = [standalone_realistic_run(speed) for _ in range(standalone_runs)]
+    guide = {name: [guide_lab_fast_run(name) for _ in range(lab_runs)] for name in guide_labs}
 
     fast_wall = median([r["wall_s"] for r in fast])
     peak = max(r["max_rss_mb"] for r in fast)
@@ -270,6 +290,12 @@ def bench(fast_runs: int = 3, realistic_runs: int = 3, speed: float = 100.0,
         figures.append(figure(GROUP, "lab_wall_realistic_own_emulator", median([r["wall_s"] for r in standalone]),
                               "s", note=f"the same command without attaching (the emulator runs inside pytest); "
                                         f"median of {standalone_runs}"))
+    for name, runs in guide.items():
+        if runs:
+            figures.append(figure(GROUP, f"lab_wall_fast_{name}", median([r["wall_s"] for r in runs]), "s",
+                                  target=GUIDE_LAB_TARGET_S,
+                                  note=f"'pytest labs/{name} -q' in a subprocess, fast profile, pytest start "
+                                       f"included (the workload runs for real); median of {len(runs)}"))
     by_name = {f["name"]: f for f in figures}
     summary = [
         f"Lab {LAB}, fast profile: {fast_wall:.2f} s wall with pytest's start ({verdict(by_name['lab_wall_fast'])}); "
@@ -281,9 +307,12 @@ def bench(fast_runs: int = 3, realistic_runs: int = 3, speed: float = 100.0,
         f"(with pytest's start and the group delete); on the fast profile the sleeps alone are 60 s vs the lab's "
         f"{fast_wall:.2f} s: sleeps do not follow the clock",
     ]
+    summary += [f"Lab labs/{name}, fast profile: {by_name[f'lab_wall_fast_{name}']['value']:.2f} s wall with "
+                f"pytest's start ({verdict(by_name[f'lab_wall_fast_{name}'])})" for name, runs in guide.items() if runs]
     return {"summary": summary, "figures": figures,
             "details": {"critical_path": CRITICAL_PATH, "speed": speed, "fast_warmup_run": first, "fast_runs": fast,
                         "realistic_runs_attached": attached, "realistic_runs_own_emulator": standalone,
+                        "guide_lab_fast_runs": guide,
                         "runbook": {"sleeps_azure_s": list(RUNBOOK_SLEEPS_AZURE_SECONDS), "sleeps_real_s": sleeps,
                                     "blocking_s": round(blocking, 3), "estimate_s": round(runbook, 3)}}}
 
@@ -294,8 +323,10 @@ def main() -> None:
     parser.add_argument("--realistic-runs", type=int, default=3)
     parser.add_argument("--speed", type=float, default=100.0)
     parser.add_argument("--standalone-runs", type=int, default=1)
+    parser.add_argument("--lab-runs", type=int, default=3)
     args = parser.parse_args()
-    print(json.dumps(bench(args.fast_runs, args.realistic_runs, args.speed, args.standalone_runs), indent=2))
+    print(json.dumps(bench(args.fast_runs, args.realistic_runs, args.speed, args.standalone_runs,
+                           lab_runs=args.lab_runs), indent=2))
 
 
 if __name__ == "__main__":

@@ -23,6 +23,9 @@ PROBES = {
     "image_tag": "pytest_acalab.probes.registry:image_tag",
     "http_endpoint": "pytest_acalab.probes.http:http_endpoint",
     "registry_state": "pytest_acalab.probes.registry:registry_state",
+    "replicas": "pytest_acalab.probes.replicas:replicas",
+    "console_logs": "pytest_acalab.probes.console:console_logs",
+    "ingress": "pytest_acalab.probes.ingress:ingress",
 }
 """The built-in probes: lab-file name -> ``module:function`` (a ``probes.base.ProbeFn``)."""
 
@@ -40,6 +43,11 @@ ACTIONS = {
     "set_app_secret": "pytest_acalab.actions.secrets:set_app_secret",
     "set_app_registry": "pytest_acalab.actions.secrets:set_app_registry",
     "update_environment": "pytest_acalab.actions.environment:update_environment",
+    "update_ingress": "pytest_acalab.actions.ingress:update_ingress",
+    "activate_revision": "pytest_acalab.actions.revisions:activate_revision",
+    "deactivate_revision": "pytest_acalab.actions.revisions:deactivate_revision",
+    "scale_app": "pytest_acalab.actions.scale:scale_app",
+    "wait": "pytest_acalab.actions.wait:wait",
 }
 """The built-in actions: lab-file name -> ``module:function`` (an ``actions.base.ActionFn``)."""
 

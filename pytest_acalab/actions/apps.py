@@ -23,17 +23,19 @@ __all__ = ["traffic_rules", "update_envelope"]
 
 def update_envelope(app: Mapping[str, Any], *, image: str | None = None, env: Mapping[str, Any] | None = None,
                     target_port: int | None = None, probes: list[Any] | None = None,
-                    resources: Mapping[str, Any] | None = None) -> dict[str, Any]:
-    """The PATCH body changing the first container (image, env, probes, resources) and/or the ingress target
-    port. ``env`` values are text, or ``{secret_ref: <secret>}`` for a secret reference; ``resources`` holds
-    ``cpu`` (cores) and/or ``memory`` (``"1Gi"``), the others kept.
+                    resources: Mapping[str, Any] | None = None,
+                    revision_suffix: str | None = None) -> dict[str, Any]:
+    """The PATCH body changing the first container (image, env, probes, resources), the revision suffix,
+    and/or the ingress target port. ``env`` values are text, or ``{secret_ref: <secret>}`` for a secret
+    reference; ``resources`` holds ``cpu`` (cores) and/or ``memory`` (``"1Gi"``), the others kept.
 
     The whole container list and ingress object are sent, as ``az containerapp update`` does: a PATCH of
     ``template.containers`` replaces the list.
     """
     props = app.get("properties") or {}
     body: dict[str, Any] = {"properties": {}}
-    if image is not None or env is not None or probes is not None or resources is not None:
+    if image is not None or env is not None or probes is not None or resources is not None \
+            or revision_suffix is not None:
         template = copy.deepcopy(props.get("template") or {})
         containers = template.get("containers") or []
         if not containers:
@@ -53,6 +55,8 @@ def update_envelope(app: Mapping[str, Any], *, image: str | None = None, env: Ma
             first["resources"] = {k: v for k, v in merged.items() if k in ("cpu", "memory")}
         if probes is not None:
             first["probes"] = list(probes)
+        if revision_suffix is not None:
+            template["revisionSuffix"] = revision_suffix
         body["properties"]["template"] = {k: v for k, v in template.items() if v is not None}
     if target_port is not None:
         ingress = copy.deepcopy((props.get("configuration") or {}).get("ingress"))
@@ -145,8 +149,10 @@ def update_app(ctx: LabContext, args: Mapping[str, Any], deadline: float, act: A
     name = resource(ctx, args["app"]).name
     app = _get_app(ctx, name, deadline)
     body = update_envelope(app, image=args.get("image"), env=args.get("env"), target_port=args.get("target_port"),
-                           probes=args.get("probes"), resources=args.get("resources"))
-    changed = ", ".join(k for k in ("image", "env", "target_port", "probes", "resources") if args.get(k) is not None)
+                           probes=args.get("probes"), resources=args.get("resources"),
+                           revision_suffix=args.get("revision_suffix"))
+    changed = ", ".join(k for k in ("image", "env", "target_port", "probes", "resources", "revision_suffix")
+                        if args.get(k) is not None)
     return _patch(ctx, name, body, deadline, f"update of app '{name}' ({changed})")
 
 

@@ -21,7 +21,7 @@ from pytest_acalab.probes.apps import app_field
 from pytest_acalab.probes.base import Observation, resource_name
 from pytest_acalab.probes.revisions import fetch_app
 
-__all__ = ["http_session", "ingress_host", "request_statuses"]
+__all__ = ["http_session", "ingress_host", "label_host", "request_statuses"]
 BODY_EXCERPT = 200
 """Characters of the last answer's body the excerpt shows (what the workload said)."""
 
@@ -31,6 +31,16 @@ def ingress_host(app: Mapping[str, Any], via: str = "latest_revision") -> str | 
     which follows the traffic split (either falls back on the other when absent)."""
     revision, own = app_field(app, "latestRevisionFqdn"), app_field(app, "configuration.ingress.fqdn")
     return (own or revision) if via == "app" else (revision or own)
+
+
+def label_host(app: Mapping[str, Any], label: str) -> str | None:
+    """A traffic label's own host, ``<app>---<label>.<environment domain>``
+    (https://learn.microsoft.com/azure/container-apps/traffic-splitting#use-cases)."""
+    own = app_field(app, "configuration.ingress.fqdn")
+    if not own or "." not in own:
+        return None
+    name, _, domain = str(own).partition(".")
+    return f"{name}---{label}.{domain}"
 
 
 def _matches(status: int | None, wanted: Any) -> bool:
@@ -93,6 +103,8 @@ def http_endpoint(ctx: LabContext, args: Mapping[str, Any], deadline: float) -> 
     app_name = resource_name(ctx, args["app"])
     app = fetch_app(ctx, app_name, deadline)
     host = ingress_host(app, str(args.get("via") or "latest_revision"))
+    if args.get("label"):
+        host = label_host(app, str(args["label"]))
     if not host:
         return Observation([], "http", f"app '{app_name}' has no ingress fqdn: nothing to request")
     url = f"https://{host}{args.get('path') or '/'}"

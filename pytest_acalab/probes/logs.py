@@ -42,6 +42,8 @@ __all__ = [
     "kql_for",
     "normalise_la_rows",
     "parse_eventstream",
+    "query_log_analytics",
+    "read_eventstream",
     "records_excerpt",
     "table_for_destination",
 ]
@@ -163,17 +165,17 @@ def eventstream_url(endpoint: str, subscription: str, resource_group: str, app: 
             f"/eventstream?follow=false&output=json&tailLines={tail}")
 
 
-def table_for_destination(destination: str | None) -> str | None:
+def table_for_destination(destination: str | None, legacy: str = LEGACY_TABLE, resource: str = TABLE) -> str | None:
     """``log-analytics`` -> the legacy custom table; ``azure-monitor`` -> the resource-specific table."""
     if destination == "log-analytics":
-        return LEGACY_TABLE
+        return legacy
     if destination == "azure-monitor":
-        return TABLE
+        return resource
     return None
 
 
 def kql_for(table: str, app: str) -> str:
-    column = "ContainerAppName_s" if table == LEGACY_TABLE else "ContainerAppName"
+    column = "ContainerAppName_s" if table.endswith("_CL") else "ContainerAppName"
     safe = app.replace("'", "")
     return f"{table} | where {column} == '{safe}' | order by TimeGenerated asc | take 1000"
 
@@ -204,7 +206,7 @@ def http_session() -> Any:
     return requests.Session()
 
 
-def _read_eventstream(ctx: LabContext, app_name: str, app: Mapping[str, Any], deadline: float) -> str:
+def read_eventstream(ctx: LabContext, app_name: str, app: Mapping[str, Any], deadline: float) -> str:
     endpoint = (app.get("properties") or {}).get("eventStreamEndpoint")
     if not endpoint:
         raise ProbeError(f"app '{app_name}' has no eventStreamEndpoint: its system logs cannot be streamed")
@@ -226,9 +228,11 @@ def _read_eventstream(ctx: LabContext, app_name: str, app: Mapping[str, Any], de
     return fetch(ctx, get, what=f"GET event stream of app '{app_name}'", deadline=deadline)
 
 
-def _query_log_analytics(ctx: LabContext, app_name: str, app: Mapping[str, Any], since: datetime,
-                         deadline: float) -> tuple[list[dict[str, Any]] | None, str]:
-    """(rows, note); rows None means "nothing to read here", with the reason in note."""
+def query_log_analytics(ctx: LabContext, app_name: str, app: Mapping[str, Any], since: datetime,
+                        deadline: float, table_names: tuple[str, str] = (LEGACY_TABLE, TABLE),
+                        ) -> tuple[list[dict[str, Any]] | None, str]:
+    """(rows, note) of the app's rows in the workspace its environment sends logs to; ``table_names`` are the
+    (legacy, resource-specific) table names. Rows None means "nothing to read here", with the reason."""
     # the Azure SDK stack loads when a lab runs, not at collection
     from azure.core.exceptions import HttpResponseError
 
@@ -242,7 +246,7 @@ def _query_log_analytics(ctx: LabContext, app_name: str, app: Mapping[str, Any],
                 what=f"GET managed environment '{env_name}'", deadline=deadline)
     logs_cfg = (env.get("properties") or {}).get("appLogsConfiguration") or {}
     destination = logs_cfg.get("destination")
-    table = table_for_destination(destination)
+    table = table_for_destination(destination, *table_names)
     if table is None:
         return None, (f"environment '{env_name}' sends no logs to Log Analytics "
                       f"(appLogsConfiguration.destination: {destination})")
@@ -305,10 +309,10 @@ def system_logs(ctx: LabContext, args: Mapping[str, Any], deadline: float) -> Ob
             return Observation([], "eventstream",
                                f"app '{app_name}' has no eventStreamEndpoint (provisioningState: {state}): "
                                "Azure serves no event stream for an app whose creation failed")
-        records = parse_eventstream(_read_eventstream(ctx, app_name, app, deadline))
+        records = parse_eventstream(read_eventstream(ctx, app_name, app, deadline))
         where = "event stream"
     elif source == "log_analytics":
-        rows, note = _query_log_analytics(ctx, app_name, app, since, deadline)
+        rows, note = query_log_analytics(ctx, app_name, app, since, deadline)
         if rows is None:
             return Observation([], "log_analytics", note)
         records = normalise_la_rows(rows)

@@ -153,9 +153,23 @@ def revision_state(ctx: LabContext, args: Mapping[str, Any], deadline: float) ->
                        {"revision": chosen.get("name"), "observed": revision_states(chosen)})
 
 
+def select_revisions(revisions: Sequence[Mapping[str, Any]], args: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    """The revisions ``active`` (true/false), ``running_state`` and ``health_state`` (a state or a list) keep."""
+    def wanted(value: Any, allowed: Any) -> bool:
+        return allowed is None or value in (allowed if isinstance(allowed, list) else [allowed])
+
+    return [r for r in sort_revisions(revisions)
+            if (args.get("active") is None or bool(revision_field(r, "active")) == args["active"])
+            and wanted(revision_field(r, "runningState"), args.get("running_state"))
+            and wanted(revision_field(r, "healthState"), args.get("health_state"))]
+
+
 def revisions_probe(ctx: LabContext, args: Mapping[str, Any], deadline: float) -> Observation:
     app_name = resource_name(ctx, args["app"])
-    revisions = sort_revisions(fetch_revisions(ctx, app_name, deadline))
+    every = fetch_revisions(ctx, app_name, deadline)
+    revisions = select_revisions(every, args)
     names = [str(r.get("name")) for r in revisions]
-    excerpt = "; ".join(revision_summary(r) for r in revisions[-5:]) or f"app '{app_name}' has no revision"
-    return Observation(names, "revisions", excerpt)
+    kept = {k: args[k] for k in ("active", "running_state", "health_state") if k in args}
+    head = f"{len(revisions)} of {len(every)} revisions ({kept}): " if kept else ""
+    excerpt = "; ".join(revision_summary(r) for r in revisions[-5:]) or f"app '{app_name}' has no such revision"
+    return Observation(names, "revisions", head + excerpt)

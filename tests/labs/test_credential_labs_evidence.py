@@ -15,7 +15,9 @@ import re
 from typing import Any
 
 import pytest
-from test_runtime_labs_evidence import EVIDENCE, _seen, run_lab
+
+from helpers.guide_labs import EVIDENCE, run_lab
+from helpers.guide_labs import seen as _seen
 
 PE_DIRECT = EVIDENCE / "acr-network-path-pe-direct"
 FIREWALL = EVIDENCE / "acr-network-path-firewall-allowlist"

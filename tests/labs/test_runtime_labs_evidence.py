@@ -2,106 +2,17 @@
 Guide's same labs (state names, runningStateDetails wording, system-log reasons and messages, whether a new
 revision was minted).
 
-Each lab runs unchanged (in pytester, on the emulator) with one extra test file in its folder that runs after
-the lab's items and records, through the lab's own fixtures, the system logs of the whole lab, the revisions
-and what each action reported. Values seen while the lab was in its failing state come from the run's
-journal (every probe answer, with its time). The Azure side is the Guide's evidence, copied into
-``data/guide_evidence`` (MIT, see its README).
+Each lab runs unchanged (in pytester, on the emulator) with a recorder beside it (``helpers.guide_labs``).
+The Azure side is the Guide's evidence, copied into ``data/guide_evidence`` (MIT, see its README).
 """
 
 from __future__ import annotations
 
-import ast
 import json
-import shutil
-from pathlib import Path
-from typing import Any
 
 import pytest
 
-LABS = Path(__file__).resolve().parents[2] / "labs"
-EVIDENCE = Path(__file__).parent / "data" / "guide_evidence"
-
-RECORDER = '''
-import json
-from pathlib import Path
-
-
-def test_record_what_the_emulator_produced(lab_context, lab_probe):
-    import time
-
-    def value(name, **args):
-        return lab_probe(name, **args).value
-
-    # the Guide captured the recovered state once the recovery had settled; an in-place rollout that is
-    # still starting its new replica already reads Healthy (as on Azure) but still counts the old replicas
-    cap = time.monotonic() + 120
-    while lab_context.backend.settling(lab_context.resource_group) and time.monotonic() < cap:
-        time.sleep(0.1)
-
-    latest = value("app_state", app="app", field="latestRevisionName")
-    out = {
-        "logs": value("system_logs", app="app", since="lab"),
-        "revisions": value("revisions", app="app"),
-        "latest": latest,
-        "final": {field: value("revision_state", app="app", field=field, revision=latest)
-                  for field in ("healthState", "runningState", "provisioningState", "runningStateDetails",
-                                "replicas")},
-        "actions": {k: {"status": r.status, **r.data} for k, r in lab_context.action_results.items()},
-    }
-    (Path(__file__).parent / "produced.json").write_text(json.dumps(out, default=str))
-'''
-
-
-def _value(text: Any) -> Any:
-    try:
-        return ast.literal_eval(text) if isinstance(text, str) else text
-    except (ValueError, SyntaxError):
-        return text
-
-
-def run_lab(pytester: pytest.Pytester, name: str, extra: dict[str, str] | None = None) -> tuple[
-        dict[str, Any], list[dict[str, Any]]]:
-    """Run the lab (with ``extra`` test files beside the recorder); return what the recorder saw at the end and
-    the journal's probe answers seen before the first recovery action started (the failing state). The run's
-    terminal output is kept in ``output.txt``."""
-    target = pytester.path / "labs" / name
-    shutil.copytree(LABS / name, target)
-    (target / "test_zz_recorder.py").write_text(RECORDER)
-    for file_name, text in (extra or {}).items():
-        (target / file_name).write_text(text)
-    reports = pytester.path / "reports"
-    result = pytester.runpytest("labs", "-q", "-p", "no:cacheprovider", "--acalab-report-dir", str(reports))
-    (pytester.path / "output.txt").write_text(result.stdout.str() + result.stderr.str())
-    result.assert_outcomes(passed=2 + len(extra or {}) + 2 * len(_rows(target)))
-    produced = json.loads((target / "produced.json").read_text())
-    journal = json.loads((reports / name / "journal.json").read_text())["entries"]
-    recovery_ids = _recovery_ids(target)
-    first_recovery = min(float(e["t"]) for e in journal
-                         if e["kind"] == "action" and e["name"] in recovery_ids and e.get("event") == "start")
-    failing = [{**e, "value": _value(e.get("value"))} for e in journal
-               if e["kind"] == "probe" and float(e["t"]) < first_recovery]
-    return produced, failing
-
-
-def _rows(folder: Path) -> list[Any]:
-    from pytest_acalab.labfile import load_lab
-
-    return list(load_lab(folder).rows)
-
-
-def _recovery_ids(folder: Path) -> set[str]:
-    import yaml
-
-    return {a["id"] for a in yaml.safe_load((folder / "lab.yaml").read_text())["recovery"]}
-
-
-def _seen(failing: list[dict[str, Any]], probe: str) -> set[Any]:
-    return {e["value"] for e in failing if e["name"] == probe and isinstance(e["value"], (str, int))}
-
-
-def _log_pairs(logs: list[dict[str, Any]], revision: str) -> set[tuple[str, str, str]]:
-    return {(r["type"], r["reason"], r["message"]) for r in logs if r.get("revision") == revision}
+from helpers.guide_labs import EVIDENCE, log_pairs, run_lab, seen
 
 
 def test_probe_and_port_mismatch_matches_the_guide_s_evidence(pytester: pytest.Pytester) -> None:
@@ -113,15 +24,15 @@ def test_probe_and_port_mismatch_matches_the_guide_s_evidence(pytester: pytest.P
     produced, failing = run_lab(pytester, "probe_and_port_mismatch")
 
     # the failing state, in Azure's words
-    assert failed["healthState"] in _seen(failing, "revision_health")
-    assert {failed["runningState"], failed["runningStateDetails"]} <= _seen(failing, "revision_state")
+    assert failed["healthState"] in seen(failing, "revision_health")
+    assert {failed["runningState"], failed["runningStateDetails"]} <= seen(failing, "revision_state")
     # the system logs of the trigger's revision: every (type, reason, message) Azure logged for its revision
     trigger_revision = produced["actions"]["update-image"]["latestRevisionName"]
     azure_pairs = {(r["Type"], r["Reason"], r["Msg"]) for r in azure_logs
                    if r["RevisionName"] == gate["trigger_revision_name"]}
-    assert azure_pairs and azure_pairs <= _log_pairs(produced["logs"], trigger_revision)
+    assert azure_pairs and azure_pairs <= log_pairs(produced["logs"], trigger_revision)
     assert ("Normal", "Pending:PortMismatch", "The TargetPort 8000 does not match the listening port 3000.") \
-        in _log_pairs(produced["logs"], trigger_revision)
+        in log_pairs(produced["logs"], trigger_revision)
     # recovery: the same revision (no new one), in the state Azure showed after the fix
     assert gate["same_revision_proof"]["name_unchanged"] is True
     assert produced["latest"] == trigger_revision == produced["actions"]["fix-port"]["latestRevisionName"]
@@ -145,11 +56,11 @@ def test_revision_failover_matches_the_guide_s_evidence(pytester: pytest.Pyteste
     assert len(produced["revisions"]) == 2
     assert broken["name"] == fixed["name"]  # what Azure showed too
     # the failing state, in Azure's words
-    assert broken["healthState"] in _seen(failing, "revision_health")
-    assert broken["runningState"] in _seen(failing, "revision_state")
+    assert broken["healthState"] in seen(failing, "revision_health")
+    assert broken["runningState"] in seen(failing, "revision_state")
     # system logs: the probe failure and the in-place update, worded as Azure words them (names swapped)
     ours = {(reason, message.replace(revision, "<revision>"))
-            for _, reason, message in _log_pairs(produced["logs"], revision)}
+            for _, reason, message in log_pairs(produced["logs"], revision)}
     for row in azure_failure_logs + azure_recovery_logs:
         if row["Reason_s"] in ("ProbeFailed", "RevisionUpdate"):
             assert (row["Reason_s"], row["Log_s"].replace(row["RevisionName_s"], "<revision>")) in ours, row
@@ -169,12 +80,12 @@ def test_revision_provisioning_failure_matches_the_guide_s_evidence(pytester: py
 
     # the failing state, in Azure's words (the Guide ran nginx; the states and wording do not depend on it)
     props = failed["properties"]
-    assert props["healthState"] in _seen(failing, "revision_health")
+    assert props["healthState"] in seen(failing, "revision_health")
     assert {props["provisioningState"], props["runningState"], props["runningStateDetails"],
-            props["provisioningError"]} <= _seen(failing, "revision_state")
+            props["provisioningError"]} <= seen(failing, "revision_state")
     # the probe failure and the kill, worded as Azure words them, on the failing revision
     failing_revision = produced["actions"]["bad-probe"]["latestRevisionName"]
-    ours = _log_pairs(produced["logs"], failing_revision)
+    ours = log_pairs(produced["logs"], failing_revision)
     for row in azure_logs:
         if row["RevisionName"] == failed["name"] and row["Reason"] in ("ProbeFailed", "ContainerTerminated"):
             if row["Msg"] == "Probe of StartUp failed with status code: ":
@@ -199,10 +110,10 @@ def test_memory_leak_oomkilled_matches_the_guide_s_evidence(pytester: pytest.Pyt
                if line.startswith("Container 'ca-oom-hard' was terminated")}
     produced, failing = run_lab(pytester, "memory_leak_oomkilled")
 
-    assert revision["healthState"] in _seen(failing, "revision_health")
-    assert revision["runningState"] in _seen(failing, "revision_state")
+    assert revision["healthState"] in seen(failing, "revision_health")
+    assert revision["runningState"] in seen(failing, "revision_state")
     failing_revision = produced["actions"]["hard-oom"]["latestRevisionName"]
-    ours = {(reason, message) for _, reason, message in _log_pairs(produced["logs"], failing_revision)}
+    ours = {(reason, message) for _, reason, message in log_pairs(produced["logs"], failing_revision)}
     assert reasons and {(reason, message) for message, reason in reasons.items()} <= ours
     assert not [r for r in produced["logs"] if "OOMKilled" in str(r)]  # Azure never says it
     assert produced["latest"] == produced["actions"]["healthy-mode"]["latestRevisionName"] != failing_revision

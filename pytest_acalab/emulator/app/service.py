@@ -334,8 +334,17 @@ class AppService:
         before = previous.get("ingress") or {}
         after = app.configuration.get("ingress") or {}
         active = [r for r in app.revisions.values() if r.active]
+        now = time.monotonic()
+        weights = {name: weight for name, weight in self.traffic_targets(app)}
         for rev in active:
             self.emit(app, syslog.NORMAL, syslog.REVISION_UPDATE, syslog.revision_updated(rev.name), revision=rev.name)
+            if (not rev.became_ready and rev.progress_deadline is not None and now >= rev.progress_deadline
+                    and not weights.get(rev.name)):
+                # A revision past its deadline that an in-place update leaves without traffic shows Failed
+                # from then on, no longer Degraded: the Practical Guide's traffic-routing-canary capture
+                # (github.com/yeongseon/azure-container-apps-practical-guide, labs/traffic-routing-canary/
+                # evidence, 13-revision-pre-fix-bad.json then 17-revision-list-post-fix.json, one capture).
+                rev.rolling_update = True
         if before.get("traffic") != after.get("traffic") and after:
             for entry in self.traffic_targets(app):
                 self.emit(app, syslog.NORMAL, syslog.REVISION_UPDATE,

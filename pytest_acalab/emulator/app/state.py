@@ -184,6 +184,8 @@ class ContainerState:
     # the running process, as the runtime reports it
     process_running: bool = False
     started_mono: float = 0.0
+    pull_seconds: float = 0.0
+    """Azure seconds the container's last cold pull took (what its PulledImage event says)."""
     """Monotonic time the current process was started (real time: a process's start-up cannot be compressed)."""
     grace_until: float = 0.0
     """Until then (monotonic) a process that listens nowhere yet is still starting, whatever the clock says."""

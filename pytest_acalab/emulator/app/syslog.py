@@ -94,6 +94,17 @@ def pulled_image(image: str, seconds: float, size: int) -> str:
 IMAGE_PULL_UNAUTHORIZED_MSG = "Container pull image failed with unauthorized error."
 
 
+def create_failure(container: str, missing: str | None, error: str) -> str:
+    """A container runc could not start. Azure's words for a program the image lacks (the Practical Guide's
+    image-size-startup-delay capture, github.com/yeongseon/azure-container-apps-practical-guide,
+    labs/image-size-startup-delay/evidence/system-logs-large.json): exit code '1', no ContainerCreated."""
+    detail = (f'exec: "{missing}": executable file not found in $PATH' if missing is not None
+              else error.replace('"', "'"))
+    return (f"Container '{container}' was terminated with exit code '1' and reason 'ContainerCreateFailure'. "
+            f'Status(StatusCode="Unknown", Detail="failed to create shim task: OCI runtime create failed: runc '
+            f'create failed: unable to start container process: {detail}: unknown")')
+
+
 def container_created(container: str) -> str:
     return f"Created container '{container}'"
 

@@ -79,7 +79,16 @@ class _Entry:
     files: dict[str, tuple[bytes, int]]
     config: oci.ContainerConfig
     created_by: tuple[str, ...]
+    reported_size: int | None = None
+    """The real image's size as Azure's ``PulledImage`` event reports it (the stand-in's own bytes are few):
+    what a pull of it costs (``emulator/app/replicas.py``) and what the event says."""
 
+
+PYTHON_IMAGES = (("3.11", "3.11.13", 408944640), ("3.11-alpine", "3.11.13", 19922944))
+"""Docker Hub's ``python`` images the emulator serves, with the size Azure reported pulling each (the
+Practical Guide's image-size-startup-delay capture, github.com/yeongseon/azure-container-apps-practical-guide,
+labs/image-size-startup-delay/evidence/06-kql-pull-events.json). They run on this machine's CPython, as
+images built ``FROM python:*`` do (docs/runtime.md)."""
 
 _QUICKSTART_PAGE = (
     b"<!DOCTYPE html>\n<html><head><title>Azure Container Apps</title></head>\n"
@@ -133,13 +142,33 @@ _CATALOG: dict[tuple[str, str, str], _Entry] = {
             labels={"org.opencontainers.image.title": "containerapps-helloworld (emulator stand-in)"},
         ),
         created_by=("COPY app /app", "ENV PORT=80", "EXPOSE 80", 'CMD ["/app/helloworld"]'),
+        reported_size=33554432,
     ),
+    **{(DOCKER_HUB, "library/python", tag): _Entry(
+        files={"usr/local/PLACEHOLDER.txt": (_placeholder(f"python:{tag}"), 0o644)},
+        config=oci.ContainerConfig(
+            env=["PATH=/usr/local/bin:/usr/local/sbin:/usr/sbin:/usr/bin:/sbin:/bin", "LANG=C.UTF-8",
+                 f"PYTHON_VERSION={version}"],
+            cmd=["python3"],
+            working_dir="/",
+            labels={"org.opencontainers.image.base.name": f"python:{tag}",
+                    "org.opencontainers.image.title": f"python:{tag} (emulator stand-in: this machine's CPython)"},
+        ),
+        created_by=(f"ENV PYTHON_VERSION={version}", 'CMD ["python3"]'),
+        reported_size=size,
+    ) for tag, version, size in PYTHON_IMAGES},
 }
 
 
 def references() -> list[str]:
     """Every catalogue image as ``registry/repository:tag``."""
     return sorted(f"{host}/{repo}:{tag}" for host, repo, tag in _CATALOG)
+
+
+def reported_size(registry_host: str, repository: str, tag: str | None) -> int | None:
+    """The size Azure reports for a catalogue image, when known (see ``_Entry.reported_size``)."""
+    entry = _CATALOG.get((registry_host.lower(), repository, tag or "latest"))
+    return entry.reported_size if entry is not None else None
 
 
 def lookup(registry_host: str, repository: str, tag: str) -> oci.BuiltImage | None:

@@ -25,7 +25,9 @@ class RegistryImageResolver:
 
     @staticmethod
     def catalogue_hosts() -> set[str]:
-        return {ref.split("/", 1)[0] for ref in catalog.references()}
+        """Registries the catalogue stands in for; Docker Hub is not one (only a few of its images are
+        served: any other Docker Hub name still does not resolve here)."""
+        return {ref.split("/", 1)[0] for ref in catalog.references()} - {catalog.DOCKER_HUB}
 
     def check_pull(self, image: str, auth: PullAuth) -> PullResult:
         try:
@@ -52,14 +54,16 @@ class RegistryImageResolver:
             except RegistryError as exc:
                 return PullResult(False, exc.code, exc.message, exc.detail)
             return PullResult(True, digest=record.digest, size=int(size))
-        if ref.registry in self.catalogue_hosts():
+        served = bool(ref.tag) and catalog.lookup(ref.registry, ref.repository, ref.tag or "") is not None
+        if ref.registry in self.catalogue_hosts() or served:
             image_obj = catalog.lookup(ref.registry, ref.repository, ref.tag) if ref.tag else None
             if image_obj is None or (ref.digest and ref.digest != image_obj.digest):
                 if ref.digest and not ref.tag:
                     return PullResult(False, "MANIFEST_UNKNOWN", "manifest unknown",
                                       {"Name": ref.repository, "Revision": ref.digest})
                 return PullResult(False, "MANIFEST_UNKNOWN", "manifest unknown", {"Tag": ref.tag})
-            size = len(image_obj.manifest) + len(image_obj.config) + sum(layer.size for layer in image_obj.layers)
+            size = catalog.reported_size(ref.registry, ref.repository, ref.tag) or (
+                len(image_obj.manifest) + len(image_obj.config) + sum(layer.size for layer in image_obj.layers))
             return PullResult(True, digest=image_obj.digest, size=size)
         return PullResult(False, "NO_SUCH_HOST", f"dial tcp: lookup {ref.registry}: no such host")
 

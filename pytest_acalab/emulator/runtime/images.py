@@ -146,6 +146,9 @@ class LaunchPlan:
     argv: list[str]
     env: dict[str, str]
     cwd: str
+    missing: str | None = None
+    """A program the image does not have (a stand-in image run with a command of its own: the real
+    helloworld image holds only its server, no ``python``): the container cannot be created."""
 
 
 def plan_launch(image: RunnableImage, command: Sequence[str] | None, args: Sequence[str] | None,
@@ -156,6 +159,8 @@ def plan_launch(image: RunnableImage, command: Sequence[str] | None, args: Seque
     program name is looked up on the image's PATH with the image's Python environment first.
     """
     argv = image.command(command, args)
+    if image.kind == "standin" and command and command[0] not in STANDIN_COMMANDS:
+        return LaunchPlan(list(command) + list(args or []), dict(image.env), image.workdir, missing=command[0])
     if not argv:
         raise Unrunnable(f"image {image.reference} has no command: set ENTRYPOINT/CMD or the container's command")
     merged = {**image.env, **env}
