@@ -14,6 +14,7 @@ import tempfile
 import uuid
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from pytest_acalab.emulator.platform.clock import Clock
 from pytest_acalab.emulator.platform.core import MANAGEMENT, Platform
@@ -86,6 +87,8 @@ class Emulator:
         self.platform.registry_url = (lambda login_server: f"https://{login_server.lower()}") if self.cloud \
             else self.registry_endpoint
         self.platform.route("GET", "/acalab/proxy", self._proxy_endpoint)
+        self.platform.ca_bundle = self.ca_bundle
+        self.platform.egress = self._egress
         return self
 
     def stop(self) -> None:
@@ -129,6 +132,12 @@ class Emulator:
                 self._proxy = ConnectProxy(self._listener_for)
                 python_envs.EMULATOR_CLIENT_SETTINGS.add(self._proxy.url)
             return self._proxy.url
+
+    def _egress(self) -> tuple[str, int] | None:
+        if self._server is None:
+            return None
+        url = urlsplit(self.proxy_url)
+        return (url.hostname or "127.0.0.1", url.port or 0)
 
     def _proxy_endpoint(self, req: Request) -> Response:
         """Where this emulator's CONNECT proxy listens (for clients attached to a standalone emulator)."""
