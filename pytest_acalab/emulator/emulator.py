@@ -168,8 +168,14 @@ class Emulator:
 
         for name in (MANAGEMENT_HOST, LOGS_HOST, *LOGIN_ALIASES):
             self.hosts.add_exact(name, main)
-        for suffix in (BLOB_SUFFIX, EVENT_STREAM_SUFFIX, KEY_VAULT_SUFFIX, DATA_COLLECTOR_SUFFIX):
+        def vault(host: str) -> int | None:
+            # like DNS: only vaults that exist have a name
+            service = self.platform.services.extra.get("keyvault")
+            return main(host) if service is not None and service.serves(host) else None
+
+        for suffix in (BLOB_SUFFIX, EVENT_STREAM_SUFFIX, DATA_COLLECTOR_SUFFIX):
             self.hosts.add_suffix(suffix, main)
+        self.hosts.add_suffix(KEY_VAULT_SUFFIX, vault)
         self.hosts.add_suffix(REGISTRY_SUFFIX, registry)
         self.hosts.add_suffix(APP_SUFFIX, app, any_depth=True)
 

@@ -17,6 +17,7 @@ PROVIDERS = (
     "pytest_acalab.emulator.storage.responses",
     "pytest_acalab.emulator.insights.responses",
     "pytest_acalab.emulator.managedidentity.responses",
+    "pytest_acalab.emulator.keyvault.responses",
 )
 
 

@@ -122,6 +122,8 @@ def path_style(authority: str, path: str) -> str:
     host = authority.lower()
     if one_label_under(host, BLOB_SUFFIX):
         return f"/{host[: -len(BLOB_SUFFIX)]}{path}"
+    if one_label_under(host, KEY_VAULT_SUFFIX):
+        return f"/keyvault/{host[: -len(KEY_VAULT_SUFFIX)]}{path}"
     if one_label_under(host, DATA_COLLECTOR_SUFFIX):
         return f"/ods/{host[: -len(DATA_COLLECTOR_SUFFIX)]}{path}"
     return path
