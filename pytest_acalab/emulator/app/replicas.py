@@ -18,6 +18,7 @@ import secrets
 import signal
 import threading
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -219,7 +220,7 @@ class Kubelet:
                                           "runtime does not mount volumes; the process runs without it")
             resolver = self.p.services.registry
             content = resolver.fetch(parse_image(c.image).pull_reference) if resolver is not None else None
-            jobs.append((c, spec, content, {**rep.platform_env, **self._env_values(app, spec)}))
+            jobs.append((c, spec, content, {**rep.platform_env, **self._env_values(app, spec, self._secret_value)}))
         rep.preparing = True
 
         def prepare() -> None:
@@ -292,8 +293,20 @@ class Kubelet:
         except (SandboxError, OSError) as exc:
             self.p.unmodelled(app.id, f"replica {rep.name}: the platform's loopback services could not start: {exc}")
 
+    def _secret_value(self, app: ContainerApp, entry: dict[str, Any]) -> str:
+        """A secret's value when a replica starts: a Key Vault reference is read again with its identity (the
+        value Azure fetched when it accepted the app is kept if the vault now refuses)."""
+        url = entry.get("keyVaultUrl")
+        if url:
+            value = self.svc.validator.key_vault_value(str(url), str(entry.get("identity") or ""), app.identity)
+            if value is not None:
+                self.p.remember_secret(value)
+                return value
+        return str(entry.get("value") or "")
+
     @staticmethod
-    def _env_values(app: ContainerApp, spec: dict[str, Any]) -> dict[str, str]:
+    def _env_values(app: ContainerApp, spec: dict[str, Any],
+                    secret_value: Callable[[ContainerApp, dict[str, Any]], str] | None = None) -> dict[str, str]:
         """The container's ``env``, ``secretRef`` values resolved from the app's secrets."""
         env = {}
         for var in spec.get("env") or []:
@@ -301,7 +314,8 @@ class Kubelet:
             if not name:
                 continue
             if var.get("secretRef"):
-                env[name] = str((app.secrets.get(var["secretRef"]) or {}).get("value") or "")
+                entry = app.secrets.get(var["secretRef"]) or {}
+                env[name] = secret_value(app, entry) if secret_value else str(entry.get("value") or "")
             else:
                 env[name] = str(var.get("value") if var.get("value") is not None else "")
         return env
