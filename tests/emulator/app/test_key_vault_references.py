@@ -3,6 +3,7 @@ managed identity when Azure accepts the app, refused with Azure's words when the
 
 from __future__ import annotations
 
+import json
 import uuid
 from typing import Any
 
@@ -69,3 +70,69 @@ def test_a_reference_without_identity_is_invalid(lab: Lab) -> None:
     assert bad.value.error.code == "ContainerAppSecretInvalid"
     assert bad.value.error.message == ("Invalid Request: Container app secret(s) with name(s) 's' are invalid: value "
                                        "or keyVaultUrl and identity should be provided.")
+
+
+KV_WORKLOAD = b'''
+import json, os, sys
+sys.path.append(os.environ["HOST_SITE"])
+from http.server import BaseHTTPRequestHandler, HTTPServer
+
+class Handler(BaseHTTPRequestHandler):
+    def do_GET(self):
+        from azure.identity import DefaultAzureCredential
+        from azure.keyvault.secrets import SecretClient
+        try:
+            client = SecretClient(vault_url=os.environ["KEY_VAULT_URL"], credential=DefaultAzureCredential())
+            value = client.get_secret(os.environ["SECRET_NAME"]).value
+            status, body = 200, {"status": "ok", "secretLength": str(len(value))}
+        except Exception as exc:
+            status, body = 500, {"status": "error", "message": f"Access denied or Key Vault read failed: {exc}"}
+        data = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+HTTPServer(("0.0.0.0", 8000), Handler).serve_forever()
+'''
+
+
+def test_a_workload_reads_the_vault_with_its_managed_identity(lab: Lab) -> None:
+    """The Practical Guide's managed-identity-key-vault-failure in one test: unmodified azure-identity and
+    azure-keyvault-secrets in the replica; 500 with Key Vault's ForbiddenByRbac until the identity holds Key Vault
+    Secrets User on the vault, then 200: Key Vault checks the roles on every call, so the same token then works."""
+    import azure.identity
+    import requests
+    from app_helpers import python_image, wait_until
+
+    host_site = str(__import__("pathlib").Path(azure.identity.__file__).parents[2])
+    vault_id, url = _vault_with_secret(lab)
+    vault_uri = url.split("/secrets/")[0] + "/"
+    lab.registry.content["acrlab.azurecr.io/kv:v1"] = python_image(
+        ["python", "/app/app.py"], {"app.py": KV_WORKLOAD}, env=["PYTHONUNBUFFERED=1", f"HOST_SITE={host_site}"])
+    body = lab.app_body("acrlab.azurecr.io/kv:v1")
+    body["identity"] = {"type": "SystemAssigned"}
+    body["properties"]["template"]["containers"][0]["env"] = [
+        {"name": "KEY_VAULT_URL", "value": vault_uri}, {"name": "SECRET_NAME", "value": "db-password"}]
+    app = lab.client.container_apps.begin_create_or_update(lab.rg, "ca-kvread", body).result()
+    endpoint = lab.emu.ingress_url(app.configuration.ingress.fqdn) + "/health"
+
+    def answer(status: int) -> dict[str, Any] | None:
+        try:
+            resp = requests.get(endpoint, verify=lab.emu.ca_bundle, timeout=30)
+        except requests.RequestException:
+            return None
+        return resp.json() if resp.status_code == status else None
+
+    failed = wait_until(lambda: answer(500), "the workload's 500", timeout=60)
+    assert "(Forbidden) Caller is not authorized to perform action on resource." in failed["message"]
+    assert "ForbiddenByRbac" in failed["message"] and f"oid={app.identity.principal_id}" in failed["message"]
+    assert "from-the-vault" not in json.dumps(failed)
+    lab.rm.resources.begin_create_or_update_by_id(
+        f"{vault_id}/providers/Microsoft.Authorization/roleAssignments/{uuid.uuid4()}", api_version="2022-04-01",
+        parameters={"properties": {"principalId": app.identity.principal_id, "principalType": "ServicePrincipal",
+                                   "roleDefinitionId": f"/subscriptions/{lab.emu.subscription_id}/providers/"
+                                                       f"Microsoft.Authorization/roleDefinitions/{SECRETS_USER}"}}
+    ).result()
+    recovered = wait_until(lambda: answer(200), "the workload's 200", timeout=60)
+    assert recovered == {"status": "ok", "secretLength": str(len("from-the-vault"))}
