@@ -41,6 +41,12 @@ def test_record_what_the_emulator_produced(lab_context, lab_probe):
                                 "replicas")},
         "actions": {k: {"status": r.status, **r.data} for k, r in lab_context.action_results.items()},
     }
+    if Path(__file__).parent.name == "managed_identity_key_vault_failure":  # the answer Azure's evidence shows
+        import requests
+        fqdn = value("app_state", app="app", field="configuration.ingress.fqdn")
+        settings = lab_context.backend.http_settings()
+        out["health"] = requests.get(f"https://{fqdn}/health", verify=settings.get("verify", True),
+                                     proxies=settings.get("proxies"), timeout=30).text
     (Path(__file__).parent / "produced.json").write_text(json.dumps(out, default=str))
 '''
 
@@ -194,3 +200,44 @@ def test_memory_leak_oomkilled_matches_the_guide_s_evidence(pytester: pytest.Pyt
     assert not [r for r in produced["logs"] if "OOMKilled" in str(r)]  # Azure never says it
     assert produced["latest"] == produced["actions"]["healthy-mode"]["latestRevisionName"] != failing_revision
     assert produced["final"]["healthState"] == "Healthy"
+
+
+def _last_answer(entry: dict[str, Any]) -> str:
+    """The start of the last HTTP answer an ``http_endpoint`` journal entry quotes (``last answer: '...'``)."""
+    excerpt = str(entry.get("excerpt") or "")
+    quoted = excerpt.split("; last answer: ", 1)[1].split("; ", 1)[0] if "; last answer: " in excerpt else "''"
+    return str(ast.literal_eval(quoted))
+
+
+def test_managed_identity_key_vault_failure_matches_the_guide_s_evidence(pytester: pytest.Pytester) -> None:
+    azure = EVIDENCE / "managed-identity-key-vault-failure"
+    identity = json.loads((azure / "01-app-identity-pre-fix.json").read_text())
+    before_roles = json.loads((azure / "02-role-assignments-pre-fix.json").read_text())
+    vault = json.loads((azure / "03-kv-rbac-config.json").read_text())
+    broken = json.loads((azure / "04-revision-list-pre-fix.json").read_text())[0]["properties"]
+    forbidden = json.loads((azure / "05-http-response-pre-fix.json").read_text())
+    after_role = json.loads((azure / "09-role-assignment-post-fix.json").read_text())[0]
+    fixed_http = json.loads((azure / "10-http-response-post-fix.json").read_text())
+    fixed = json.loads((azure / "11-revision-list-post-fix.json").read_text())[0]["properties"]
+    produced, failing = run_lab(pytester, "managed_identity_key_vault_failure")
+
+    assert identity["type"] == "SystemAssigned" and vault["enableRbacAuthorization"] is True
+    # the failing state: no role at the vault, the revision as healthy as Azure showed it, /health 500
+    assert before_roles == [] and [e["value"] for e in failing if e["name"] == "role_assignments"] == [[]]
+    assert {broken["healthState"]} <= _seen(failing, "revision_health")
+    assert {broken["runningState"], broken["provisioningState"]} <= _seen(failing, "revision_state")
+    answers = [e for e in failing if e["name"] == "http_endpoint" and "; last answer: " in str(e.get("excerpt"))]
+    assert answers and forbidden["status_code"] == 500
+    ours = _last_answer(answers[-1])
+    theirs = forbidden["body"]
+    assert len(ours) >= 150 and theirs.startswith(ours)  # the same words, byte for byte, as far as quoted
+    assert "ForbiddenByRbac" in theirs  # and the row that found it in our answers passed
+    # the fix: the role Azure assigned, a new revision, the answer Azure gave (same JSON)
+    assert produced["actions"]["grant-secrets-user"]["status"] == "Succeeded"
+    assert after_role["roleDefinitionName"] == "Key Vault Secrets User"
+    assert after_role["scope"].endswith("/providers/Microsoft.KeyVault/vaults/kv-labkv-b3erju")
+    assert produced["latest"] == produced["actions"]["new-revision"]["latestRevisionName"] \
+        != produced["actions"]["deploy-workload"]["latestRevisionName"]
+    for field in ("healthState", "runningState", "provisioningState"):
+        assert produced["final"][field] == fixed[field], field
+    assert json.loads(produced["health"]) == json.loads(fixed_http["body"])
