@@ -36,6 +36,7 @@ ACTIONS = {
     "delete_tag": "pytest_acalab.actions.acr:delete_tag",
     "wait_for": "pytest_acalab.actions.wait:wait_for",
     "assign_role": "pytest_acalab.actions.roles:assign_role",
+    "delete_role_assignment": "pytest_acalab.actions.roles:delete_role_assignment",
 }
 """The built-in actions: lab-file name -> ``module:function`` (an ``actions.base.ActionFn``)."""
 

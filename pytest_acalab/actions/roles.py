@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping
+from functools import partial
 from typing import Any
 
 from pytest_acalab.actions.base import Outcome, resource, sdk
@@ -76,3 +77,36 @@ def assign_role(ctx: LabContext, args: Mapping[str, Any], deadline: float, act: 
                               code=getattr(err, "code", None))
     return Outcome.succeeded(f"'{args['role']}' assigned to {principal} on {scope.name}", assignment=assignment_id,
                              principalId=principal)
+
+
+def delete_role_assignment(ctx: LabContext, args: Mapping[str, Any], deadline: float, act: Action) -> Outcome:
+    """Delete every assignment of ``role`` to the app's identity made at the resource (not above it): what
+    a user does by hand after a CD disconnect left one behind (``az role assignment delete --ids ...``)."""
+    # the Azure SDK stack loads when a lab runs, not at collection
+    from azure.core.rest import HttpRequest
+
+    scope = resource(ctx, args["scope"])
+    principal = app_principal(ctx, args["app"])
+    guid = role_id(str(args["role"]))
+    client = ctx.clients.resources
+
+    def listed() -> list[dict[str, Any]]:
+        resp = client.send_request(HttpRequest(
+            "GET", f"{scope.id}/providers/Microsoft.Authorization/roleAssignments?api-version={ROLE_API}"
+                   f"&$filter=assignedTo('{principal}')"))
+        resp.raise_for_status()
+        return list(resp.json().get("value") or [])
+
+    items = sdk(ctx, listed, what=f"role assignments on {scope.name}", deadline=deadline)
+    gone = [a for a in items
+            if str((a.get("properties") or {}).get("roleDefinitionId", "")).lower().endswith(guid)
+            and str((a.get("properties") or {}).get("scope", "")).lower() == scope.id.lower()]
+    def delete(assignment_id: str) -> None:
+        client.resources.begin_delete_by_id(assignment_id, api_version=ROLE_API).result()
+
+    for item in gone:
+        sdk(ctx, partial(delete, str(item["id"])), what=f"delete role assignment {item['name']}", deadline=deadline)
+    if not gone:
+        return Outcome.failed(f"no '{args['role']}' assignment of {principal} at {scope.name} to delete")
+    return Outcome.succeeded(f"deleted {len(gone)} '{args['role']}' assignment(s) of {principal} at {scope.name}",
+                             deleted=[a["name"] for a in gone])

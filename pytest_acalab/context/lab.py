@@ -155,4 +155,10 @@ class LabContext:
             return {"id": self.run_id, "resource_group": self.resource_group, "location": self.location}[rest]
         if root == "resource_group":
             return self.resource_group
+        if root == "actions":  # ${actions.<id>.<field>}: what an earlier action reported (its data)
+            action_id, _, key = rest.partition(".")
+            done = self.action_results.get(action_id)
+            if done is None or key not in done.data:
+                raise LabError(f"'${{actions.{rest}}}': action '{action_id}' has not reported '{key}' (yet)")
+            return done.data[key]
         return self.resource(root).field(rest or "name")

@@ -36,7 +36,7 @@ __all__ = ["LabBuilder"]
 
 # Which probe/action arguments name a resource alias, and the resource type the alias must have.
 ALIAS_ARGS = {"app": "Microsoft.App/containerApps", "registry": "Microsoft.ContainerRegistry/registries"}
-REFERENCE_ROOTS = ("parameters", "outputs", "run")
+REFERENCE_ROOTS = ("parameters", "outputs", "run", "actions")
 RUN_FIELDS = ("id",)
 _REF = re.compile(r"\$\{([^}]*)\}")
 _REF_INNER = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)\.([A-Za-z0-9_][A-Za-z0-9_.-]*)$")
@@ -377,6 +377,12 @@ class LabBuilder:
             raise self.fail(
                 path, "a reference root among " + ", ".join(roots), repr(shown) + did_you_mean(root, roots)
             )
+        if root == "actions":
+            steps = [*((self.data.get("trigger") or {}).get("actions") or []), *(self.data.get("recovery") or [])]
+            declared = [str((a or {}).get("id")) for a in steps]
+            if name.split(".")[0] not in declared or "." not in name:
+                raise self.fail(path, "an action's report like ${actions.<id>.<field>}, with an id among "
+                                + (", ".join(declared) or "none"), repr(shown))
         if root == "run" and name not in RUN_FIELDS:
             raise self.fail(path, "a run field among " + ", ".join(RUN_FIELDS), repr(shown))
         if root == "parameters":

@@ -241,3 +241,38 @@ def test_managed_identity_key_vault_failure_matches_the_guide_s_evidence(pyteste
     for field in ("healthState", "runningState", "provisioningState"):
         assert produced["final"][field] == fixed[field], field
     assert json.loads(produced["health"]) == json.loads(fixed_http["body"])
+
+
+def test_cd_reconnect_rbac_conflict_matches_the_guide_s_evidence(pytester: pytest.Pytester) -> None:
+    import re
+
+    azure = EVIDENCE / "cd-reconnect-rbac-conflict"
+    baseline = json.loads((azure / "03-role-assignment-list-baseline.json").read_text())
+    failure = json.loads((azure / "05-deployment-reconnect-failure.json").read_text())
+    extraction = json.loads((azure / "06-conflict-guid-extraction.json").read_text())
+    after = json.loads((azure / "13-role-assignment-list-cardinality-verify.json").read_text())
+    produced, failing = run_lab(pytester, "cd_reconnect_rbac_conflict")
+
+    hex_id = re.compile(extraction["extraction_pattern"])
+    reconnect = produced["actions"]["reconnect"]
+    assert reconnect["status"] == "Failed" and failure["provisioningState"] == "Failed"
+    # the deployment's own error, word for word, and its detail with the existing assignment's id masked
+    ours, theirs = reconnect["error"], failure["error"]
+    assert ours["code"] == theirs["code"] == "DeploymentFailed" and ours["message"] == theirs["message"]
+    exists = re.compile(r"RoleAssignmentExists: The role assignment already exists\. The ID of the existing role "
+                        r"assignment is [0-9a-f]{32}\.")
+    seen = [m.group(0) for e in failing if e["name"] == "deployment_errors" for m in exists.finditer(str(e["value"]))]
+    assert seen
+    detail = theirs["details"][0]
+    assert hex_id.sub("existing role assignment is <id>", str(seen[-1])) == \
+        hex_id.sub("existing role assignment is <id>", f"{detail['code']}: {detail['message']}")
+    # the id ARM names is the leftover assignment's name, without hyphens (what the Guide extracted)
+    named = hex_id.search(str(seen[-1]))
+    assert named is not None
+    leftover = produced["actions"]["delete-leftover"]["deleted"]
+    assert [n.replace("-", "") for n in leftover] == [named.group(0).rsplit(" ", 1)[1]]
+    assert extraction["conflict_guid_hyphenated"].replace("-", "") == extraction["conflict_guid_hex"]
+    # before and after: exactly one AcrPush assignment of the CD principal, as Azure listed
+    assert [a["roleDefinitionName"] for a in baseline] == [a["roleDefinitionName"] for a in after] == ["AcrPush"]
+    assert [e["value"] for e in failing if e["name"] == "role_assignments"][-1] == ["AcrPush"]
+    assert produced["actions"]["redeploy"]["status"] == "Succeeded"

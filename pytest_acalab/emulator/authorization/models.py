@@ -166,7 +166,11 @@ class RoleAssignments:
             for other in self._items.values():
                 if (other.scope.lower() == scope.lower() and other.role_guid == guid
                         and other.principal_id.lower() == principal.lower()):
-                    raise AuthorizationError(409, "RoleAssignmentExists", "The role assignment already exists.")
+                    # Azure's words, with the existing assignment's name as 32 hex digits (the Practical Guide's
+                    # cd-reconnect-rbac-conflict capture)
+                    raise AuthorizationError(409, "RoleAssignmentExists",
+                                             "The role assignment already exists. The ID of the existing role "
+                                             f"assignment is {other.name.replace('-', '')}.")
             item = RoleAssignment(name.lower(), scope, guid, principal, ptype, self.subscription_id, self.now(),
                                   created_by, properties.get("description"))
             self._items[item.name] = item
