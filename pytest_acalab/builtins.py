@@ -23,6 +23,8 @@ PROBES = {
     "image_tag": "pytest_acalab.probes.registry:image_tag",
     "http_endpoint": "pytest_acalab.probes.http:http_endpoint",
     "role_assignments": "pytest_acalab.probes.roles:role_assignments",
+    "log_rows": "pytest_acalab.probes.workspaces:log_rows",
+    "environment_state": "pytest_acalab.probes.workspaces:environment_state",
 }
 """The built-in probes: lab-file name -> ``module:function`` (a ``probes.base.ProbeFn``)."""
 
@@ -37,6 +39,7 @@ ACTIONS = {
     "wait_for": "pytest_acalab.actions.wait:wait_for",
     "assign_role": "pytest_acalab.actions.roles:assign_role",
     "delete_role_assignment": "pytest_acalab.actions.roles:delete_role_assignment",
+    "update_environment": "pytest_acalab.actions.environments:update_environment",
 }
 """The built-in actions: lab-file name -> ``module:function`` (an ``actions.base.ActionFn``)."""
 

@@ -41,6 +41,8 @@ def test_record_what_the_emulator_produced(lab_context, lab_probe):
                                 "replicas")},
         "actions": {k: {"status": r.status, **r.data} for k, r in lab_context.action_results.items()},
     }
+    if Path(__file__).parent.name == "diagnostic_settings_missing":  # the configuration Azure's evidence shows
+        out["env_logs"] = value("environment_state", environment="environment", field="appLogsConfiguration")
     if Path(__file__).parent.name == "managed_identity_key_vault_failure":  # the answer Azure's evidence shows
         import requests
         fqdn = value("app_state", app="app", field="configuration.ingress.fqdn")
@@ -87,6 +89,10 @@ def _recovery_ids(folder: Path) -> set[str]:
     import yaml
 
     return {a["id"] for a in yaml.safe_load((folder / "lab.yaml").read_text())["recovery"]}
+
+
+def _seen_any(failing: list[dict[str, Any]], probe: str) -> list[Any]:
+    return [e["value"] for e in failing if e["name"] == probe]
 
 
 def _seen(failing: list[dict[str, Any]], probe: str) -> set[Any]:
@@ -276,3 +282,30 @@ def test_cd_reconnect_rbac_conflict_matches_the_guide_s_evidence(pytester: pytes
     assert [a["roleDefinitionName"] for a in baseline] == [a["roleDefinitionName"] for a in after] == ["AcrPush"]
     assert [e["value"] for e in failing if e["name"] == "role_assignments"][-1] == ["AcrPush"]
     assert produced["actions"]["redeploy"]["status"] == "Succeeded"
+
+
+def test_diagnostic_settings_missing_matches_the_guide_s_evidence(pytester: pytest.Pytester) -> None:
+    azure = EVIDENCE / "diagnostic-settings-missing"
+    before = json.loads((azure / "01-env-config-before.json").read_text())
+    kql_before = json.loads((azure / "04-kql-before.json").read_text())
+    after = json.loads((azure / "06-env-config-after.json").read_text())
+    kql_after = json.loads((azure / "09-kql-after.json").read_text())
+    by_revision = json.loads((azure / "09-kql-after-system-by-revision.json").read_text())
+    produced, failing = run_lab(pytester, "diagnostic_settings_missing")
+
+    # before: the destination Azure showed, and both tables missing (Log Analytics' "Failed to resolve table")
+    assert before["destination"] is None and _seen_any(failing, "environment_state") == ["null"]  # the journal shows None so
+    for result in (kql_before["console_result"], kql_before["system_result"]):
+        assert result["is_table_missing"] and result["rows"] == 0
+    notes = [str(e.get("excerpt")) for e in failing if e["name"] == "log_rows"]
+    for table in ("ContainerAppConsoleLogs_CL", "ContainerAppSystemLogs_CL"):
+        assert any(f"table {table} does not exist" in n for n in notes), table
+    # after: the configuration Azure answered (the key hidden), rows in both tables, environment-level
+    # system rows (no revision name) beside the new revision's, as Azure's by-revision count shows
+    ours = produced["env_logs"]
+    assert ours["destination"] == after["destination"] == "log-analytics"
+    assert ours["logAnalyticsConfiguration"]["sharedKey"] is after["logAnalyticsConfiguration"]["sharedKey"] is None
+    assert set(after["logAnalyticsConfiguration"]) <= set(ours["logAnalyticsConfiguration"])
+    assert int(kql_after["console_rows"]) >= 1 and int(kql_after["system_rows"]) >= 1
+    assert "" in {r["RevisionName_s"] for r in by_revision}
+    assert produced["latest"] == produced["actions"]["new-revision"]["latestRevisionName"]
