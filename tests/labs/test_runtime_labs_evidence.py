@@ -294,7 +294,7 @@ def test_diagnostic_settings_missing_matches_the_guide_s_evidence(pytester: pyte
     produced, failing = run_lab(pytester, "diagnostic_settings_missing")
 
     # before: the destination Azure showed, and both tables missing (Log Analytics' "Failed to resolve table")
-    assert before["destination"] is None and _seen_any(failing, "environment_state") == ["null"]  # the journal shows None so
+    assert before["destination"] is None and _seen_any(failing, "environment_state") == ["null"]  # journal: None
     for result in (kql_before["console_result"], kql_before["system_result"]):
         assert result["is_table_missing"] and result["rows"] == 0
     notes = [str(e.get("excerpt")) for e in failing if e["name"] == "log_rows"]
