@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import ast
 import json
+import re
 import shutil
 from pathlib import Path
 from typing import Any
@@ -67,7 +68,8 @@ def run_lab(pytester: pytest.Pytester, name: str) -> tuple[dict[str, Any], list[
     shutil.copytree(LABS / name, target)
     (target / "test_zz_recorder.py").write_text(RECORDER)
     reports = pytester.path / "reports"
-    result = pytester.runpytest("labs", "-q", "-p", "no:cacheprovider", "--acalab-report-dir", str(reports))
+    result = pytester.runpytest("labs", "-q", "-p", "no:cacheprovider", "--acalab-report-dir", str(reports),
+                                "--junitxml", str(reports / "junit.xml"))
     result.assert_outcomes(passed=2 + 2 * len(_rows(target)))
     produced = json.loads((target / "produced.json").read_text())
     journal = json.loads((reports / name / "journal.json").read_text())["entries"]
@@ -247,11 +249,14 @@ def test_managed_identity_key_vault_failure_matches_the_guide_s_evidence(pyteste
     for field in ("healthState", "runningState", "provisioningState"):
         assert produced["final"][field] == fixed[field], field
     assert json.loads(produced["health"]) == json.loads(fixed_http["body"])
+    # no secret in anything the run wrote: the vault's secret value, any token (JWT-shaped)
+    written = "\n".join(f.read_text(errors="replace") for f in (pytester.path / "reports").rglob("*") if f.is_file())
+    assert "junit.xml" in {f.name for f in (pytester.path / "reports").rglob("*")}
+    assert "aca-lab-secret-value" not in written
+    assert not re.search(r"eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.", written)
 
 
 def test_cd_reconnect_rbac_conflict_matches_the_guide_s_evidence(pytester: pytest.Pytester) -> None:
-    import re
-
     azure = EVIDENCE / "cd-reconnect-rbac-conflict"
     baseline = json.loads((azure / "03-role-assignment-list-baseline.json").read_text())
     failure = json.loads((azure / "05-deployment-reconnect-failure.json").read_text())
