@@ -20,6 +20,7 @@ from pytest_acalab.emulator.platform.clock import Clock
 from pytest_acalab.emulator.platform.core import MANAGEMENT, Platform
 from pytest_acalab.emulator.platform.hosts import (
     APP_SUFFIX,
+    APPINSIGHTS_INGESTION_SUFFIX,
     BLOB_SUFFIX,
     DATA_COLLECTOR_SUFFIX,
     EVENT_STREAM_SUFFIX,
@@ -173,7 +174,7 @@ class Emulator:
             service = self.platform.services.extra.get("keyvault")
             return main(host) if service is not None and service.serves(host) else None
 
-        for suffix in (BLOB_SUFFIX, EVENT_STREAM_SUFFIX, DATA_COLLECTOR_SUFFIX):
+        for suffix in (BLOB_SUFFIX, EVENT_STREAM_SUFFIX, DATA_COLLECTOR_SUFFIX, APPINSIGHTS_INGESTION_SUFFIX):
             self.hosts.add_suffix(suffix, main)
         self.hosts.add_suffix(KEY_VAULT_SUFFIX, vault)
         self.hosts.add_suffix(REGISTRY_SUFFIX, registry)
