@@ -24,11 +24,14 @@ from pytest_acalab.probes.logs import is_missing_table
 
 ENVIRONMENT_API = "2025-07-01"
 TABLES = ("ContainerAppConsoleLogs_CL", "ContainerAppSystemLogs_CL", "ContainerAppConsoleLogs",
-          "ContainerAppSystemLogs")
+          "ContainerAppSystemLogs", "AppRequests", "AppDependencies", "AppTraces")
+APP_INSIGHTS_TABLES = ("AppRequests", "AppDependencies", "AppTraces")
 
 
 def log_rows(ctx: LabContext, args: Mapping[str, Any], deadline: float) -> Observation:
-    """The revision name of every row of ``table`` about the app (``""`` for environment-level rows)."""
+    """The revision name of every row of ``table`` about the app (``""`` for environment-level rows); for the
+    Application Insights tables the operation name of every row whose service (cloud_RoleName) starts with
+    ``role`` (default ``unknown_service``, what an OpenTelemetry SDK without a service name reports)."""
     # the Azure SDK stack loads when a lab runs, not at collection
     from azure.core.exceptions import HttpResponseError
 
@@ -41,11 +44,17 @@ def log_rows(ctx: LabContext, args: Mapping[str, Any], deadline: float) -> Obser
     except LabError as exc:
         raise ProbeError(str(exc)) from exc
     customer_id = workspace.field("customerId")
-    legacy = table.endswith("_CL")
-    app_column, revision_column = ("ContainerAppName_s", "RevisionName_s") if legacy else \
-        ("ContainerAppName", "RevisionName")
-    query = (f"{table} | where {app_column} == '{app.name.replace(chr(39), '')}' "
-             f"| project {revision_column} | take 10000")
+    if table in APP_INSIGHTS_TABLES:
+        # Application Insights rows name the OpenTelemetry service (cloud_RoleName), not the app
+        role = str(args.get("role") or "unknown_service").replace("'", "")
+        # ``startswith``: OpenTelemetry SDKs name an unnamed service ``unknown_service`` or ``unknown_service:python``
+        query = f"{table} | where AppRoleName startswith '{role}' | project OperationName | take 10000"
+    else:
+        legacy = table.endswith("_CL")
+        app_column, revision_column = ("ContainerAppName_s", "RevisionName_s") if legacy else \
+            ("ContainerAppName", "RevisionName")
+        query = (f"{table} | where {app_column} == '{app.name.replace(chr(39), '')}' "
+                 f"| project {revision_column} | take 10000")
     since = ctx.since(args.get("since") or "lab")
     now = datetime.now(UTC)
 

@@ -32,7 +32,8 @@ def negate(check: dict[str, Any]) -> dict[str, Any]:
 
 
 RUNTIME_LABS = {"probe_and_port_mismatch", "revision_failover", "revision_provisioning_failure",
-                "memory_leak_oomkilled", "managed_identity_key_vault_failure"}
+                "memory_leak_oomkilled", "managed_identity_key_vault_failure",
+                "appinsights_connection_string_missing"}
 
 
 def test_the_labs_exist() -> None:

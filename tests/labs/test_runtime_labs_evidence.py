@@ -42,6 +42,9 @@ def test_record_what_the_emulator_produced(lab_context, lab_probe):
                                 "replicas")},
         "actions": {k: {"status": r.status, **r.data} for k, r in lab_context.action_results.items()},
     }
+    if Path(__file__).parent.name == "appinsights_connection_string_missing":  # the tables Azure's evidence counts
+        out["telemetry"] = {table: len(value("log_rows", workspace="workspace", app="app", table=table))
+                            for table in ("AppRequests", "AppTraces")}
     if Path(__file__).parent.name == "diagnostic_settings_missing":  # the configuration Azure's evidence shows
         out["env_logs"] = value("environment_state", environment="environment", field="appLogsConfiguration")
     if Path(__file__).parent.name == "managed_identity_key_vault_failure":  # the answer Azure's evidence shows
@@ -314,3 +317,29 @@ def test_diagnostic_settings_missing_matches_the_guide_s_evidence(pytester: pyte
     assert int(kql_after["console_rows"]) >= 1 and int(kql_after["system_rows"]) >= 1
     assert "" in {r["RevisionName_s"] for r in by_revision}
     assert produced["latest"] == produced["actions"]["new-revision"]["latestRevisionName"]
+
+
+def test_appinsights_connection_string_missing_matches_the_guide_s_evidence(pytester: pytest.Pytester) -> None:
+    azure = EVIDENCE / "appinsights-connection-string-missing"
+    env_before = json.loads((azure / "01-env-before-fix.json").read_text())
+    counts = {name: json.loads((azure / f"{name}.json").read_text())["tables"][0]["rows"]
+              for name in ("03-ai-requests-before-fix", "04-ai-traces-before-fix", "09-ai-requests-after-fix",
+                           "10-ai-traces-after-fix")}
+    produced, failing = run_lab(pytester, "appinsights_connection_string_missing")
+
+    # before: no env at all, and no telemetry row of the service in either table, as Azure answered
+    assert env_before["env"] is None and _seen_any(failing, "app_state") and \
+        set(_seen_any(failing, "app_state")) == {"null"}
+    assert counts["03-ai-requests-before-fix"] == counts["04-ai-traces-before-fix"] == []
+    assert [e["value"] for e in failing if e["name"] == "log_rows"] and \
+        all(e["value"] == [] for e in failing if e["name"] == "log_rows")
+    # after: both tables hold rows of the service Azure named; one trace per request plus the start-up line,
+    # as Azure's 20 requests / 21 traces (the lab's own probes sent more requests than the Guide's 20)
+    (role, requests_after), = counts["09-ai-requests-after-fix"]
+    (_, traces_after), = counts["10-ai-traces-after-fix"]
+    assert role == "unknown_service" and traces_after == requests_after + 1
+    ours = produced["telemetry"]
+    assert ours["AppRequests"] >= 20 and ours["AppTraces"] >= 21
+    assert produced["latest"] == produced["actions"]["set-connection-string"]["latestRevisionName"] \
+        != produced["actions"]["deploy-workload"]["latestRevisionName"]
+    assert produced["final"]["healthState"] == "Healthy"
