@@ -32,7 +32,7 @@ canonical scenario uses the guarded path because the silent observability
 failure is the one most commonly seen in production escalations.
 """
 
-import logging
+import logging  # noqa: I001 - the Guide's order is deliberate: flask after configure_azure_monitor
 import os
 
 from azure.monitor.opentelemetry import configure_azure_monitor

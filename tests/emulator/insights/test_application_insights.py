@@ -54,7 +54,9 @@ def _env_for_exporter(emu: Emulator, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("HTTPS_PROXY", emu.proxy_url)
     monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", emu.ca_bundle)
+    # no statsbeat or SDK-stats exporter: their background threads would outlive the test (and its proxy)
     monkeypatch.setenv("APPLICATIONINSIGHTS_STATSBEAT_DISABLED_ALL", "true")
+    monkeypatch.setenv("APPLICATIONINSIGHTS_SDKSTATS_DISABLED", "true")
 
 
 def test_component_body_and_connection_string(emu: Emulator, component: dict[str, Any]) -> None:
@@ -101,6 +103,12 @@ def test_the_exporter_s_spans_and_logs_land_in_app_tables(emu: Emulator, compone
     log.warning("endpoint hit")
     tracer_provider.shutdown()
     logger_provider.shutdown()
+    log.handlers.clear()
+    from azure.monitor.opentelemetry.exporter.statsbeat._statsbeat import shutdown_statsbeat_metrics
+    from azure.monitor.opentelemetry.exporter.statsbeat.customer import shutdown_customer_sdkstats_metrics
+
+    shutdown_statsbeat_metrics()  # whatever started, stops while the proxy is still set
+    shutdown_customer_sdkstats_metrics()
 
     requests_rows = _rows(emu, component["customer_id"],
                           "AppRequests | project Name, ResultCode, Success, AppRoleName", 1)
