@@ -25,6 +25,7 @@ PROBES = {
     "role_assignments": "pytest_acalab.probes.roles:role_assignments",
     "log_rows": "pytest_acalab.probes.workspaces:log_rows",
     "environment_state": "pytest_acalab.probes.workspaces:environment_state",
+    "registry_state": "pytest_acalab.probes.registry:registry_state",
 }
 """The built-in probes: lab-file name -> ``module:function`` (a ``probes.base.ProbeFn``)."""
 
@@ -39,7 +40,12 @@ ACTIONS = {
     "wait_for": "pytest_acalab.actions.wait:wait_for",
     "assign_role": "pytest_acalab.actions.roles:assign_role",
     "delete_role_assignment": "pytest_acalab.actions.roles:delete_role_assignment",
-    "update_environment": "pytest_acalab.actions.environments:update_environment",
+    "set_logs_destination": "pytest_acalab.actions.environments:set_logs_destination",
+    "update_registry": "pytest_acalab.actions.registry:update_registry",
+    "regenerate_registry_credential": "pytest_acalab.actions.registry:regenerate_registry_credential",
+    "set_app_secret": "pytest_acalab.actions.secrets:set_app_secret",
+    "set_app_registry": "pytest_acalab.actions.secrets:set_app_registry",
+    "update_environment": "pytest_acalab.actions.environment:update_environment",
 }
 """The built-in actions: lab-file name -> ``module:function`` (an ``actions.base.ActionFn``)."""
 

@@ -1,6 +1,6 @@
 """Environment-level actions: where a Container Apps environment sends its apps' logs.
 
-``update_environment`` is ``az containerapp env update --logs-destination none|log-analytics|azure-monitor``
+``set_logs_destination`` is ``az containerapp env update --logs-destination none|log-analytics|azure-monitor``
 (with ``--logs-workspace-id``/``--logs-workspace-key`` for log-analytics): a PATCH of
 ``properties.appLogsConfiguration``. The workspace key is read with the workspace's ``sharedKeys`` action
 and never shown (the scrubber learns it first).
@@ -38,7 +38,7 @@ def _shared_key(ctx: LabContext, workspace_id: str, deadline: float) -> str:
     return key
 
 
-def update_environment(ctx: LabContext, args: Mapping[str, Any], deadline: float, act: Action) -> Outcome:
+def set_logs_destination(ctx: LabContext, args: Mapping[str, Any], deadline: float, act: Action) -> Outcome:
     # the Azure SDK stack loads when a lab runs, not at collection
     from azure.core.exceptions import HttpResponseError
 
