@@ -45,6 +45,7 @@ GROUPS: dict[str, tuple[str, dict[str, Any], dict[str, Any]]] = {
              {"fast_runs": 1, "realistic_runs": 1, "speed": 1000.0, "standalone_runs": 0, "warmup": False,
               "lab_runs": 1, "guide_labs": ("ingress_target_port_mismatch",)}),
     "fidelity": ("benchmarks.bench_fidelity", {}, {"cassettes": 1}),
+    "identity_labs": ("benchmarks.bench_identity_labs", {"runs": 3}, {"runs": 1, "warmup": False}),
     "credential_labs": ("benchmarks.bench_credential_labs", {"runs": 3}, {"runs": 1, "warmup": False}),
 }
 

@@ -14,11 +14,13 @@ import tempfile
 import uuid
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from pytest_acalab.emulator.platform.clock import Clock
 from pytest_acalab.emulator.platform.core import MANAGEMENT, Platform
 from pytest_acalab.emulator.platform.hosts import (
     APP_SUFFIX,
+    APPINSIGHTS_INGESTION_SUFFIX,
     BLOB_SUFFIX,
     DATA_COLLECTOR_SUFFIX,
     EVENT_STREAM_SUFFIX,
@@ -86,6 +88,8 @@ class Emulator:
         self.platform.registry_url = (lambda login_server: f"https://{login_server.lower()}") if self.cloud \
             else self.registry_endpoint
         self.platform.route("GET", "/acalab/proxy", self._proxy_endpoint)
+        self.platform.ca_bundle = self.ca_bundle
+        self.platform.egress = self._egress
         return self
 
     def stop(self) -> None:
@@ -130,6 +134,12 @@ class Emulator:
                 python_envs.EMULATOR_CLIENT_SETTINGS.add(self._proxy.url)
             return self._proxy.url
 
+    def _egress(self) -> tuple[str, int] | None:
+        if self._server is None:
+            return None
+        url = urlsplit(self.proxy_url)
+        return (url.hostname or "127.0.0.1", url.port or 0)
+
     def _proxy_endpoint(self, req: Request) -> Response:
         """Where this emulator's CONNECT proxy listens (for clients attached to a standalone emulator)."""
         return Response.json(200, {"proxy": self.proxy_url})
@@ -159,8 +169,14 @@ class Emulator:
 
         for name in (MANAGEMENT_HOST, LOGS_HOST, *LOGIN_ALIASES):
             self.hosts.add_exact(name, main)
-        for suffix in (BLOB_SUFFIX, EVENT_STREAM_SUFFIX, KEY_VAULT_SUFFIX, DATA_COLLECTOR_SUFFIX):
+        def vault(host: str) -> int | None:
+            # like DNS: only vaults that exist have a name
+            service = self.platform.services.extra.get("keyvault")
+            return main(host) if service is not None and service.serves(host) else None
+
+        for suffix in (BLOB_SUFFIX, EVENT_STREAM_SUFFIX, DATA_COLLECTOR_SUFFIX, APPINSIGHTS_INGESTION_SUFFIX):
             self.hosts.add_suffix(suffix, main)
+        self.hosts.add_suffix(KEY_VAULT_SUFFIX, vault)
         self.hosts.add_suffix(REGISTRY_SUFFIX, registry)
         self.hosts.add_suffix(APP_SUFFIX, app, any_depth=True)
 

@@ -16,6 +16,8 @@ PROVIDERS = (
     "pytest_acalab.emulator.app.responses",
     "pytest_acalab.emulator.storage.responses",
     "pytest_acalab.emulator.insights.responses",
+    "pytest_acalab.emulator.managedidentity.responses",
+    "pytest_acalab.emulator.keyvault.responses",
 )
 
 

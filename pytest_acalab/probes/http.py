@@ -23,6 +23,8 @@ from pytest_acalab.probes.revisions import fetch_app
 
 __all__ = ["http_session", "ingress_host", "label_host", "request_statuses"]
 BODY_EXCERPT = 200
+BODY_LIMIT = 65536
+"""How much of an answer ``contains`` searches."""
 """Characters of the last answer's body the excerpt shows (what the workload said)."""
 
 
@@ -75,7 +77,8 @@ def _name_not_resolved(exc: BaseException) -> bool:
 
 
 def request_statuses(url: str, count: int, *, verify: Any = True, timeout: float = 10.0,
-                     proxies: Mapping[str, str] | None = None, bodies: list[str] | None = None) -> list[int | None]:
+                     proxies: Mapping[str, str] | None = None, bodies: list[str] | None = None,
+                     excerpt: int = BODY_EXCERPT) -> list[int | None]:
     """Status code of each GET (None for a request that got no answer after connecting); the start of
     each answer's body is appended to ``bodies`` when given."""
     # the Azure SDK stack loads when a lab runs, not at collection
@@ -89,13 +92,15 @@ def request_statuses(url: str, count: int, *, verify: Any = True, timeout: float
                                    proxies=dict(proxies) if proxies else None)
                 out.append(resp.status_code)
                 if bodies is not None:
-                    bodies.append(resp.text[:BODY_EXCERPT])
+                    bodies.append(resp.text[:excerpt])
             except requests.ConnectionError as exc:
                 if _name_not_resolved(exc):
                     raise ProbeSkipped(f"{urlsplit(url).hostname} does not resolve from here ({exc})") from exc
                 raise ProbeSkipped(f"{url} is not reachable from here: {exc}") from exc
             except requests.Timeout:
                 out.append(None)
+                if bodies is not None:
+                    bodies.append("")
     return out
 
 
@@ -114,9 +119,14 @@ def http_endpoint(ctx: LabContext, args: Mapping[str, Any], deadline: float) -> 
                            "even a DNS lookup)")
     settings = ctx.backend.http_settings()
     bodies: list[str] = []
+    wanted = args.get("contains")
     statuses = request_statuses(url, int(args.get("requests") or 3), timeout=min(max(deadline, 1.0), 30.0),
-                                verify=settings.get("verify", True), proxies=settings.get("proxies"), bodies=bodies)
-    said = f"; last answer: {bodies[-1]!r}" if bodies and bodies[-1] else ""
+                                verify=settings.get("verify", True), proxies=settings.get("proxies"), bodies=bodies,
+                                excerpt=BODY_LIMIT if wanted else BODY_EXCERPT)
+    said = f"; last answer: {bodies[-1][:BODY_EXCERPT]!r}" if bodies and bodies[-1] else ""
+    if wanted:
+        statuses = [s for s, text in zip(statuses, bodies, strict=True) if str(wanted) in text]
+        said += f"; {len(statuses)} contained {wanted!r}"
     if "status" in args:
         kept = [s for s in statuses if _matches(s, args["status"])]
         return Observation(kept, "http", f"GET {url}: {statuses}; answered {args['status']}: {len(kept)}{said}",

@@ -51,6 +51,17 @@ def test_record_what_the_emulator_produced(lab_context, lab_probe):
         "ingress": value("ingress", app="app", field="traffic"),
         "actions": {k: {"status": r.status, **r.data} for k, r in lab_context.action_results.items()},
     }
+    if Path(__file__).parent.name == "appinsights_connection_string_missing":  # the tables Azure's evidence counts
+        out["telemetry"] = {table: len(value("log_rows", workspace="workspace", app="app", table=table))
+                            for table in ("AppRequests", "AppTraces")}
+    if Path(__file__).parent.name == "diagnostic_settings_missing":  # the configuration Azure's evidence shows
+        out["env_logs"] = value("environment_state", environment="environment", field="appLogsConfiguration")
+    if Path(__file__).parent.name == "managed_identity_key_vault_failure":  # the answer Azure's evidence shows
+        import requests
+        fqdn = value("app_state", app="app", field="configuration.ingress.fqdn")
+        settings = lab_context.backend.http_settings()
+        out["health"] = requests.get(f"https://{fqdn}/health", verify=settings.get("verify", True),
+                                     proxies=settings.get("proxies"), timeout=30).text
     (Path(__file__).parent / "produced.json").write_text(json.dumps(out, default=str))
 '''
 
@@ -79,7 +90,8 @@ def run_lab(pytester: pytest.Pytester, name: str, extra: dict[str, str] | None =
     for file_name, text in (extra or {}).items():
         (target / file_name).write_text(text)
     reports = pytester.path / "reports"
-    result = pytester.runpytest("labs", "-q", "-p", "no:cacheprovider", "--acalab-report-dir", str(reports))
+    result = pytester.runpytest("labs", "-q", "-p", "no:cacheprovider", "--acalab-report-dir", str(reports),
+                                "--junitxml", str(reports / "junit.xml"))
     (pytester.path / "output.txt").write_text(result.stdout.str() + result.stderr.str())
     result.assert_outcomes(passed=2 + len(extra or {}) + 2 * len(_rows(target)))
     produced = json.loads((target / "produced.json").read_text())

@@ -18,10 +18,11 @@ import secrets
 import signal
 import threading
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from pytest_acalab.emulator.app import health, syslog
+from pytest_acalab.emulator.app import health, identity_endpoint, syslog
 from pytest_acalab.emulator.app.consolelogs import LEGACY_TABLE as CONSOLE_LEGACY_TABLE
 from pytest_acalab.emulator.app.consolelogs import RESOURCE_TABLE as CONSOLE_RESOURCE_TABLE
 from pytest_acalab.emulator.app.consolelogs import ConsoleLine, legacy_row, resource_row
@@ -40,9 +41,10 @@ from pytest_acalab.emulator.app.state import (
 )
 from pytest_acalab.emulator.platform.clock import REALISTIC_SECONDS, wall_at
 from pytest_acalab.emulator.platform.services import PullResult
+from pytest_acalab.emulator.runtime import egress
 from pytest_acalab.emulator.runtime.engine import ContainerEngine, memory_bytes
 from pytest_acalab.emulator.runtime.images import LaunchPlan, Unrunnable
-from pytest_acalab.emulator.runtime.sandbox import ContainerExit, SandboxError
+from pytest_acalab.emulator.runtime.sandbox import ContainerExit, Pod, SandboxError
 
 if TYPE_CHECKING:
     from pytest_acalab.emulator.app.service import AppService
@@ -250,7 +252,7 @@ class Kubelet:
                                           "runtime does not mount volumes; the process runs without it")
             resolver = self.p.services.registry
             content = resolver.fetch(parse_image(c.image).pull_reference) if resolver is not None else None
-            jobs.append((c, spec, content, self._env_values(app, spec)))
+            jobs.append((c, spec, content, {**rep.platform_env, **self._env_values(app, spec, self._secret_value)}))
         rep.preparing = True
 
         def prepare() -> None:
@@ -297,10 +299,46 @@ class Kubelet:
             for c in rep.containers:
                 self._unrunnable(app, c, str(exc))
             return False
+        self._serve_platform(app, rep, rep.pod)
         return True
 
+    def _serve_platform(self, app: ContainerApp, rep: Replica, pod: Pod) -> None:
+        """What the platform offers on a replica's loopback: the way out to Azure's host names (the emulator's
+        proxy), and the identity endpoint when the app has a managed identity."""
+        upstream = self.p.egress()
+        try:
+            if upstream is not None:
+                pod.serve(egress.PORT, egress.RelayHandler, "egress", upstream=lambda: upstream)
+                rep.platform_env.update({
+                    "HTTPS_PROXY": f"http://127.0.0.1:{egress.PORT}", "https_proxy": f"http://127.0.0.1:{egress.PORT}",
+                    "NO_PROXY": "localhost,127.0.0.1", "no_proxy": "localhost,127.0.0.1",
+                    "REQUESTS_CA_BUNDLE": self.p.ca_bundle, "SSL_CERT_FILE": self.p.ca_bundle})
+            system, users = identity_endpoint.identities_of(app.id, app.identity)
+            if system is not None or users:
+                header = self.p.remember_secret(secrets.token_hex(16))
+                endpoint = identity_endpoint.IdentityEndpoint(self.p.identity, app.id, app.identity, header,
+                                                              self.p.base_url)
+                pod.serve(identity_endpoint.PORT, identity_endpoint.IdentityRequestHandler, "identity",
+                          endpoint=endpoint, on_token=self.p.remember_secret)
+                rep.platform_env.update({"IDENTITY_ENDPOINT": identity_endpoint.ENDPOINT,
+                                         "MSI_ENDPOINT": identity_endpoint.ENDPOINT, "IDENTITY_HEADER": header})
+        except (SandboxError, OSError) as exc:
+            self.p.unmodelled(app.id, f"replica {rep.name}: the platform's loopback services could not start: {exc}")
+
+    def _secret_value(self, app: ContainerApp, entry: dict[str, Any]) -> str:
+        """A secret's value when a replica starts: a Key Vault reference is read again with its identity (the
+        value Azure fetched when it accepted the app is kept if the vault now refuses)."""
+        url = entry.get("keyVaultUrl")
+        if url:
+            value = self.svc.validator.key_vault_value(str(url), str(entry.get("identity") or ""), app.identity)
+            if value is not None:
+                self.p.remember_secret(value)
+                return value
+        return str(entry.get("value") or "")
+
     @staticmethod
-    def _env_values(app: ContainerApp, spec: dict[str, Any]) -> dict[str, str]:
+    def _env_values(app: ContainerApp, spec: dict[str, Any],
+                    secret_value: Callable[[ContainerApp, dict[str, Any]], str] | None = None) -> dict[str, str]:
         """The container's ``env``, ``secretRef`` values resolved from the app's secrets."""
         env = {}
         for var in spec.get("env") or []:
@@ -308,7 +346,8 @@ class Kubelet:
             if not name:
                 continue
             if var.get("secretRef"):
-                env[name] = str((app.secrets.get(var["secretRef"]) or {}).get("value") or "")
+                entry = app.secrets.get(var["secretRef"]) or {}
+                env[name] = secret_value(app, entry) if secret_value else str(entry.get("value") or "")
             else:
                 env[name] = str(var.get("value") if var.get("value") is not None else "")
         return env

@@ -83,6 +83,12 @@ def shape_environment(body: dict[str, Any], api_version: str) -> dict[str, Any]:
     if not _at_least(api_version, V2025_PREVIEW):
         for key in _ENV_SINCE_2025_PREVIEW:
             props.pop(key, None)
+    else:
+        # Azure's answer to the containerapp CLI extension in 2026 (the Practical Guide's diagnostic-settings-missing
+        # capture) carries dynamicJsonColumns; the earliest version that does is not recorded.
+        la = (props.get("appLogsConfiguration") or {}).get("logAnalyticsConfiguration")
+        if isinstance(la, dict):
+            la.setdefault("dynamicJsonColumns", False)
     return out
 
 

@@ -226,6 +226,8 @@ class Replica:
     """Its images are being unpacked and their Python environments built (real time, off the scheduler)."""
     retiring: bool = False
     """An older generation kept serving until the new one is ready (rolling update)."""
+    platform_env: dict[str, str] = field(default_factory=dict)
+    """Variables the platform sets in every container of the replica (identity endpoint, egress)."""
 
     def bump(self, reason: str, by: int = 1) -> int:
         self.counts[reason] = self.counts.get(reason, 0) + by

@@ -66,6 +66,7 @@ class AppValidator:
         if profile == "Consumption":
             self._check_consumption_total(template)
         identity = self._identity(body.get("identity"), current)
+        self.resolve_key_vault_secrets(secrets_map, identity)
         configuration = self._configuration(config_in, secrets_map, identity)
         return Spec(str(location), body.get("tags", current.tags if current else None), env, identity,
                     configuration, template, secrets_map, profile)
@@ -81,16 +82,55 @@ class AppValidator:
                                   f"Invalid Secret name '{sname}'. A secret name must consist of lower case "
                                   "alphanumeric characters, '-' or '.', and must start and end with an alphanumeric "
                                   "character.")
+            if entry.get("keyVaultUrl") and not entry.get("identity"):
+                raise self._secret_invalid(sname)
             if entry.get("value") is None and not entry.get("keyVaultUrl"):
                 previous = current.secrets.get(sname) if current else None
                 if previous is None:
-                    raise bad_request("ContainerAppSecretInvalid", f"Secret '{sname}' must have a value or a "
-                                                                   "keyVaultUrl.")
+                    raise self._secret_invalid(sname)
                 entry = {**entry, "value": previous.get("value")}
             out[sname] = dict(entry)
             if entry.get("value"):
                 self.p.remember_secret(str(entry["value"]))
         return out
+
+    @staticmethod
+    def _secret_invalid(name: str) -> ArmError:
+        # Azure's code and sentence (pulumi/pulumi-azure-native#2673).
+        return bad_request("ContainerAppSecretInvalid", f"Invalid Request: Container app secret(s) with name(s) "
+                                                        f"'{name}' are invalid: value or keyVaultUrl and identity "
+                                                        "should be provided.")
+
+    def resolve_key_vault_secrets(self, secrets_map: dict[str, dict[str, Any]], identity: dict[str, Any]) -> None:
+        """Fetch every ``keyVaultUrl`` secret with its identity, as Azure does when it accepts the app; a secret
+        the identity cannot read fails the request with Azure's words (microsoft/azure-container-apps#1174, #930)."""
+        for name, entry in secrets_map.items():
+            url = entry.get("keyVaultUrl")
+            if not url:
+                continue
+            ident = str(entry.get("identity") or "")
+            value = self.key_vault_value(url, ident, identity)
+            if value is None:
+                raise bad_request("InvalidParameterValueInContainerTemplate",
+                                  "The following field(s) are either invalid or missing. Field 'configuration.secrets' "
+                                  f"is invalid with details: 'Invalid value: \"{name}\": Unable to get value using "
+                                  f"Managed identity {ident} for secret {name}. Error: unable to fetch secret "
+                                  f"'{name}' using Managed identity '{ident}'';.")
+            entry["value"] = value
+            self.p.remember_secret(value)
+
+    def key_vault_value(self, url: str, ident: str, identity: dict[str, Any]) -> str | None:
+        """The secret ``url`` names, read with the app's identity ``ident`` (``system`` or a user-assigned id)."""
+        if ident.lower() == "system":
+            principal = identity.get("principalId")
+        else:
+            users = {k.lower(): v for k, v in (identity.get("userAssignedIdentities") or {}).items()}
+            principal = (users.get(ident.lower()) or {}).get("principalId")
+        lookup = self.p.services.secrets
+        if not principal or lookup is None:
+            return None
+        value, _why = lookup(str(url), str(principal))
+        return value
 
     @staticmethod
     def _check_env_secret_refs(template: dict[str, Any], secrets_map: dict[str, dict[str, Any]]) -> None:

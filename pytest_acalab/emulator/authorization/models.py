@@ -25,6 +25,10 @@ ROLE_DEFINITIONS: dict[str, str] = {
     "8311e382-0749-4cb8-b61a-304f252e45ec": "AcrPush",
     "c2f4ef07-c644-48eb-af81-4b1b4947fb11": "AcrDelete",
     "18d7d88d-d35e-4fb5-a5c3-7773c20a72d9": "User Access Administrator",
+    "00482a5a-887f-4fb3-b363-3b7fe8e74483": "Key Vault Administrator",
+    "b86a8fe4-44ce-4948-aee5-eccb2c155cd7": "Key Vault Secrets Officer",
+    "4633458b-17de-408a-b874-0445c86b69e6": "Key Vault Secrets User",
+    "21090545-7ca7-4776-b22c-e363652d74d2": "Key Vault Reader",
 }
 ACR_PULL = "7f951dda-4ed3-4680-a7ca-43fe172d538d"
 
@@ -162,7 +166,11 @@ class RoleAssignments:
             for other in self._items.values():
                 if (other.scope.lower() == scope.lower() and other.role_guid == guid
                         and other.principal_id.lower() == principal.lower()):
-                    raise AuthorizationError(409, "RoleAssignmentExists", "The role assignment already exists.")
+                    # Azure's words, with the existing assignment's name as 32 hex digits (the Practical Guide's
+                    # cd-reconnect-rbac-conflict capture)
+                    raise AuthorizationError(409, "RoleAssignmentExists",
+                                             "The role assignment already exists. The ID of the existing role "
+                                             f"assignment is {other.name.replace('-', '')}.")
             item = RoleAssignment(name.lower(), scope, guid, principal, ptype, self.subscription_id, self.now(),
                                   created_by, properties.get("description"))
             self._items[item.name] = item

@@ -217,6 +217,47 @@ HEARTBEAT = TableSchema(
     builtin=True,
 )
 
+#: Columns every workspace-based Application Insights table shares around its own (Microsoft's Azure Monitor
+#: table reference: https://learn.microsoft.com/azure/azure-monitor/reference/tables/apprequests, apptraces,
+#: appdependencies).
+_APP_CONTEXT: tuple[tuple[str, ColumnType], ...] = (
+    ("Properties", "dynamic"), ("Measurements", "dynamic"), ("OperationName", "string"), ("OperationId", "string"),
+    ("ParentId", "string"), ("SyntheticSource", "string"), ("SessionId", "string"), ("UserId", "string"),
+    ("UserAuthenticatedId", "string"), ("UserAccountId", "string"), ("AppVersion", "string"),
+    ("AppRoleName", "string"), ("AppRoleInstance", "string"), ("ClientType", "string"), ("ClientModel", "string"),
+    ("ClientOS", "string"), ("ClientIP", "string"), ("ClientCity", "string"), ("ClientStateOrProvince", "string"),
+    ("ClientCountryOrRegion", "string"), ("ClientBrowser", "string"), ("ResourceGUID", "string"),
+    ("IKey", "string"), ("SDKVersion", "string"), ("ItemCount", "int"), ("ReferencedItemId", "string"),
+    ("ReferencedType", "string"), ("SourceSystem", "string"), ("Type", "string"), ("_ResourceId", "string"),
+)
+
+APP_REQUESTS = TableSchema(
+    name="AppRequests",
+    columns=_cols(
+        ("TenantId", "string"), ("TimeGenerated", "datetime"), ("Id", "string"), ("Source", "string"),
+        ("Name", "string"), ("Url", "string"), ("Success", "bool"), ("ResultCode", "string"),
+        ("DurationMs", "real"), ("PerformanceBucket", "string"), *_APP_CONTEXT,
+    ),
+    source_system="Azure",
+)
+
+APP_DEPENDENCIES = TableSchema(
+    name="AppDependencies",
+    columns=_cols(
+        ("TenantId", "string"), ("TimeGenerated", "datetime"), ("Id", "string"), ("Target", "string"),
+        ("DependencyType", "string"), ("Name", "string"), ("Data", "string"), ("Success", "bool"),
+        ("ResultCode", "string"), ("DurationMs", "real"), ("PerformanceBucket", "string"), *_APP_CONTEXT,
+    ),
+    source_system="Azure",
+)
+
+APP_TRACES = TableSchema(
+    name="AppTraces",
+    columns=_cols(("TenantId", "string"), ("TimeGenerated", "datetime"), ("Message", "string"),
+                  ("SeverityLevel", "int"), *_APP_CONTEXT),
+    source_system="Azure",
+)
+
 #: Every table the emulator can ingest into, by name.
 TABLES: Mapping[str, TableSchema] = MappingProxyType(
     {
@@ -227,6 +268,9 @@ TABLES: Mapping[str, TableSchema] = MappingProxyType(
             CONTAINER_APP_SYSTEM_LOGS,
             CONTAINER_APP_CONSOLE_LOGS,
             HEARTBEAT,
+            APP_REQUESTS,
+            APP_DEPENDENCIES,
+            APP_TRACES,
         )
     }
 )

@@ -87,6 +87,10 @@ class Platform:
         """Answers requests for app FQDNs (``*.azurecontainerapps.io`` at any depth) that reach the main
         listener; the Container Apps runtime replaces it to serve its replicas."""
         self.registry_url: Callable[[str], str] = lambda login_server: self.base_url
+        self.egress: Callable[[], tuple[str, int] | None] = lambda: None
+        """Where a workload's outbound HTTPS goes: the emulator's CONNECT proxy (set when it starts)."""
+        self.ca_bundle = ""
+        """The PEM file of the CA a workload must trust to reach the emulator's Azure host names."""
         self._routes: list[Route] = []
         self._types: dict[str, ResourceType] = {}
         self._namespaces: dict[str, str] = {}

@@ -30,6 +30,7 @@ EVENT_STREAM_SUFFIX = ".azurecontainerapps.dev"
 APP_SUFFIX = ".azurecontainerapps.io"
 KEY_VAULT_SUFFIX = ".vault.azure.net"
 DATA_COLLECTOR_SUFFIX = ".ods.opinsights.azure.com"
+APPINSIGHTS_INGESTION_SUFFIX = ".in.applicationinsights.azure.com"
 
 LOGIN_ALIASES = ("login.microsoftonline.com", "login.windows.net", "login.microsoft.com", "sts.windows.net")
 """Azure public cloud's authority aliases, as its instance discovery lists them."""
@@ -122,6 +123,10 @@ def path_style(authority: str, path: str) -> str:
     host = authority.lower()
     if one_label_under(host, BLOB_SUFFIX):
         return f"/{host[: -len(BLOB_SUFFIX)]}{path}"
+    if one_label_under(host, APPINSIGHTS_INGESTION_SUFFIX):
+        return f"/appinsights-ingest{path}"
+    if one_label_under(host, KEY_VAULT_SUFFIX):
+        return f"/keyvault/{host[: -len(KEY_VAULT_SUFFIX)]}{path}"
     if one_label_under(host, DATA_COLLECTOR_SUFFIX):
         return f"/ods/{host[: -len(DATA_COLLECTOR_SUFFIX)]}{path}"
     return path

@@ -141,6 +141,20 @@ class Identity:
             "name": principal.display_name,
         })
 
+    def issue_managed(self, object_id: str, client_id: str, audience: str, resource_id: str,
+                      lifetime: int = 86400) -> tuple[str, int]:
+        """A token for a managed identity (what Entra mints behind an identity endpoint) and its expiry.
+
+        ``xms_mirid`` names the resource the identity belongs to, as Entra's managed identity tokens do
+        (https://learn.microsoft.com/entra/identity-platform/access-token-claims-reference); managed identity
+        tokens live about a day (the managed identity docs' token caching section)."""
+        now = int(time.time())
+        expires = now + lifetime
+        return self.sign({
+            "aud": audience, "iss": self.issuer, "iat": now, "nbf": now, "exp": expires, "tid": self.tenant_id,
+            "oid": object_id, "sub": object_id, "appid": client_id, "idtyp": "app", "xms_mirid": resource_id,
+        }), expires
+
     def check_entra_token(self, token: str, audiences: tuple[str, ...]) -> dict[str, Any]:
         """Claims of an Entra access token for one of ``audiences`` from this tenant, else ``TokenRefused``."""
         claims = self.inspect(token)

@@ -8,6 +8,7 @@ implementation on ``platform.services``; consumers only see these protocols.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
@@ -75,11 +76,17 @@ class RoleAuthority(Protocol):
         ...
 
 
+SecretLookup = Callable[[str, str], tuple[str | None, str]]
+"""``lookup(secret_url, principal_id)``: a Key Vault secret's value for a managed identity, or ``(None, why)``
+(``Forbidden``, ``SecretNotFound``, ``no such host ...``): how Container Apps resolves ``keyVaultUrl`` secrets."""
+
+
 @dataclass
 class Services:
     registry: ImageResolver | None = None
     logs: LogSink | None = None
     authorization: RoleAuthority | None = None
+    secrets: SecretLookup | None = None
     extra: dict[str, Any] = field(default_factory=dict)
     """Each provider's state by provider name (``app``, ``containerregistry``, ``log_analytics``): for
     tests and benchmarks that look inside; providers talk to each other through the typed fields only."""

@@ -33,6 +33,7 @@ SERVER_NAMES = (
     "*.azurecontainerapps.io",
     "*.vault.azure.net",
     "*.ods.opinsights.azure.com",
+    "*.in.applicationinsights.azure.com",
 )
 MAX_MINTED = 4096
 """Leaf certificates kept per emulator (a bound, never reached by a lab run)."""

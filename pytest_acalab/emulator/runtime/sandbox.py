@@ -18,6 +18,7 @@ import queue
 import selectors
 import signal
 import socket
+import socketserver
 import subprocess
 import sys
 import threading
@@ -127,6 +128,7 @@ class Pod:
             raise SandboxError(str(hello.get("error") or "the pod supervisor refused to start"))
         self.isolation: str = str(hello.get("isolation"))
         self.cpu_limited = False
+        self._services: list[LoopbackService] = []
         self._reader = threading.Thread(target=self._pump_logs, name=f"acalab-logs-{name}", daemon=True)
         self._reader.start()
 
@@ -170,7 +172,10 @@ class Pod:
         return bool(answer.get("ok")), str(answer.get("error") or "")
 
     def listening_ports(self) -> list[int]:
-        return [int(p) for p in self.request("ports").get("ports", [])]
+        """Ports the workload listens on (the platform's own services on the pod's loopback excluded)."""
+        with self._lock:
+            own = {service.server_address[1] for service in self._services}
+        return [int(p) for p in self.request("ports").get("ports", []) if int(p) not in own]
 
     def status(self) -> PodStatus:
         answer = self.request("status")
@@ -202,6 +207,44 @@ class Pod:
             sock.close()
             raise
         return sock
+
+    def listen(self, port: int) -> socket.socket:
+        """A TCP socket listening on ``127.0.0.1:port`` inside the pod's network namespace (a socket keeps the
+        namespace it was created in: the pod creates it, the emulator binds and accepts on it)."""
+        with self._lock:
+            if self._closed:
+                raise SandboxError(f"pod {self.name} is stopped")
+            self._control.sendall(b'{"op": "dial"}\n')
+            self._control.settimeout(CONTROL_TIMEOUT)
+            msg, fds, _flags, _addr = socket.recv_fds(self._control, 65536, 1)
+            self._buffer += msg
+            self._read_answer(CONTROL_TIMEOUT)
+        if not fds:
+            raise SandboxError(f"pod {self.name} sent no socket")
+        sock = socket.socket(fileno=fds[0])
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind(("127.0.0.1", port))
+            sock.listen(16)
+        except BaseException:
+            sock.close()
+            raise
+        return sock
+
+    def serve(self, port: int, handler: type[socketserver.BaseRequestHandler], name: str,
+              **attributes: Any) -> None:
+        """Serve ``handler`` on the pod's own ``127.0.0.1:port`` (what the platform offers inside a replica:
+        the identity endpoint, the egress relay) until the pod closes. ``attributes`` are set on the server
+        object, where the handler reads them (``self.server.<name>``)."""
+        listener = self.listen(port)
+        service = LoopbackService(listener, handler, attributes)
+        with self._lock:
+            if self._closed:
+                service.server_close()
+                raise SandboxError(f"pod {self.name} is stopped")
+            self._services.append(service)
+        threading.Thread(target=service.serve_forever, args=(0.1,), name=f"acalab-{name}-{self.name}",
+                         daemon=True).start()
 
     def _pump_logs(self) -> None:
         sel = selectors.DefaultSelector()
@@ -240,6 +283,9 @@ class Pod:
             if self._closed:
                 return
             self._closed = True
+            services, self._services = self._services, []
+            for service in services:
+                service.close()
             try:
                 self._control.close()  # end of file: the supervisor kills its container and exits
             except OSError:
@@ -251,6 +297,25 @@ class Pod:
             self.process.wait(timeout=5)
         with _PODS_LOCK:
             _PODS.pop(self.process.pid, None)
+
+
+class LoopbackService(socketserver.ThreadingMixIn, socketserver.TCPServer):
+    """A server on a socket the pod created (so it listens inside the pod's namespace), one thread per client."""
+
+    daemon_threads = True
+
+    def __init__(self, listener: socket.socket, handler: type[socketserver.BaseRequestHandler],
+                 attributes: dict[str, Any]) -> None:
+        super().__init__(listener.getsockname(), handler, bind_and_activate=False)
+        self.socket.close()
+        self.socket = listener
+        for key, value in attributes.items():
+            setattr(self, key, value)
+
+    def close(self) -> None:
+        """Stop accepting and close the listener (from any thread but the serving one)."""
+        self.shutdown()
+        self.server_close()
 
 
 def stop_all() -> int:

@@ -70,12 +70,20 @@ def test_bad_requests_get_arm_errors(emu: Emulator, resource_client, registry_id
             f"{base}/{uuid.uuid4()}", api_version=API,
             parameters={"properties": {**props, "roleDefinitionId": _role(emu, str(uuid.uuid4()))}}).result()
     assert unknown_role.value.error.code == "RoleDefinitionDoesNotExist"
-    resource_client.resources.begin_create_or_update_by_id(f"{base}/{uuid.uuid4()}", api_version=API,
+    first = uuid.uuid4()
+    resource_client.resources.begin_create_or_update_by_id(f"{base}/{first}", api_version=API,
                                                            parameters={"properties": props}).result()
     with pytest.raises(HttpResponseError) as duplicate:
         resource_client.resources.begin_create_or_update_by_id(f"{base}/{uuid.uuid4()}", api_version=API,
                                                                parameters={"properties": props}).result()
     assert duplicate.value.status_code == 409 and duplicate.value.error.code == "RoleAssignmentExists"
+    # Azure's words (the Practical Guide's cd-reconnect-rbac-conflict capture): the existing one's name, unhyphenated
+    assert duplicate.value.error.message == ("The role assignment already exists. The ID of the existing role "
+                                             f"assignment is {first.hex}.")
+    # the same name again with the same content is not a conflict: ARM answers the existing assignment
+    again = resource_client.resources.begin_create_or_update_by_id(f"{base}/{first}", api_version=API,
+                                                                   parameters={"properties": props}).result()
+    assert again.name == str(first)
     missing_scope = registry_id[:-3] + "zzz"
     with pytest.raises(HttpResponseError) as no_scope:
         resource_client.resources.begin_create_or_update_by_id(

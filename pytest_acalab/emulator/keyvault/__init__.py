@@ -1,0 +1,1 @@
+"""Microsoft.KeyVault: vaults, their secrets, and the secrets data plane."""
