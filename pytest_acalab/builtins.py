@@ -22,6 +22,7 @@ PROBES = {
     "deployment_errors": "pytest_acalab.probes.deployments:deployment_errors",
     "image_tag": "pytest_acalab.probes.registry:image_tag",
     "http_endpoint": "pytest_acalab.probes.http:http_endpoint",
+    "metric": "pytest_acalab.probes.metrics:metric",
 }
 """The built-in probes: lab-file name -> ``module:function`` (a ``probes.base.ProbeFn``)."""
 
@@ -34,6 +35,7 @@ ACTIONS = {
     "restart_revision": "pytest_acalab.actions.apps:restart_revision",
     "delete_tag": "pytest_acalab.actions.acr:delete_tag",
     "wait_for": "pytest_acalab.actions.wait:wait_for",
+    "load": "pytest_acalab.actions.load:load",
 }
 """The built-in actions: lab-file name -> ``module:function`` (an ``actions.base.ActionFn``)."""
 
