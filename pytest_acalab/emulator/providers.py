@@ -16,6 +16,7 @@ PROVIDERS = (
     "pytest_acalab.emulator.app.responses",
     "pytest_acalab.emulator.storage.responses",
     "pytest_acalab.emulator.insights.responses",
+    "pytest_acalab.emulator.insights.metrics",
 )
 
 

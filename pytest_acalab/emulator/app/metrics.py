@@ -21,6 +21,9 @@ from typing import Any
 
 MAX_SAMPLES = 200_000
 """Samples kept per app and kind (oldest dropped first)."""
+CPU_WINDOW_SECONDS = 0.5
+"""Real seconds a CPU reading spans at least: the kernel counts CPU time in clock ticks (10 ms), so a
+rate over the 20 ms between two supervision ticks would read a single tick as half a core."""
 
 
 @dataclass(frozen=True)
@@ -107,18 +110,20 @@ class MetricsStore:
     def container_sample(self, app_id: str, revision: str, replica: str, container: str, *, rss: int,
                          cpu_ns: int, memory_limit: int, cpu_limit: float, restarts: int) -> float | None:
         """A supervision tick's reading of one running container; returns its CPU use in cores since the
-        previous reading (None for the first)."""
+        previous CPU reading (None until :data:`CPU_WINDOW_SECONDS` have passed since it)."""
         now = self._now()
         dims = {"revisionName": revision, "podName": replica}
         with self._lock:
             m = self._app(app_id)
             state = m.containers.setdefault((replica, container), _Container())
             cores = None
-            if state.last_cpu_ns is not None and state.last_time is not None and cpu_ns >= state.last_cpu_ns:
+            if state.last_cpu_ns is None or state.last_time is None or cpu_ns < state.last_cpu_ns:
+                state.last_cpu_ns, state.last_time = cpu_ns, now
+            else:
                 elapsed = (now - state.last_time).total_seconds()
-                if elapsed > 0:
+                if elapsed >= CPU_WINDOW_SECONDS:
                     cores = (cpu_ns - state.last_cpu_ns) / 1e9 / elapsed
-            state.last_cpu_ns, state.last_time = cpu_ns, now
+                    state.last_cpu_ns, state.last_time = cpu_ns, now
             m.add("WorkingSetBytes", Sample(now, dims, float(rss)))
             if memory_limit:
                 m.add("MemoryPercentage", Sample(now, dims, 100.0 * rss / memory_limit))
@@ -166,10 +171,10 @@ class MetricsStore:
         return None
 
     def query(self, app_id: str, metric: str, start: datetime, end: datetime, grain: timedelta,
-              aggregations: Iterable[str], split: str | None, keep: Callable[[dict[str, str]], bool]) -> (
+              aggregations: Iterable[str], split: list[str], keep: Callable[[dict[str, str]], bool]) -> (
             list[tuple[dict[str, str], list[dict[str, Any]]]]):
-        """Time series of ``metric`` over [start, end) in ``grain`` buckets, split by the dimension
-        ``split`` (None: one series), for the samples ``keep`` accepts.
+        """Time series of ``metric`` over [start, end) in ``grain`` buckets, one per combination of the
+        ``split`` dimensions' values (none: one series), for the samples ``keep`` accepts.
 
         Each bucket holds the requested aggregations of its samples; an empty bucket holds only its
         ``timeStamp`` (Azure leaves the values out), except ``Total`` and ``Count`` of counters, which are 0.
@@ -177,31 +182,40 @@ class MetricsStore:
         definition = DEFINITIONS[metric.lower()]
         with self._lock:
             samples = list(self._app(app_id).samples.get(metric.lower(), []))
+        gauge = definition.name == "Replicas"  # a state, not events: the count in force before the window counts
         times = [s.time for s in samples]
-        lo = bisect_left(times, start)
+        lo = 0 if gauge else bisect_left(times, start)
         chosen = [s for s in samples[lo:] if s.time < end and keep(s.dims)]
-        series: dict[str, list[Sample]] = {}
+        series: dict[tuple[str, ...], list[Sample]] = {}
         for s in chosen:
-            series.setdefault(s.dims.get(split, "") if split else "", []).append(s)
+            series.setdefault(tuple(s.dims.get(d, "") for d in split), []).append(s)
         if not series and not split:
-            series[""] = []
+            series[()] = []
         buckets = _bucket_starts(start, end, grain)
         out = []
         for value, members in sorted(series.items()):
             by_bucket: dict[int, list[Sample]] = {}
-            for s in members:
+            for s in members if not gauge else []:
                 index = int((s.time - buckets[0]).total_seconds() // grain.total_seconds())
                 by_bucket.setdefault(index, []).append(s)
             data = []
             for i, stamp in enumerate(buckets):
                 point: dict[str, Any] = {"timeStamp": stamp}
-                values = [s.value for s in by_bucket.get(i, [])]
-                if definition.name == "Replicas":
-                    values = _replica_counts(members, stamp, stamp + grain)
-                for agg in aggregations:
-                    point.update(_aggregate(definition, agg, values))
+                if gauge:  # per revision, then summed: two revisions of 2 replicas are 4 replicas
+                    revisions: dict[str, list[Sample]] = {}
+                    for s in members:
+                        revisions.setdefault(s.dims.get("revisionName", ""), []).append(s)
+                    for agg in aggregations:
+                        parts = [_aggregate(definition, agg, _replica_counts(rs, max(stamp, start), stamp + grain))
+                                 for rs in revisions.values()]
+                        for key in {k for part in parts for k in part}:
+                            point[key] = float(sum(part.get(key, 0.0) for part in parts))
+                else:
+                    values = [s.value for s in by_bucket.get(i, [])]
+                    for agg in aggregations:
+                        point.update(_aggregate(definition, agg, values))
                 data.append(point)
-            out.append(({split: value} if split else {}, data))
+            out.append((dict(zip(split, value, strict=True)), data))
         return out
 
 

@@ -118,9 +118,9 @@ class Autoscaler:
         self._record(app, rev)
         if not rules or id(rev) in self.watches:
             return
+        cooldown = scale.get("cooldownPeriod")
         w = _Watch(rules, float(scale.get("pollingInterval") or DEFAULT_POLLING_SECONDS),
-                   float(scale.get("cooldownPeriod") if scale.get("cooldownPeriod") is not None
-                         else DEFAULT_COOLDOWN_SECONDS))
+                   float(cooldown) if cooldown is not None else DEFAULT_COOLDOWN_SECONDS)
         self.watches[id(rev)] = w
         for rule in rules:
             kind, metadata = rule_kind(rule)
