@@ -13,6 +13,7 @@ Azure Monitor lags: metrics of the last minutes arrive late, so give such checks
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -77,7 +78,7 @@ def metric(ctx: LabContext, args: Mapping[str, Any], deadline: float) -> Observa
     extra = {"filter": str(args["filter"])} if args.get("filter") else {}
     payload = fetch(ctx, lambda: client.metrics.list(
         app.id, timespan=span, interval=grain, metricnames=name, aggregation=aggregation,
-        cls=lambda response, _model, _headers: response.http_response.json(), **extra),
+        cls=lambda response, _model, _headers: json.loads(response.http_response.text()), **extra),
         what=f"GET metrics {name} of {app.name}", deadline=deadline)
     points = metric_points(payload, aggregation)
     value = reduce_points([v for _, _, v in points], aggregation)
