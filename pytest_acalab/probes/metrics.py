@@ -2,7 +2,8 @@
 
 Fetching: ``MonitorManagementClient.metrics.list`` (``GET {app id}/providers/Microsoft.Insights/metrics``,
 what ``az monitor metrics list`` sends) with the window from the phase's (or lab's) start to a minute from
-now, the metric, its aggregation, the grain and an optional dimension ``$filter``. Parsing (pure, over the
+now, the metric, its aggregation, the grain and an optional dimension ``$filter`` (``revision: latest`` adds
+``revisionName eq '<the app's latest revision>'``, as ``system_logs`` reads the latest revision). Parsing (pure, over the
 REST JSON): every point of every series, reduced over the window as a reader of the chart would: the sum of
 ``total`` and ``count``, the largest ``maximum``, the smallest ``minimum``, the mean of ``average``. A
 window without a single point is ``None`` (nothing measured is not zero), except for totals and counts,
@@ -75,7 +76,19 @@ def metric(ctx: LabContext, args: Mapping[str, Any], deadline: float) -> Observa
     end = datetime.now(UTC) + timedelta(minutes=1)
     span = f"{start.strftime('%Y-%m-%dT%H:%M:%S.%fZ')}/{end.strftime('%Y-%m-%dT%H:%M:%SZ')}"
     client = ctx.clients.monitor
-    extra = {"filter": str(args["filter"])} if args.get("filter") else {}
+    clauses = [str(args["filter"])] if args.get("filter") else []
+    if args.get("revision"):
+        revision = str(args["revision"])
+        if revision == "latest":
+            # local import: the revision helpers pull the SDK-call plumbing in only when a lab runs
+            from pytest_acalab.probes.apps import app_field
+            from pytest_acalab.probes.revisions import fetch_app
+
+            revision = str(app_field(fetch_app(ctx, app.name, deadline), "latestRevisionName") or "")
+            if not revision:
+                raise ProbeError(f"metric {name}: app '{app.name}' has no latest revision yet")
+        clauses.append(f"revisionName eq '{revision}'")
+    extra = {"filter": " and ".join(clauses)} if clauses else {}
     payload = fetch(ctx, lambda: client.metrics.list(
         app.id, timespan=span, interval=grain, metricnames=name, aggregation=aggregation,
         cls=lambda response, _model, _headers: json.loads(response.http_response.text()), **extra),
@@ -83,6 +96,6 @@ def metric(ctx: LabContext, args: Mapping[str, Any], deadline: float) -> Observa
     points = metric_points(payload, aggregation)
     value = reduce_points([v for _, _, v in points], aggregation)
     shown = ", ".join(f"{t[11:16]}{'' if not d else ' ' + ','.join(d.values())}={v:g}" for t, d, v in points[-8:])
-    excerpt = (f"{name} {aggregation} over {span}{' where ' + str(args['filter']) if extra else ''}: {value} "
+    excerpt = (f"{name} {aggregation} over {span}{' where ' + extra['filter'] if extra else ''}: {value} "
                f"({len(points)} points{'; last: ' + shown if shown else ''})")
     return Observation(value, "metrics", excerpt, {"points": len(points), "observed": {name: value}})
