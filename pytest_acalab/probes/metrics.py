@@ -2,12 +2,13 @@
 
 Fetching: ``MonitorManagementClient.metrics.list`` (``GET {app id}/providers/Microsoft.Insights/metrics``,
 what ``az monitor metrics list`` sends) with the window from the phase's (or lab's) start to a minute from
-now, the metric, its aggregation, the grain and an optional dimension ``$filter`` (``revision: latest`` adds
-``revisionName eq '<the app's latest revision>'``, as ``system_logs`` reads the latest revision). Parsing (pure, over the
-REST JSON): every point of every series, reduced over the window as a reader of the chart would: the sum of
-``total`` and ``count``, the largest ``maximum``, the smallest ``minimum``, the mean of ``average``. A
-window without a single point is ``None`` (nothing measured is not zero), except for totals and counts,
-which Azure reports as 0 for empty grains.
+now, the metric, its aggregation, the grain and an optional dimension ``$filter``; ``revision: latest``
+adds ``revisionName eq '<the app's latest revision>'``, as ``system_logs`` reads the latest revision.
+
+Parsing (pure, over the REST JSON): every point of every series, reduced over the window as a reader of
+the chart would: the sum of ``total`` and ``count``, the largest ``maximum``, the smallest ``minimum``,
+the mean of ``average``. A window without a single point is ``None`` (nothing measured is not zero),
+except for totals and counts, which Azure reports as 0 for empty grains.
 
 Azure Monitor lags: metrics of the last minutes arrive late, so give such checks a ``within``.
 """

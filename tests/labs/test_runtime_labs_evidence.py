@@ -52,12 +52,13 @@ def _value(text: Any) -> Any:
         return text
 
 
-def run_lab(pytester: pytest.Pytester, name: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+def run_lab(pytester: pytest.Pytester, name: str, recorder: str = RECORDER) -> tuple[dict[str, Any],
+                                                                                   list[dict[str, Any]]]:
     """Run the lab; return what the recorder saw at the end and the journal's probe answers seen before the
     first recovery action started (the failing state)."""
     target = pytester.path / "labs" / name
     shutil.copytree(LABS / name, target)
-    (target / "test_zz_recorder.py").write_text(RECORDER)
+    (target / "test_zz_recorder.py").write_text(recorder)
     reports = pytester.path / "reports"
     result = pytester.runpytest("labs", "-q", "-p", "no:cacheprovider", "--acalab-report-dir", str(reports))
     result.assert_outcomes(passed=2 + 2 * len(_rows(target)))

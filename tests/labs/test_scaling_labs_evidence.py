@@ -1,0 +1,85 @@
+"""Contract: what the emulator produces for the scaling and metrics labs is what live Azure produced for the
+Practical Guide's same labs (replica counts under load, the absence of scale events in the load window,
+revision health, KEDA's and the HPA's wording). Same method as ``test_runtime_labs_evidence``: the lab runs
+unchanged in pytester with a recorder file that reads, through the lab's own fixtures, the system logs,
+the revisions, the Replicas metric of every revision and what each action reported.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from labs.test_runtime_labs_evidence import run_lab
+
+EVIDENCE = Path(__file__).parent / "data" / "guide_evidence"
+
+RECORDER = '''
+import json
+from pathlib import Path
+
+
+def test_record_what_the_emulator_produced(lab_context, lab_probe):
+    def value(name, **args):
+        return lab_probe(name, **args).value
+
+    revisions = value("revisions", app="app")
+    out = {
+        "logs": value("system_logs", app="app", since="lab"),
+        "revisions": revisions,
+        "latest": value("app_state", app="app", field="latestRevisionName"),
+        "health": {r: value("revision_state", app="app", field="healthState", revision=r) for r in revisions},
+        "replicas_max": {r: value("metric", app="app", metric="Replicas", aggregation="Maximum", since="lab",
+                                  revision=r) for r in revisions},
+        "actions": {k: {"status": r.status, **r.data} for k, r in lab_context.action_results.items()},
+    }
+    (Path(__file__).parent / "produced.json").write_text(json.dumps(out, default=str))
+'''
+
+
+def _at(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def _scale_events(logs: list[dict[str, Any]], load: dict[str, Any], revision: str) -> list[dict[str, Any]]:
+    """The Guide's KQL: rows of the revision in the load window whose reason starts with Scal or KEDA."""
+    start, end = _at(load["started"]), _at(load["ended"])
+    return [r for r in logs if r.get("revision") == revision and start <= _at(r["time"]) <= end
+            and str(r.get("reason") or "").startswith(("Scal", "KEDA"))]
+
+
+def test_scale_rule_mismatch_matches_the_guide_s_evidence(pytester: pytest.Pytester) -> None:
+    azure = EVIDENCE / "scale-rule-mismatch"
+    h1 = json.loads((azure / "10-h1-gate.json").read_text())
+    h2 = json.loads((azure / "19-h2-gate.json").read_text())
+    azure_after = json.loads((azure / "17-replicas-load-90s-after-fix.json").read_text())
+    produced, _ = run_lab(pytester, "scale_rule_mismatch", RECORDER)
+    actions = produced["actions"]
+    before, after = actions["mismatched-rule"], actions["fix-rule"]
+    assert before["state"] == after["state"] == "Succeeded"
+    fixed = produced["latest"]
+    mismatched = [r for r in produced["revisions"] if r != fixed][-1]
+
+    # H1: one replica for the whole load with the rule at 500, and no scale event in the load window
+    assert produced["replicas_max"][mismatched] == h1["replicas_observed"]["max_during_load"] == 1
+    assert len(_scale_events(produced["logs"], actions["load-before"], mismatched)) == h1["scale_events_count"]
+    # H2: the new revision is Healthy and the same load scales it out, no further than the rule asks
+    # (ceil(60 / 10) = 6, what Azure listed: the clients' own gaps can only lower the count)
+    assert produced["health"][fixed] == h2["final_revision_health"] == "Healthy"
+    assert 2 <= produced["replicas_max"][fixed] <= len(azure_after) == h2["replicas_observed_after_fix"][
+        "max_during_load"]
+    assert len(_scale_events(produced["logs"], actions["load-after"], fixed)) == h2["scale_events_count_after_fix"]
+    # every request of both loads answered 200, as the Guide's curl loops saw
+    for load in (actions["load-before"], actions["load-after"]):
+        assert set(load["statuses"]) == {"200"} and not load["errors"]
+    # KEDA's own lines, worded as Azure's (image-size-startup-delay's capture): the watch on each revision
+    keda = {(r["reason"], r["message"]) for r in produced["logs"] if r.get("revision") == fixed}
+    assert ("KEDAScalersStarted", "Scaler external-push is built") in keda
+    assert ("KEDAScalersStarted", f"KEDA is starting a watch for revision '{fixed}' to monitor scale operations "
+                                  "for this revision") in keda
+    # the mismatched revision, deactivated by the fix: KEDA stops watching it
+    stopped = {(r["reason"], r["message"]) for r in produced["logs"] if r.get("revision") == mismatched}
+    assert ("ScaledObjectDeleted", "ScaledObject was removed from KEDA watch and would not be auto-scaled.") in stopped
