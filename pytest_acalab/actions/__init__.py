@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import Any
 
 from pytest_acalab.actions.base import Outcome
@@ -45,7 +46,7 @@ def run_action(ctx: LabContext, action: Action) -> ActionResult:
     elapsed = round(time.monotonic() - started, 3)
     detail = ctx.scrubber.text(outcome.detail)
     result = ActionResult(id=action.id, name=action.name, status=outcome.status, detail=detail, duration=elapsed,
-                          data=ctx.scrubber.data(outcome.data))
+                          data=ctx.scrubber.data(outcome.data), ended=datetime.now(UTC))
     ctx.action_results[action.id] = result
     ctx.journal.record("action", action.id, event="end", action=action.name, status=result.status,
                        detail=detail, duration=elapsed)

@@ -65,6 +65,8 @@ class ActionResult:
     detail: str = ""
     duration: float = 0.0
     data: dict[str, Any] = field(default_factory=dict)
+    ended: datetime | None = None
+    """When the action finished (UTC): ``since: <action id>`` in a probe reads from there."""
 
 
 @dataclass
@@ -95,9 +97,16 @@ class LabContext:
     """Told about every unsuccessful attempt of a wait: (what, elapsed, deadline, attempts, last seen)."""
 
     def since(self, which: str = "phase") -> datetime:
+        """The start of a probe's window: the lab's, the phase's, or the end of an action that has run."""
         if which == "lab":
             return self.lab_started
-        return self.phase_started.get(self.phase, self.lab_started)
+        if which == "phase":
+            return self.phase_started.get(self.phase, self.lab_started)
+        result = self.action_results.get(which)
+        if result is None or result.ended is None:
+            raise LabError(f"since: '{which}' is neither 'phase', 'lab' nor an action that has run "
+                           f"(run so far: {', '.join(self.action_results) or 'none'})")
+        return result.ended
 
     def refresh_resources(self) -> dict[str, ResourceRef]:
         """Find the lab's resources by type in the group (a failed deployment has no outputs)."""

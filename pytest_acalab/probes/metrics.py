@@ -71,9 +71,9 @@ def metric(ctx: LabContext, args: Mapping[str, Any], deadline: float) -> Observa
     try:
         app = ctx.resource(str(args["app"]))
         grain = timedelta(seconds=parse_duration(str(args.get("interval") or "1m")))
+        start = ctx.since(str(args.get("since") or "phase")).astimezone(UTC)
     except (LabError, ValueError) as exc:
         raise ProbeError(f"metric {name}: {exc}") from exc
-    start = ctx.since(str(args.get("since") or "phase")).astimezone(UTC)
     end = datetime.now(UTC) + timedelta(minutes=1)
     span = f"{start.strftime('%Y-%m-%dT%H:%M:%S.%fZ')}/{end.strftime('%Y-%m-%dT%H:%M:%SZ')}"
     client = ctx.clients.monitor

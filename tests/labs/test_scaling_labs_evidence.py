@@ -28,13 +28,15 @@ def test_record_what_the_emulator_produced(lab_context, lab_probe):
 
     revisions = value("revisions", app="app")
     out = {
-        "logs": value("system_logs", app="app", since="lab"),
+        # Log Analytics: every row of the lab (the event stream keeps only its last 300 lines)
+        "logs": value("system_logs", app="app", since="lab", source="log_analytics"),
         "revisions": revisions,
         "latest": value("app_state", app="app", field="latestRevisionName"),
         "health": {r: value("revision_state", app="app", field="healthState", revision=r) for r in revisions},
         "replicas_max": {r: value("metric", app="app", metric="Replicas", aggregation="Maximum", since="lab",
                                   revision=r) for r in revisions},
-        "actions": {k: {"status": r.status, **r.data} for k, r in lab_context.action_results.items()},
+        "actions": {k: {"status": r.status, "ended": r.ended.isoformat(), **r.data}
+                    for k, r in lab_context.action_results.items()},
     }
     (Path(__file__).parent / "produced.json").write_text(json.dumps(out, default=str))
 '''
@@ -83,3 +85,53 @@ def test_scale_rule_mismatch_matches_the_guide_s_evidence(pytester: pytest.Pytes
     # the mismatched revision, deactivated by the fix: KEDA stops watching it
     stopped = {(r["reason"], r["message"]) for r in produced["logs"] if r.get("revision") == mismatched}
     assert ("ScaledObjectDeleted", "ScaledObject was removed from KEDA watch and would not be auto-scaled.") in stopped
+
+
+def _report_lines(report: str, section: str) -> list[str]:
+    """The ``Log_s`` column of one section of the Guide's evidence report."""
+    lines, inside = [], False
+    for line in report.splitlines():
+        if line.startswith("=== "):
+            inside = line.startswith(f"=== {section}.")
+            continue
+        if inside and "PrimaryResult" in line:
+            lines.append(line.split("  PrimaryResult")[0].rstrip())
+    return lines
+
+
+def test_keda_no_metrics_returned_matches_the_guide_s_evidence(pytester: pytest.Pytester) -> None:
+    azure = EVIDENCE / "keda-no-metrics-returned"
+    report = (azure / "report-20260620T004905Z.txt").read_text()
+    crash_revision = json.loads((azure / "revisions-20260620T004905Z.json").read_text())[0]
+    gate = json.loads((azure / "11-h1-crash-not-ready-gate.json").read_text())
+    produced, failing = run_lab(pytester, "keda_no_metrics_returned", RECORDER)
+    crashing = produced["actions"]["crash-loop"]
+    assert crashing["state"] == "Succeeded"
+    healthy = produced["latest"]
+    crashed = [r for r in produced["revisions"] if r != healthy][-1]
+
+    def ours(revision: str) -> list[str]:
+        return [r["message"] for r in produced["logs"] if r.get("revision") == revision]
+
+    # the HPA's two lines, worded as Azure's (the Guide's container is named after its app, ours 'app')
+    azure_errors = {line.replace("'ca-nometrics-crash'", "'app'").replace("get ca-nometrics-crash container",
+                                                                          "get app container")
+                    for line in _report_lines(report, "5")}
+    assert len(azure_errors) == 2 and azure_errors <= set(ours(crashed))
+    signal = [m for m in ours(crashed) if gate["signal_substring"] in m]
+    assert len(signal) >= 10  # the Guide's gates count 10 lines or more
+    # KEDA's lines for a revision with a legacy memory rule
+    keda = {line.replace("ca-nometrics-crash--xfn3h34", crashed) for line in _report_lines(report, "8")
+            if not line.startswith(("Replica ", "invalid metrics", "failed to get"))}
+    assert keda and keda <= set(ours(crashed))
+    deprecated = _report_lines((azure / "report-20260620T004905Z.txt").read_text(), "7")
+    assert deprecated and set(deprecated) <= set(ours(crashed))
+    # the lifecycle line the terminations carry
+    assert "Container 'app' was terminated with exit code '1' and reason 'ProcessExited'" in ours(crashed)
+    # the crashing revision's health, as Azure showed it, while the errors were logged
+    assert crash_revision["healthState"] in {e["value"] for e in failing if e["name"] == "revision_health"}
+    # recovered: the healthy revision stops complaining once its metrics flow
+    assert produced["health"][healthy] == "Healthy"
+    flowing = _at(produced["actions"]["metrics-flowing"]["ended"])
+    assert not [r for r in produced["logs"] if r.get("revision") == healthy and _at(r["time"]) > flowing
+                and gate["signal_substring"] in r["message"]]

@@ -40,6 +40,10 @@ if TYPE_CHECKING:
 
 HPA_SYNC_SECONDS = 15.0
 """The HPA controller's sync period (Kubernetes' default ``--horizontal-pod-autoscaler-sync-period``)."""
+MIN_SYNC_REAL = 0.25
+"""Real seconds between two syncs at the least: on the fast clock 15 s are 1.5 ms, and a replica that takes
+real seconds to become ready would otherwise log the HPA's warnings hundreds of times a second (and push
+everything else out of the event stream's last 300 lines)."""
 SCALE_DOWN_WINDOW_SECONDS = 300.0
 DEFAULT_POLLING_SECONDS = 30.0
 DEFAULT_COOLDOWN_SECONDS = 300.0
@@ -127,11 +131,15 @@ class Autoscaler:
             if kind in ("cpu", "memory") and "type" in metadata:
                 self._emit(app, rev, KEDA_STARTED, f"scaler {kind} info: The 'type' setting is DEPRECATED and will "
                            "be removed in v2.18 - Use 'metricType' instead.")
-            if kind in ("cpu", "memory", "http"):
+            if kind in ("cpu", "memory"):
                 self._emit(app, rev, KEDA_STARTED, f"Scaler {scaler_name(kind)} is built")
-            else:
+            elif kind != "http":
                 self.p.unmodelled(app.id, f"scale rule '{rule.get('name')}' of type '{kind}': the emulator's "
                                           "autoscaler models http, cpu and memory rules only")
+        if app.configuration.get("ingress") or any(rule_kind(r)[0] == "http" for r in rules):
+            # the HTTP add-on's scaler: Azure builds it for an app with ingress whatever its rules (a memory
+            # rule's revision logs "Scaler memory is built" and "Scaler external-push is built")
+            self._emit(app, rev, KEDA_STARTED, f"Scaler {scaler_name('http')} is built")
         self._emit(app, rev, KEDA_STARTED, f"KEDA is starting a watch for revision '{rev.name}' to monitor scale "
                                            "operations for this revision")
         self.p.scheduler.after(self.p.clock.scale(HPA_SYNC_SECONDS), lambda due: self._sync(app, rev, due))
@@ -195,7 +203,7 @@ class Autoscaler:
         if desired is not None:
             self._apply(app, rev, w, current, desired, now)
         self._record(app, rev)
-        self.p.scheduler.at(max(now + 0.005, due + self.p.clock.scale(HPA_SYNC_SECONDS)),
+        self.p.scheduler.at(max(now + MIN_SYNC_REAL, due + self.p.clock.scale(HPA_SYNC_SECONDS)),
                             lambda d: self._sync(app, rev, d))
 
     def desired(self, app: ContainerApp, rev: Revision, w: _Watch, concurrency: float, due: float) -> int | None:
