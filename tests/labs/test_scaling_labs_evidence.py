@@ -135,3 +135,28 @@ def test_keda_no_metrics_returned_matches_the_guide_s_evidence(pytester: pytest.
     flowing = _at(produced["actions"]["metrics-flowing"]["ended"])
     assert not [r for r in produced["logs"] if r.get("revision") == healthy and _at(r["time"]) > flowing
                 and gate["signal_substring"] in r["message"]]
+
+
+MEMPCT_LINE = (
+    '        "mempct_max": {r: value("metric", app="app", metric="MemoryPercentage", aggregation="Maximum",\n'
+    '                                since="lab", revision=r) for r in revisions},\n')
+MEMPCT_RECORDER = RECORDER.replace('        "actions":', MEMPCT_LINE + '        "actions":')
+
+
+def test_memory_percentage_vs_keda_utilization_matches_the_guide_s_evidence(pytester: pytest.Pytester) -> None:
+    azure = EVIDENCE / "memory-percentage-vs-keda-utilization"
+    below = json.loads((azure / "22-h1-scenario-a-gate.json").read_text())
+    above = json.loads((azure / "23-h1-scenario-b-gate.json").read_text())
+    produced, _ = run_lab(pytester, "memory_percentage_vs_keda_utilization", MEMPCT_RECORDER)
+    at_560 = produced["latest"]
+    at_400 = [r for r in produced["revisions"] if r != at_560][-1]
+    limit = produced["actions"]  # both deploys succeeded
+    assert limit["holding-400"]["state"] == limit["holding-560"]["state"] == "Succeeded"
+    # A: the chart shows what Azure's did (40 % within the Guide's 35-45 band), the floor holds
+    assert abs(produced["mempct_max"][at_400] - below["memorypercentage_behavior"]["mempct_max"]) <= 5
+    assert produced["replicas_max"][at_400] == below["replica_behavior"]["replicas_max_nonzero"] == 2
+    # B: 56 % within the Guide's 50-60 band, and the walk up to the maximum (20 there, 4 here)
+    assert abs(produced["mempct_max"][at_560] - above["memorypercentage_behavior"]["mempct_max"]) <= 5
+    assert above["replica_behavior"]["replicas_max_nonzero"] == above["scale_rule"]["max_replicas_spec"]
+    assert produced["replicas_max"][at_560] == 4  # this lab's maxReplicas
+    assert produced["health"][at_560] == "Healthy"
