@@ -33,7 +33,7 @@ def negate(check: dict[str, Any]) -> dict[str, Any]:
 
 RUNTIME_LABS = {"probe_and_port_mismatch", "revision_failover", "revision_provisioning_failure",
                 "memory_leak_oomkilled", "scale_rule_mismatch", "keda_no_metrics_returned",
-                "memory_percentage_vs_keda_utilization"}
+                "memory_percentage_vs_keda_utilization", "metrics_load_test"}
 
 
 def test_the_labs_exist() -> None:

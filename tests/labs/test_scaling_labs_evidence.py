@@ -160,3 +160,44 @@ def test_memory_percentage_vs_keda_utilization_matches_the_guide_s_evidence(pyte
     assert above["replica_behavior"]["replicas_max_nonzero"] == above["scale_rule"]["max_replicas_spec"]
     assert produced["replicas_max"][at_560] == 4  # this lab's maxReplicas
     assert produced["health"][at_560] == "Healthy"
+
+
+RAW_METRICS = '''
+    app_id = lab_context.resource("app").id
+    client = lab_context.clients.monitor
+    raw = {}
+    for metric in ("UsageNanoCores", "WorkingSetBytes", "RxBytes", "TxBytes", "Replicas", "RestartCount",
+                   "Requests", "ResponseTime", "CpuPercentage", "MemoryPercentage"):
+        raw[metric] = client.metrics.list(app_id, timespan="PT2H", interval="PT1M", metricnames=metric,
+                                          cls=lambda response, _m, _h: json.loads(response.http_response.text()))
+    out["raw"] = raw
+'''
+WRITE = '    (Path(__file__).parent / "produced.json")'
+METRICS_RECORDER = RECORDER.replace(WRITE, RAW_METRICS.strip("\n") + "\n" + WRITE)
+
+
+def test_metrics_load_test_matches_the_guide_s_evidence(pytester: pytest.Pytester) -> None:
+    """Every metric the lab reads answers as Azure's did for the Guide's load-test app: name, unit,
+    description, namespace, grain, points at whole minutes; and the counts are what the loads sent."""
+    azure = EVIDENCE / "metrics-load-test"
+    produced, failing = run_lab(pytester, "metrics_load_test", METRICS_RECORDER)
+    captured = {json.loads(f.read_text())["value"][0]["name"]["value"]: json.loads(f.read_text())
+                for f in sorted(azure.glob("metric-*.json"))}
+    assert set(captured) == set(produced["raw"])
+    for metric, theirs in captured.items():
+        ours = produced["raw"][metric]
+        for key in ("namespace", "interval"):
+            assert ours[key] == theirs[key], (metric, key)
+        mine, real = ours["value"][0], theirs["value"][0]
+        for key in ("name", "unit", "displayDescription", "errorCode"):
+            assert mine[key] == real[key], (metric, key)
+        real_point = next(p for p in real["timeseries"][0]["data"] if len(p) > 1)
+        aggregation = next(k for k in real_point if k != "timeStamp")
+        points = [p for ts in mine["timeseries"] for p in ts["data"]]
+        assert points and all(p["timeStamp"].endswith(":00Z") for p in points)
+        assert any(aggregation in p for p in points), (metric, aggregation)  # the same primary aggregation
+    # the counts are what the loads sent (the evidence's totals are the Guide's hey runs, not comparable)
+    sent = produced["actions"]
+    assert sent["load-500"]["statuses"] == {"500": 50} and sent["load-404"]["statuses"] == {"404": 20}
+    seen = {e["value"] for e in failing if e["name"] == "metric"}
+    assert {50.0, 20.0, 240.0} <= seen

@@ -34,31 +34,43 @@ class MetricDefinition:
     primary: str
     aggregations: tuple[str, ...]
     dimensions: tuple[str, ...]
+    display: str = ""
+    """The ``localizedValue`` of its name (what the portal shows)."""
 
 
 _ALL = ("Average", "Maximum", "Minimum", "Total", "Count")
 DEFINITIONS: dict[str, MetricDefinition] = {d.name.lower(): d for d in (
     MetricDefinition("Replicas", "Count", "Number of replicas count of container app", "Maximum",
-                     ("Maximum", "Minimum", "Average"), ("revisionName",)),
+                     ("Maximum", "Minimum", "Average"), ("revisionName",),
+                     display="Replica Count"),
     MetricDefinition("Requests", "Count", "Requests processed", "Total", ("Total", "Count", "Maximum"),
-                     ("revisionName", "podName", "statusCodeCategory", "statusCode")),
+                     ("revisionName", "podName", "statusCodeCategory", "statusCode"),
+                     display="Requests"),
     MetricDefinition("RestartCount", "Count",
                      "The cumulative number of times the replica has restarted since it was created.", "Maximum",
-                     ("Maximum", "Minimum", "Average", "Total"), ("revisionName", "podName")),
+                     ("Maximum", "Minimum", "Average", "Total"), ("revisionName", "podName"),
+                     display="Total Replica Restart Count"),
     MetricDefinition("CpuPercentage", "Percent", "Percentage of CPU limit used in percentage points", "Average",
-                     ("Average", "Maximum", "Minimum"), ("revisionName", "podName")),
+                     ("Average", "Maximum", "Minimum"), ("revisionName", "podName"),
+                     display="CPU Usage Percentage (Preview)"),
     MetricDefinition("UsageNanoCores", "NanoCores",
                      "CPU consumed by the container app, in nano cores. 1,000,000,000 nano cores = 1 core",
-                     "Average", _ALL, ("revisionName", "podName")),
+                     "Average", _ALL, ("revisionName", "podName"),
+                     display="CPU Usage"),
     MetricDefinition("MemoryPercentage", "Percent", "Percentage of memory limit used, in percentage points",
-                     "Average", ("Average", "Maximum", "Minimum"), ("revisionName", "podName")),
+                     "Average", ("Average", "Maximum", "Minimum"), ("revisionName", "podName"),
+                     display="Memory Percentage (Preview)"),
     MetricDefinition("WorkingSetBytes", "Bytes", "Container App working set memory used in bytes.", "Average",
-                     _ALL, ("revisionName", "podName")),
-    MetricDefinition("RxBytes", "Bytes", "Network received bytes", "Total", _ALL, ("revisionName", "podName")),
-    MetricDefinition("TxBytes", "Bytes", "Network transmitted bytes", "Total", _ALL, ("revisionName", "podName")),
+                     _ALL, ("revisionName", "podName"),
+                     display="Memory Working Set Bytes"),
+    MetricDefinition("RxBytes", "Bytes", "Network received bytes", "Total", _ALL, ("revisionName", "podName"),
+                     display="Network In Bytes"),
+    MetricDefinition("TxBytes", "Bytes", "Network transmitted bytes", "Total", _ALL, ("revisionName", "podName"),
+                     display="Network Out Bytes"),
     MetricDefinition("ResponseTime", "MilliSeconds", "Average Response Time per Status Code", "Average",
                      ("Average", "Maximum", "Minimum"), ("revisionName", "podName", "statusCodeCategory",
-                                                         "statusCode")),
+                                                         "statusCode"),
+                     display="Average Response Time (Preview)"),
 )}
 
 

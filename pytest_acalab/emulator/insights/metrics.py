@@ -148,7 +148,8 @@ class Metrics:
         for d in DEFINITIONS.values():
             items.append({
                 "id": f"{app.id}/providers/microsoft.insights/metricdefinitions/{d.name}",
-                "resourceId": app.id, "namespace": NAMESPACE, "name": {"value": d.name, "localizedValue": d.name},
+                "resourceId": app.id, "namespace": NAMESPACE,
+                "name": {"value": d.name, "localizedValue": d.display or d.name},
                 "displayDescription": d.description, "isDimensionRequired": False, "category": "Basic",
                 "metricClass": "Saturation" if "Percentage" in d.name else "Transactions", "unit": d.unit,
                 "primaryAggregationType": d.primary, "supportedAggregationTypes": list(d.aggregations),
@@ -204,7 +205,7 @@ class Metrics:
             values.append({
                 "id": f"{app.id}/providers/Microsoft.Insights/metrics/{definition.name}",
                 "type": "Microsoft.Insights/metrics",
-                "name": {"value": definition.name, "localizedValue": definition.name},
+                "name": {"value": definition.name, "localizedValue": definition.display or definition.name},
                 "displayDescription": definition.description, "unit": definition.unit,
                 "timeseries": timeseries, "errorCode": "Success",
             })
