@@ -44,6 +44,8 @@ GROUPS: dict[str, tuple[str, dict[str, Any], dict[str, Any]]] = {
     "labs": ("benchmarks.bench_labs", {"fast_runs": 3, "realistic_runs": 3, "speed": 100.0, "standalone_runs": 1},
              {"fast_runs": 1, "realistic_runs": 1, "speed": 1000.0, "standalone_runs": 0, "warmup": False}),
     "fidelity": ("benchmarks.bench_fidelity", {}, {"cassettes": 1}),
+    "scaling": ("benchmarks.bench_scaling", {"seconds": 4.0, "replicas": (1, 4), "lab_runs": 1},
+                {"seconds": 1.0, "replicas": (1,), "lab_runs": 0}),
 }
 
 COMPARATORS: dict[str, Callable[[float, float], bool]] = {
