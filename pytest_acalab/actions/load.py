@@ -187,7 +187,8 @@ def plan_from(args: Mapping[str, Any], scale_seconds: Callable[[float], float]) 
         seconds = min(max(scale_seconds(azure), min(azure, MIN_REAL_SECONDS)), MAX_REAL_SECONDS)
     rate = float(args["rate"]) if args.get("rate") is not None else None
     requests = int(args["requests"]) if args.get("requests") is not None else None
-    return LoadPlan(concurrency=int(args.get("concurrency") or 10), requests=requests, seconds=seconds, rate=rate,
+    concurrency = int(args["concurrency"]) if args.get("concurrency") is not None else 10
+    return LoadPlan(concurrency=concurrency, requests=requests, seconds=seconds, rate=rate,
                     method=str(args.get("method") or "GET").upper())
 
 
