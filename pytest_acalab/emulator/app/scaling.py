@@ -82,6 +82,8 @@ class _Watch:
     loaded_syncs: int = 0
     """Syncs that measured requests in flight (tests wait for these rather than for time)."""
     peak_concurrency: float = 0.0
+    last_poll: float = field(default_factory=time.monotonic)
+    """When KEDA last checked the revision's activity (every ``pollingInterval``)."""
 
     def touch(self, now: float) -> None:
         self.area += self.inflight * (now - self.last_change)
@@ -275,7 +277,10 @@ class Autoscaler:
         target = max(min(stable, current), low)
         if target == 0 and current > 0:
             # KEDA deactivates only after cooldownPeriod without activity, checked every pollingInterval
-            if now - w.last_active < self.p.clock.scale(w.cooldown):
+            polled = now - w.last_poll >= self.p.clock.scale(w.polling)
+            if polled:
+                w.last_poll = now
+            if not polled or now - w.last_active < self.p.clock.scale(w.cooldown):
                 target = 1
         if target < current:
             self._scale_to(app, rev, target)
