@@ -200,4 +200,4 @@ def test_metrics_load_test_matches_the_guide_s_evidence(pytester: pytest.Pyteste
     sent = produced["actions"]
     assert sent["load-500"]["statuses"] == {"500": 50} and sent["load-404"]["statuses"] == {"404": 20}
     seen = {e["value"] for e in failing if e["name"] == "metric"}
-    assert {50.0, 20.0, 240.0} <= seen
+    assert {50.0, 20.0, 140.0} <= seen
