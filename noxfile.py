@@ -11,6 +11,14 @@ nox.options.sessions = ["lint", "typecheck", "tests"]
 nox.options.reuse_existing_virtualenvs = True
 
 
+def _install(session: nox.Session, *args: str) -> None:
+    """Install into the session's virtualenv; with ``--no-venv`` (CI, after ``pip install -e '.[test]'``) the
+    checks run in the environment already installed, so nothing is installed twice."""
+    if session.venv_backend == "none":
+        return
+    session.install(*args)
+
+
 @nox.session
 def tests(session: nox.Session) -> None:
     """The whole suite, as CI runs it."""
@@ -21,14 +29,14 @@ def tests(session: nox.Session) -> None:
 @nox.session
 def lint(session: nox.Session) -> None:
     """ruff with the rules of pyproject.toml (RUF100: no noqa that silences nothing)."""
-    session.install("ruff>=0.5")
+    _install(session, "ruff>=0.5")
     session.run("ruff", "check", ".")
 
 
 @nox.session
 def typecheck(session: nox.Session) -> None:
     """mypy over the whole package, configured in pyproject.toml (the SDKs are installed for their types)."""
-    session.install("-e", ".[test]")
+    _install(session, "-e", ".[test]")
     session.run("mypy")
 
 

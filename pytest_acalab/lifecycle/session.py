@@ -240,6 +240,12 @@ class Interrupts:
             self._say(f"{name} received again: still deleting this run's resource groups; the process ends "
                       "as soon as they are gone")
             return
+        if self.interrupted and isinstance(sys.exc_info()[1], KeyboardInterrupt):
+            # the first interrupt is being handled (pytest's own except clause runs, before it calls
+            # pytest_keyboard_interrupt): raising again there would escape pytest as a raw traceback
+            self._say(f"{name} received again: the interrupt is being handled; this run's resource groups "
+                      "are deleted next")
+            return
         if self._shields:
             self.pending = signum
             self._say(f"{name} received: finishing the resource group operation in progress first")

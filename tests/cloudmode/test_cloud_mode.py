@@ -117,7 +117,14 @@ def test_azure_hosts_are_served_with_a_certificate_that_names_them(cloud_emu: Em
     assert status == 200 and cert  # verified: the certificate's names cover the host
 
 
-def test_app_fqdns_at_any_depth_get_a_leaf_certificate_of_their_own(cloud_emu: Emulator) -> None:
+def test_app_fqdns_at_any_depth_get_a_leaf_certificate_of_their_own() -> None:
+    # an emulator of its own: this test replaces the app route and the ingress, which the module's shared
+    # emulator must keep for the labs run against it below
+    with Emulator(profile="fast", cloud=True) as own:
+        _app_fqdns_at_any_depth(own)
+
+
+def _app_fqdns_at_any_depth(cloud_emu: Emulator) -> None:
     deep = "ca-lab--0000001.happy-river-1a2b3c4d.koreacentral.azurecontainerapps.io"
     status, _ = _handshake(cloud_emu, deep)
     assert status == 403  # like DNS: no environment owns that domain

@@ -18,11 +18,24 @@ from netns import unshare_argv
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
 LABS = sorted(p.name for p in (REPO / "labs").iterdir() if (p / "lab.yaml").is_file())
+def _warm_workload_environments() -> None:
+    """Build every lab's workload here first: its ``pip install`` needs an index, which the namespace lacks
+    (on a fresh cache the emulator inside would fail the build; a user runs a lab once online, or sets
+    ACALAB_WHEELHOUSE, before going offline)."""
+    from pytest_acalab.actions.acr import pack_context
+    from pytest_acalab.emulator.containerregistry.build import run_build
+
+    for dockerfile in sorted(REPO.glob("labs/*/workload/Dockerfile")):
+        built = run_build(pack_context(dockerfile.parent), push=False)
+        assert built.succeeded, f"{dockerfile}: {built.error}\n{built.log_text[-2000:]}"
+
+
 @pytest.fixture(scope="module")
 def offline_run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     prefix, why = unshare_argv()
     if prefix is None:
         pytest.skip(why)
+    _warm_workload_environments()
     out = tmp_path_factory.mktemp("offline")
     done = subprocess.run([*prefix, sys.executable, str(HERE / "offline_run.py"), str(out)], cwd=REPO,
                           capture_output=True, text=True, timeout=3000)

@@ -205,8 +205,6 @@ def test_signal_to_an_xdist_worker_at_every_point_leaves_nothing(emu: Emulator, 
     _run_and_interrupt(emu, tmp_path, point, sig, "worker", xdist=True)
 
 
-@pytest.mark.xfail(strict=False, reason="known issue: a signal that reaches the xdist controller while pytest itself "
-                   "is busy (not in a lab) can print pytest's KeyboardInterrupt traceback; no group is left either way")
 @pytest.mark.parametrize("sig", SIGNALS.values(), ids=SIGNALS.keys())
 def test_signal_to_the_xdist_controller_mid_lab_leaves_nothing(emu: Emulator, tmp_path: Path,
                                                                sig: signal.Signals) -> None:

@@ -83,12 +83,6 @@ trigger: deployment""", 1).replace("cleanup: delete", """  - step: 5
     from: http-answer[recovered]
 cleanup: delete""")
     (lab / "lab.yaml").write_text(text)
-    # the app's ingress made internal: the emulator serves no such host to this runner, so nothing is requested
-    for name, old, new in (("main.json", '"external": true', '"external": false'),
-                           ("main.bicep", "external: true", "external: false")):
-        infra = lab / "infra" / name
-        if infra.exists():
-            infra.write_text(infra.read_text().replace(old, new))
     (lab / "test_extra.py").write_text("def test_extra(lab_context):\n    assert lab_context.resource_group\n")
     result = pytester.runpytest("elsewhere/outside", "-v", "--junitxml=junit.xml", "--acalab-report-dir=reports",
                                 "-p", "no:cacheprovider", *FAST)
