@@ -46,7 +46,7 @@ def run_action(ctx: LabContext, action: Action) -> ActionResult:
     elapsed = round(time.monotonic() - started, 3)
     detail = ctx.scrubber.text(outcome.detail)
     result = ActionResult(id=action.id, name=action.name, status=outcome.status, detail=detail, duration=elapsed,
-                          data=ctx.scrubber.data(outcome.data), ended=datetime.now(UTC))
+                          data=ctx.scrubber.data(outcome.data), ended=datetime.now(UTC).isoformat())
     ctx.action_results[action.id] = result
     ctx.journal.record("action", action.id, event="end", action=action.name, status=result.status,
                        detail=detail, duration=elapsed)

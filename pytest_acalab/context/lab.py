@@ -65,8 +65,9 @@ class ActionResult:
     detail: str = ""
     duration: float = 0.0
     data: dict[str, Any] = field(default_factory=dict)
-    ended: datetime | None = None
-    """When the action finished (UTC): ``since: <action id>`` in a probe reads from there."""
+    ended: str | None = None
+    """When the action finished (UTC, ISO 8601; plain text so results travel with xdist reports):
+    ``since: <action id>`` in a probe reads from there."""
 
 
 @dataclass
@@ -106,7 +107,7 @@ class LabContext:
         if result is None or result.ended is None:
             raise LabError(f"since: '{which}' is neither 'phase', 'lab' nor an action that has run "
                            f"(run so far: {', '.join(self.action_results) or 'none'})")
-        return result.ended
+        return datetime.fromisoformat(result.ended)
 
     def refresh_resources(self) -> dict[str, ResourceRef]:
         """Find the lab's resources by type in the group (a failed deployment has no outputs)."""

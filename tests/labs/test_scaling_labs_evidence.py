@@ -35,7 +35,7 @@ def test_record_what_the_emulator_produced(lab_context, lab_probe):
         "health": {r: value("revision_state", app="app", field="healthState", revision=r) for r in revisions},
         "replicas_max": {r: value("metric", app="app", metric="Replicas", aggregation="Maximum", since="lab",
                                   revision=r) for r in revisions},
-        "actions": {k: {"status": r.status, "ended": r.ended.isoformat(), **r.data}
+        "actions": {k: {"status": r.status, "ended": r.ended, **r.data}
                     for k, r in lab_context.action_results.items()},
     }
     (Path(__file__).parent / "produced.json").write_text(json.dumps(out, default=str))
