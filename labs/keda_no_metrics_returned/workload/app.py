@@ -2,14 +2,13 @@
 
 healthy     listens at once
 slow-start  sleeps DELAY_SECONDS, then listens (not ready meanwhile)
-crash-loop  listens, then exits with code 1 after DELAY_SECONDS (Kubernetes restarts it, with back-off)
+crash-loop  exits with code 1 after DELAY_SECONDS without listening (Kubernetes restarts it, with back-off)
 
 The modes are the Practical Guide's keda-no-metrics-returned workload's; the code is this project's.
 """
 
 import os
 import sys
-import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -41,8 +40,7 @@ def main() -> None:
         print(f"[slow-start] sleeping {DELAY_SECONDS:g}s before starting server", flush=True)
         time.sleep(DELAY_SECONDS)
         print("[slow-start] delay complete, starting server", flush=True)
-    elif MODE == "crash-loop":
-        threading.Thread(target=serve, daemon=True).start()
+    elif MODE == "crash-loop":  # never listens: never ready, as the Guide's crash-loop mode
         print(f"[crash-loop] will exit in {DELAY_SECONDS:g}s", flush=True)
         time.sleep(DELAY_SECONDS)
         print("[crash-loop] exiting intentionally", flush=True)
