@@ -44,6 +44,7 @@ GROUPS: dict[str, tuple[str, dict[str, Any], dict[str, Any]]] = {
     "labs": ("benchmarks.bench_labs", {"fast_runs": 3, "realistic_runs": 3, "speed": 100.0, "standalone_runs": 1},
              {"fast_runs": 1, "realistic_runs": 1, "speed": 1000.0, "standalone_runs": 0, "warmup": False}),
     "fidelity": ("benchmarks.bench_fidelity", {}, {"cassettes": 1}),
+    "credential_labs": ("benchmarks.bench_credential_labs", {"runs": 3}, {"runs": 1, "warmup": False}),
     "scaling": ("benchmarks.bench_scaling", {"seconds": 4.0, "replicas": (1, 4), "lab_runs": 1},
                 {"seconds": 1.0, "replicas": (1,), "lab_runs": 0}),
 }
@@ -250,6 +251,19 @@ def build_document(groups: Sequence[Mapping[str, Any]], *, quick: bool = False,
         "quick": quick,
         "total_seconds": round(time.perf_counter() - started, 1) if started is not None else None,
         "results": figures,
-        "groups": {g["group"]: {k: v for k, v in g.items() if k not in ("group", "figures", "summary")}
-                   for g in groups},
+        "groups": {g["group"]: {k: v for k, v in g.items() if k not in ("group", "figures")} for g in groups},
     }
+
+
+def kept_groups(previous: Mapping[str, Any], rerun: Sequence[str]) -> list[dict[str, Any]]:
+    """The groups of an earlier results document that were not run again (``--only``), in the shape
+    ``run_group`` returns, so one group can be re-measured without dropping the others' figures."""
+    out = []
+    for name, details in (previous.get("groups") or {}).items():
+        if name in rerun:
+            continue
+        figures = [f for f in previous.get("results") or [] if f.get("group") == name]
+        out.append({"group": name, **{k: v for k, v in details.items() if k != "figures"},
+                    "summary": list(details.get("summary") or []), "figures": figures,
+                    "error": details.get("error")})
+    return out

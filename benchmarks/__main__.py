@@ -1,7 +1,7 @@
 """Run every benchmark group, print a table and write ``benchmarks/results.json``.
 
     python -m benchmarks                 # everything (about a minute and a half on 2 cores)
-    python -m benchmarks --only labs     # one group (repeatable); the file then holds only those groups
+    python -m benchmarks --only labs     # one group (repeatable); the other groups keep their last figures
     python -m benchmarks --quick         # the smoke sizes: checks that every benchmark still runs
     python -m benchmarks --output F      # write elsewhere
 
@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from benchmarks import GROUPS, PYCACHE_VAR, RESULTS, ROOT, build_document, pycache_dir, run_group
+from benchmarks import GROUPS, PYCACHE_VAR, RESULTS, ROOT, build_document, kept_groups, pycache_dir, run_group
 
 CHILD_TIMEOUT = 900.0
 
@@ -77,6 +77,11 @@ def main(argv: list[str] | None = None) -> int:
         state = f"error: {result['error']}" if result["error"] else f"{len(result['figures'])} figures"
         print(f"  {name}: {state} ({result['seconds'] or 0:.1f} s)", file=sys.stderr, flush=True)
         results.append(result)
+    if args.only and args.output.is_file():  # the groups not run keep their last figures
+        previous = json.loads(args.output.read_text(encoding="utf-8"))
+        if previous.get("quick") == args.quick:
+            results = [*kept_groups(previous, args.only), *results]
+            results.sort(key=lambda g: list(GROUPS).index(g["group"]) if g["group"] in GROUPS else len(GROUPS))
     doc = build_document(results, quick=args.quick, started=started)
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")

@@ -23,6 +23,7 @@ PROBES = {
     "image_tag": "pytest_acalab.probes.registry:image_tag",
     "http_endpoint": "pytest_acalab.probes.http:http_endpoint",
     "metric": "pytest_acalab.probes.metrics:metric",
+    "registry_state": "pytest_acalab.probes.registry:registry_state",
 }
 """The built-in probes: lab-file name -> ``module:function`` (a ``probes.base.ProbeFn``)."""
 
@@ -36,6 +37,11 @@ ACTIONS = {
     "delete_tag": "pytest_acalab.actions.acr:delete_tag",
     "wait_for": "pytest_acalab.actions.wait:wait_for",
     "load": "pytest_acalab.actions.load:load",
+    "update_registry": "pytest_acalab.actions.registry:update_registry",
+    "regenerate_registry_credential": "pytest_acalab.actions.registry:regenerate_registry_credential",
+    "set_app_secret": "pytest_acalab.actions.secrets:set_app_secret",
+    "set_app_registry": "pytest_acalab.actions.secrets:set_app_registry",
+    "update_environment": "pytest_acalab.actions.environment:update_environment",
 }
 """The built-in actions: lab-file name -> ``module:function`` (an ``actions.base.ActionFn``)."""
 

@@ -16,6 +16,7 @@ import pytest
 
 from pytest_acalab import hookspecs
 from pytest_acalab.collection.nodes import NOTES_KEY, SESSION_KEY, LabDir, LabFile, LabItem, is_lab_dir
+from pytest_acalab.collection.phases import lab_phase_of, order_lab_items, phase_to_ensure
 from pytest_acalab.errors import AcalabError, LabFailure, ProbeSkipped
 from pytest_acalab.extensions import BUILTIN_PLUGINS
 from pytest_acalab.labfile import load_lab
@@ -120,7 +121,9 @@ def pytest_configure(config: pytest.Config) -> None:
             config.pluginmanager.register(plugin, name)
     for marker in ("acalab: an item generated from a lab file",
                    "failing: a hypothesis row checked in the failing state",
-                   "recovered: a hypothesis row checked after the recovery actions"):
+                   "recovered: a hypothesis row checked after the recovery actions",
+                   "lab_phase(phase): a Python test in a lab folder that runs in that phase of the lab: trigger, "
+                   "failing, recovery or recovered (docs/lab-format.md, Python tests in a lab)"):
         config.addinivalue_line("markers", marker)
     try:
         options = Options.from_config(config)
@@ -315,11 +318,21 @@ def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Col
 
 @pytest.hookimpl(tryfirst=True)  # before xdist's worker reads the xdist_group marks
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Marks for ``--dist loadgroup`` users (pytest < 9.2); the default grouping is our scheduler's."""
+    """Marks for ``--dist loadgroup`` users (pytest < 9.2); the default grouping is our scheduler's. Each lab's
+    items are put in phase order, Python tests marked ``lab_phase`` among them (``collection.phases``)."""
+    order_lab_items(items, LabDir, LabItem)
     for item in items:
         lab_dir = item.getparent(LabDir)
         if lab_dir is not None:
             item.add_marker(pytest.mark.xdist_group(name=f"acalab-{lab_dir.path.name}"))
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """A Python test marked ``lab_phase`` starts with its lab in that phase (whatever fixtures it uses)."""
+    phase = None if isinstance(item, LabItem) else lab_phase_of(item)
+    lab_dir = item.getparent(LabDir) if phase else None
+    if phase and lab_dir is not None:
+        lab_dir.get_run().ensure(phase_to_ensure(phase))
 
 
 # ---------------------------------------------------------------------------------------------- reports
@@ -552,9 +565,14 @@ def _lab_dir(request: pytest.FixtureRequest) -> LabDir:
 
 @pytest.fixture
 def lab_run(request: pytest.FixtureRequest) -> Any:
-    """The LabRun of the lab folder this test lives in, provisioned (deployed and triggered)."""
+    """The LabRun of the lab folder this test lives in, provisioned (deployed and triggered); for a test marked
+    ``lab_phase``, brought to that phase (recovered for ``recovery``/``recovered``)."""
     run = _lab_dir(request).get_run()
-    run.provision()
+    phase = lab_phase_of(request.node) if isinstance(request.node, pytest.Item) else None
+    if phase is None:
+        run.provision()
+    else:
+        run.ensure(phase_to_ensure(phase))
     return run
 
 

@@ -18,6 +18,7 @@ from pytest_acalab.actions.base import Outcome
 from pytest_acalab.context import ActionResult, LabContext
 from pytest_acalab.errors import ActionError
 from pytest_acalab.labfile.model import Action, FrozenMap
+from pytest_acalab.labfile.schema import schema
 
 __all__ = ["run_action", "run_named_action"]
 
@@ -35,6 +36,9 @@ def run_action(ctx: LabContext, action: Action) -> ActionResult:
         args = {k: (v if k in UNRESOLVED else ctx.resolve(v)) for k, v in action.args.items()}
     except Exception as exc:  # LabError / KeyError: a ${...} that cannot be resolved
         raise ActionError(f"action '{action.id}' (line {action.line}): cannot resolve its arguments: {exc}") from exc
+    for name in secret_args(actions[action.name].args):  # known to the scrubber before anything records them
+        if args.get(name):
+            ctx.scrubber.add(str(args[name]))
     started = time.monotonic()
     ctx.journal.record("action", action.id, event="start", action=action.name, args=_shown(args))
     try:
@@ -62,6 +66,18 @@ def run_named_action(ctx: LabContext, name: str, args: Mapping[str, Any], *, act
         action_id = f"{name}-{taken + 1}"
     action = Action(id=action_id, name=name, args=FrozenMap(args), description=None, timeout=timeout, line=0)
     return run_action(ctx, action)
+
+
+def secret_args(args_schema: Mapping[str, Any] | None) -> list[str]:
+    """The arguments an action's schema marks ``"x-secret": true`` (its own properties, or those of the lab
+    schema definition it refers to): their values are scrubbed from everything recorded."""
+    if not args_schema:
+        return []
+    ref = str(args_schema.get("$ref", ""))
+    if ref.startswith("#/$defs/"):
+        args_schema = schema()["$defs"].get(ref.removeprefix("#/$defs/"), {})
+    props = args_schema.get("properties") or {}
+    return [name for name, spec in props.items() if isinstance(spec, Mapping) and spec.get("x-secret")]
 
 
 def _shown(args: dict[str, Any]) -> dict[str, Any]:

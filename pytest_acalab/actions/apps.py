@@ -22,15 +22,18 @@ __all__ = ["traffic_rules", "update_envelope"]
 # ---- request bodies (pure) -----------------------------------------------------------------------------
 
 def update_envelope(app: Mapping[str, Any], *, image: str | None = None, env: Mapping[str, Any] | None = None,
-                    target_port: int | None = None, probes: list[Any] | None = None) -> dict[str, Any]:
-    """The PATCH body changing the first container (image, env, probes) and/or the ingress target port.
+                    target_port: int | None = None, probes: list[Any] | None = None,
+                    resources: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The PATCH body changing the first container (image, env, probes, resources) and/or the ingress target
+    port. ``env`` values are text, or ``{secret_ref: <secret>}`` for a secret reference; ``resources`` holds
+    ``cpu`` (cores) and/or ``memory`` (``"1Gi"``), the others kept.
 
     The whole container list and ingress object are sent, as ``az containerapp update`` does: a PATCH of
     ``template.containers`` replaces the list.
     """
     props = app.get("properties") or {}
     body: dict[str, Any] = {"properties": {}}
-    if image is not None or env is not None or probes is not None:
+    if image is not None or env is not None or probes is not None or resources is not None:
         template = copy.deepcopy(props.get("template") or {})
         containers = template.get("containers") or []
         if not containers:
@@ -40,7 +43,14 @@ def update_envelope(app: Mapping[str, Any], *, image: str | None = None, env: Ma
             first["image"] = image
         if env is not None:
             current = [e for e in first.get("env") or [] if e.get("name") not in env]
-            first["env"] = current + [{"name": str(k), "value": _text(v)} for k, v in env.items()]
+            first["env"] = current + [_env_var(str(k), v) for k, v in env.items()]
+        if resources is not None:
+            merged = dict(first.get("resources") or {})
+            if "cpu" in resources:
+                merged["cpu"] = float(resources["cpu"])
+            if "memory" in resources:
+                merged["memory"] = str(resources["memory"])
+            first["resources"] = {k: v for k, v in merged.items() if k in ("cpu", "memory")}
         if probes is not None:
             first["probes"] = list(probes)
         body["properties"]["template"] = {k: v for k, v in template.items() if v is not None}
@@ -66,6 +76,12 @@ def traffic_rules(weights: Any) -> list[dict[str, Any]]:
         else:
             rules.append({"revisionName": str(revision), "weight": int(weight)})
     return rules
+
+
+def _env_var(name: str, value: Any) -> dict[str, Any]:
+    if isinstance(value, Mapping):
+        return {"name": name, "secretRef": str(value["secret_ref"])}
+    return {"name": name, "value": _text(value)}
 
 
 def _text(value: Any) -> str:
@@ -129,8 +145,8 @@ def update_app(ctx: LabContext, args: Mapping[str, Any], deadline: float, act: A
     name = resource(ctx, args["app"]).name
     app = _get_app(ctx, name, deadline)
     body = update_envelope(app, image=args.get("image"), env=args.get("env"), target_port=args.get("target_port"),
-                           probes=args.get("probes"))
-    changed = ", ".join(k for k in ("image", "env", "target_port", "probes") if args.get(k) is not None)
+                           probes=args.get("probes"), resources=args.get("resources"))
+    changed = ", ".join(k for k in ("image", "env", "target_port", "probes", "resources") if args.get(k) is not None)
     return _patch(ctx, name, body, deadline, f"update of app '{name}' ({changed})")
 
 

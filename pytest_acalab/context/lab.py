@@ -66,8 +66,7 @@ class ActionResult:
     duration: float = 0.0
     data: dict[str, Any] = field(default_factory=dict)
     ended: str | None = None
-    """When the action finished (UTC, ISO 8601; plain text so results travel with xdist reports):
-    ``since: <action id>`` in a probe reads from there."""
+    """When it ended (ISO 8601, UTC): where a ``since: <action id>`` window starts."""
 
 
 @dataclass
@@ -98,15 +97,15 @@ class LabContext:
     """Told about every unsuccessful attempt of a wait: (what, elapsed, deadline, attempts, last seen)."""
 
     def since(self, which: str = "phase") -> datetime:
-        """The start of a probe's window: the lab's, the phase's, or the end of an action that has run."""
+        """Where a time window starts: ``lab`` (the lab's start), ``phase`` (the current phase's start: the
+        trigger or the recovery, before its first action), or an action id (the end of that action)."""
         if which == "lab":
             return self.lab_started
         if which == "phase":
             return self.phase_started.get(self.phase, self.lab_started)
         result = self.action_results.get(which)
         if result is None or result.ended is None:
-            raise LabError(f"since: '{which}' is neither 'phase', 'lab' nor an action that has run "
-                           f"(run so far: {', '.join(self.action_results) or 'none'})")
+            raise LabError(f"since: action '{which}' has not run in this lab run, so no window starts at its end")
         return datetime.fromisoformat(result.ended)
 
     def refresh_resources(self) -> dict[str, ResourceRef]:
@@ -138,7 +137,10 @@ class LabContext:
                            f"'{self.resource_group}'") from None
 
     def resolve(self, value: Any) -> Any:
-        """Substitute ``${alias.field}``, ``${parameters.x}``, ``${outputs.x}``, ``${run.id}``."""
+        """Substitute ``${alias.field}``, ``${parameters.x}``, ``${outputs.x}``, ``${run.id}`` and
+        ``${actions.<id>.<field>}`` (a field of an action's result: ``status``, ``detail`` or its data, e.g.
+        ``latestRevisionName``). Called when an action starts and on every probe attempt: an alias's fields
+        are those read when the resources were last listed (after the deployment and after recovery)."""
         if isinstance(value, str):
             def one(m: re.Match[str]) -> str:
                 return str(self._lookup(m.group(1).strip()))
@@ -165,4 +167,15 @@ class LabContext:
             return {"id": self.run_id, "resource_group": self.resource_group, "location": self.location}[rest]
         if root == "resource_group":
             return self.resource_group
+        if root == "actions":
+            action_id, _, name = rest.partition(".")
+            result = self.action_results.get(action_id)
+            if result is None:
+                raise LabError(f"action '{action_id}' has not run yet: ${{actions.{rest}}} has no value")
+            if name in ("status", "detail", "duration", "ended"):
+                return getattr(result, name)
+            if name not in result.data:
+                raise LabError(f"action '{action_id}' ({result.name}) recorded no '{name}' "
+                               f"(it recorded: {', '.join(['status', 'detail', *result.data])})")
+            return result.data[name]
         return self.resource(root).field(rest or "name")

@@ -122,7 +122,8 @@ Check = ProbeCheck | AllOfCheck | AnyOfCheck | ActionCheck
 
 @dataclass(frozen=True)
 class Action:
-    """One action; for ``wait_for`` the ``check`` argument is already a parsed Check."""
+    """One action; for ``wait_for`` the ``check`` argument is already a parsed Check. ``expect`` is the
+    outcome the lab needs from it (``Succeeded`` unless the refusal is the fault the lab induces)."""
 
     id: str
     name: str
@@ -130,6 +131,7 @@ class Action:
     description: str | None
     timeout: float | None
     line: int
+    expect: str = "Succeeded"
 
 
 @dataclass(frozen=True)

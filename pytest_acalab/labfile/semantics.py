@@ -35,8 +35,11 @@ from pytest_acalab.labfile.yaml_nodes import JsonPath, ParsedYaml, field_name, l
 __all__ = ["LabBuilder"]
 
 # Which probe/action arguments name a resource alias, and the resource type the alias must have.
-ALIAS_ARGS = {"app": "Microsoft.App/containerApps", "registry": "Microsoft.ContainerRegistry/registries"}
-REFERENCE_ROOTS = ("parameters", "outputs", "run")
+ALIAS_ARGS = {"app": "Microsoft.App/containerApps", "registry": "Microsoft.ContainerRegistry/registries",
+              "environment": "Microsoft.App/managedEnvironments"}
+WINDOWS = ("phase", "lab")
+"""``since`` values that are not action ids: the current phase's start, the lab's start."""
+REFERENCE_ROOTS = ("parameters", "outputs", "run", "actions")
 RUN_FIELDS = ("id",)
 _REF = re.compile(r"\$\{([^}]*)\}")
 _REF_INNER = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)\.([A-Za-z0-9_][A-Za-z0-9_.-]*)$")
@@ -270,6 +273,8 @@ class LabBuilder:
         self._args(data["probe"], args, (*path, "with"))
         if data["probe"] == "system_logs" and "message" in args:
             self._regex(args["message"], (*path, "with", "message"))
+        if data["probe"] == "system_logs" and args.get("since") not in (None, *WINDOWS):
+            self._since(str(args["since"]), (*path, "with", "since"), phase)
         return ProbeCheck(
             probe=data["probe"],
             args=_frozen(args),
@@ -310,6 +315,30 @@ class LabBuilder:
         raise self.fail(
             path, "a known action id: " + ", ".join(known), repr(action_id) + did_you_mean(action_id, known)
         )
+
+    def _action_reference(self, name: str, path: JsonPath, shown: str) -> None:
+        """``${actions.<id>.<field>}``: a trigger or recovery action and a field of its result."""
+        known = [*self.trigger_ids, *self.recovery_ids]
+        match = re.fullmatch(r"([a-z0-9][a-z0-9_-]*)\.([A-Za-z_][A-Za-z0-9_]*)", name)
+        if match is None:
+            raise self.fail(path, "a reference like ${actions.<action id>.<field>} "
+                            "(e.g. ${actions.update-image.latestRevisionName})", repr(shown))
+        if match[1] not in known:
+            raise self.fail(path, "an action id in ${actions.<id>.<field>}: " + (", ".join(known) or "none declared"),
+                            repr(shown) + did_you_mean(match[1], known))
+
+    def _since(self, action_id: str, path: JsonPath, phase: str) -> None:
+        """``since: <action id>``: an action that has ended before the check runs (a window from its end)."""
+        ran = self.trigger_ids + (self.recovery_ids if phase != "failing" else [])
+        if action_id in ran:
+            return
+        before = "the failing checks" if phase == "failing" else "this check"
+        listed = ", ".join(ran) or "none: the trigger is the deployment"
+        if phase == "failing" and action_id in self.recovery_ids:
+            raise self.fail(path, f"phase, lab, or an action that has run before {before} ({listed})",
+                            f"recovery action {action_id!r}")
+        raise self.fail(path, f"phase, lab, or an action that has run before {before} ({listed})",
+                        repr(action_id) + did_you_mean(action_id, [*ran, *self.recovery_ids]))
 
     def _tolerance(self, data: Any, path: JsonPath) -> Any:
         try:
@@ -370,7 +399,8 @@ class LabBuilder:
         match = _REF_INNER.match(inner.strip())
         if not match:
             raise self.fail(
-                path, "a reference like ${registry.loginServer}, ${parameters.name}, ${run.id}", repr(shown)
+                path, "a reference like ${registry.loginServer}, ${parameters.name}, ${run.id}, "
+                "${actions.<id>.<field>}", repr(shown)
             )
         root, name = match.groups()
         if root not in roots:
@@ -389,6 +419,8 @@ class LabBuilder:
                     "a parameter of the template or infra.parameters: " + ", ".join(sorted(known)),
                     repr(shown),
                 )
+        if root == "actions":
+            self._action_reference(name, path, shown)
         if root == "outputs" and name.split(".")[0] not in (self.template.get("outputs") or {}):
             outputs = ", ".join(self.template.get("outputs") or {}) or "none"
             raise self.fail(path, f"an output of the template (declared: {outputs})", repr(shown))
@@ -413,7 +445,9 @@ class LabBuilder:
             raise self.fail((*here, "timeout"), "a positive duration", render(item["timeout"]))
         self._word("action", name, item, here)
         if name == "wait_for":
-            args["check"] = self._check(args["check"], (*wpath, "check"), phase="any")
+            # a trigger's wait_for runs before any recovery action: it is checked as a failing check
+            args["check"] = self._check(args["check"], (*wpath, "check"),
+                                        phase="failing" if here[0] == "trigger" else "recovered")
         else:
             self._args(name, args, wpath)
         if name == "acr_build":
@@ -433,6 +467,7 @@ class LabBuilder:
             description=item.get("description"),
             timeout=timeout,
             line=self.line(here),
+            expect=item.get("expect", "Succeeded"),
         )
 
     # ---- experiment log

@@ -11,7 +11,7 @@ from pytest_acalab.actions import run_action
 from pytest_acalab.backends.clients import Clients
 from pytest_acalab.context import ActionResult, LabContext, retried
 from pytest_acalab.context.deployments import deploy_template
-from pytest_acalab.errors import ConfigurationError, LabError, RetryExhausted
+from pytest_acalab.errors import ActionError, ConfigurationError, LabError, RetryExhausted
 from pytest_acalab.extensions import builtin_vocabulary
 from pytest_acalab.labfile.model import Lab, Phase, Row
 from pytest_acalab.labfile.vocabulary import Vocabulary
@@ -44,6 +44,12 @@ class LabRun:
         self.torn_down = False
         self.teardown_note = ""
         self.outcomes: dict[str, Any] = {}
+        self.trigger_failure: LabError | None = None
+        """Why the failing state was never induced (a trigger action failed or could not run): every
+        failing-phase item errors with it, and recovery does not run."""
+        self.recovery_failure: LabError | None = None
+        """Why the recovery did not complete (a recovery action failed or could not run): every
+        recovered-phase item errors with it."""
         self.bicep: BicepResult | None = None
         """The template compiled from the lab's Bicep and its drift from the committed JSON (if compiled)."""
         self.started = time.monotonic()
@@ -127,10 +133,31 @@ class LabRun:
             # the failing phase begins when the fault is induced: evidence logged during the trigger counts
             ctx.phase_started["failing"] = datetime.now(UTC)
             self._begin_phase("failing")
-        for action in self.lab.trigger.actions:
-            self._act(action)
+        self.trigger_failure = self._run_phase_actions("trigger", self.lab.trigger.actions)
         self.stage = "failing"
         return ctx
+
+    def _run_phase_actions(self, phase: str, actions: Any) -> LabError | None:
+        """Run a phase's actions in order; the first that cannot run, or ends otherwise than its ``expect``,
+        stops the phase: its error is returned (and journaled) for the phase's items to report."""
+        for action in actions:
+            try:
+                result = self._act(action)
+            except ActionError as exc:
+                failure = LabError(self.session.scrubber.text(
+                    f"{phase} action '{action.id}' ({action.name}, line {action.line}) could not run: {exc}"))
+            else:
+                if result.status == action.expect:
+                    continue
+                failure = LabError(self.session.scrubber.text(
+                    f"{phase} action '{action.id}' ({action.name}, line {action.line}) ended {result.status}, "
+                    f"expected {action.expect}: {result.detail}"))
+            what = ("the failing state was never induced, so the failing checks are not evaluated" if phase == "trigger"
+                    else "the recovery did not complete, so the recovered checks are not evaluated")
+            self.journal.record("lifecycle", f"{phase}-failed", action=action.id, error=str(failure), note=what)
+            log.warning("[%s] %s; %s", self.lab.id, failure, what)
+            return LabError(f"{failure}; {what}")
+        return None
 
     def _begin_phase(self, phase: str) -> None:
         self.phase_t[phase] = self.journal.now()
@@ -156,33 +183,50 @@ class LabRun:
     def recover(self) -> LabContext:
         ctx = self.provision()
         if self.stage == "recovered":
+            if self.recovery_failure is not None:
+                raise self.recovery_failure
             return ctx
         if self.error is not None:
             raise self.error
+        if self.trigger_failure is not None:
+            raise LabError(f"recovery not run: {self.trigger_failure}")
         ctx.phase = "recovered"
         ctx.phase_started["recovered"] = datetime.now(UTC)
         self._begin_phase("recovered")
         try:
-            for action in self.lab.recovery:
-                self._act(action)
+            self.recovery_failure = self._run_phase_actions("recovery", self.lab.recovery)
             ctx.refresh_resources()
-        except Exception as exc:  # noqa: BLE001 - whatever failed, recovery could not run: one LabError
+        except Exception as exc:  # noqa: BLE001 - whatever else failed, recovery could not run: one LabError
             self.error = exc if isinstance(exc, LabError) else LabError(
                 f"recovery of lab '{self.lab.id}' could not run: {self.session.scrubber.text(str(exc))}")
             raise self.error from None
         self.stage = "recovered"
+        if self.recovery_failure is not None:
+            raise self.recovery_failure
         return ctx
 
     def ensure(self, phase: str) -> LabContext:
+        """The context in ``phase``: provisioned and triggered (``failing``), or recovered; raises the
+        trigger's (recovery's) failure when that phase's actions did not all end as expected."""
         ctx = self.recover() if phase == "recovered" else self.provision()
         if phase == "failing" and self.stage == "recovered":
             raise LabError(f"'{self.lab.id}' is already past recovery: failing-state items must run first")
+        if phase == "failing" and self.trigger_failure is not None:
+            raise self.trigger_failure
         ctx.phase = phase
         return ctx
 
     def check(self, row: Row, phase: Phase) -> Any:
-        ctx = self.ensure(phase)
         check, item = row.check(phase), row.item_id(phase)
+        try:
+            ctx = self.ensure(phase)
+        except LabError as exc:
+            if self.trigger_failure is not None or self.recovery_failure is not None:
+                # a phase's actions failed: the timeline shows the item as an error, with why
+                self.journal.record("verdict", item, row=row.key, phase=phase, ok=None, expected=check.describe(),
+                                    began=self.journal.now(), line=check.line,
+                                    error=self.session.scrubber.text(str(exc)))
+            raise
         began = self.journal.now()
         try:
             outcome = evaluate(ctx, check, default_within=ctx.backend.deadlines.probe)
@@ -277,7 +321,8 @@ class LabRun:
             "deployment": dict(ctx.deployment) if ctx else {},
             "actions": {k: vars(v) for k, v in (ctx.action_results.items() if ctx else [])},
             "teardown": self.teardown_note,
-            "error": self.session.scrubber.text(str(self.error)) if self.error else None,
+            "error": self.session.scrubber.text(str(self.error or self.trigger_failure or self.recovery_failure))
+            if (self.error or self.trigger_failure or self.recovery_failure) else None,
             "bicep": self.bicep.as_dict() if self.bicep is not None else None,
             "elapsed": round(time.monotonic() - self.started, 3),
             "backend": self.session.options.backend,

@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from pytest_acalab.context import LabContext
+from pytest_acalab.errors import LabError
 from pytest_acalab.polling import describe_error
 from pytest_acalab.probes.base import (
     Observation,
@@ -287,7 +288,10 @@ def _workspace_customer_id(ctx: LabContext) -> str | None:
 def system_logs(ctx: LabContext, args: Mapping[str, Any], deadline: float) -> Observation:
     app_name = resource_name(ctx, args["app"])
     source = args.get("source") or "eventstream"
-    since = ctx.since(args.get("since") or "phase")
+    try:
+        since = ctx.since(args.get("since") or "phase")
+    except LabError as exc:
+        raise ProbeError(str(exc)) from exc
     revision = args.get("revision")
     app = fetch_app(ctx, app_name, deadline)
     if revision == "latest":

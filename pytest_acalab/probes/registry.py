@@ -9,7 +9,7 @@ from pytest_acalab.context import LabContext
 from pytest_acalab.errors import LabError, ProbeError
 from pytest_acalab.probes.base import Observation, fetch
 
-__all__ = ["login_server"]
+__all__ = ["login_server", "registry_field"]
 
 
 def login_server(ctx: LabContext, alias: str) -> str:
@@ -37,3 +37,38 @@ def image_tag(ctx: LabContext, args: Mapping[str, Any], deadline: float) -> Obse
     digest = getattr(props, "digest", None)
     return Observation("present", "registry", f"{server}/{repository}:{tag} present ({digest})",
                        {"digest": digest})
+
+
+def registry_field(body: Mapping[str, Any], path: str) -> Any:
+    """A registry field by dotted path, under ``properties`` first (``adminUserEnabled``), else from the top
+    (``sku.name``); None when absent."""
+    for root in (body.get("properties") or {}, body):
+        cur: Any = root
+        for part in path.split("."):
+            if isinstance(cur, Mapping) and part in cur:
+                cur = cur[part]
+            elif isinstance(cur, list) and part.isdigit() and int(part) < len(cur):
+                cur = cur[int(part)]
+            else:
+                break
+        else:
+            return cur
+    return None
+
+
+def registry_state(ctx: LabContext, args: Mapping[str, Any], deadline: float) -> Observation:
+    """A registry property read now (``registries.get``): ``adminUserEnabled``, ``sku.name``, ..."""
+    alias = args["registry"]
+    try:
+        name = ctx.resource(alias).name
+    except LabError as exc:
+        raise ProbeError(f"registry '{alias}': {exc}") from exc
+    body = fetch(ctx, lambda: ctx.clients.registries.registries.get(ctx.resource_group, name).as_dict(),
+                 what=f"GET registry '{name}'", deadline=deadline)
+    field = str(args["field"])
+    value = registry_field(body, field)
+    props = body.get("properties") or {}
+    summary = (f"registry {name}: adminUserEnabled={props.get('adminUserEnabled')}, "
+               f"sku={(body.get('sku') or {}).get('name')}, provisioningState={props.get('provisioningState')}")
+    return Observation(value, "registry (ARM)", summary, {"field": field})
+

@@ -36,7 +36,9 @@ def recover(ctx: LabContext) -> None:
 
 def test_registry_lists_every_action_of_the_lab_format() -> None:
     assert sorted(ACTIONS) == sorted(["deploy", "acr_build", "acr_import", "update_app", "set_traffic",
-                                      "restart_revision", "delete_tag", "wait_for", "load"])
+                                      "restart_revision", "delete_tag", "wait_for", "update_registry",
+                                      "regenerate_registry_credential", "set_app_secret", "set_app_registry",
+                                      "update_environment", "load"])
 
 
 def test_recovery_actions_then_every_recovered_row_holds(case_a) -> None:

@@ -76,6 +76,19 @@ def test_runner_writes_results_json(tmp_path: Path) -> None:
         check_figure(fig, "platform")
 
 
+def test_rerunning_one_group_keeps_the_others_figures(tmp_path: Path) -> None:
+    out = tmp_path / "results.json"
+    assert runner_main(["--quick", "--only", "platform", "--output", str(out)]) == 0
+    first = json.loads(out.read_text())
+    assert runner_main(["--quick", "--only", "plugin", "--output", str(out)]) == 0
+    doc = json.loads(out.read_text())
+    assert set(doc["groups"]) == {"platform", "plugin"}
+    kept = [f for f in doc["results"] if f["group"] == "platform"]
+    assert kept == [f for f in first["results"] if f["group"] == "platform"]  # the same figures, not re-measured
+    assert [line for line in first["figures"]] == [line for line in doc["figures"] if line in first["figures"]]
+    assert any(f["group"] == "plugin" for f in doc["results"])
+
+
 def test_a_failing_group_is_reported_not_raised() -> None:
     result = run_group("registry", builds=0)
     assert result["error"] and "builds" in result["error"]

@@ -28,8 +28,16 @@ from pathlib import Path
 
 
 def test_record_what_the_emulator_produced(lab_context, lab_probe):
+    import time
+
     def value(name, **args):
         return lab_probe(name, **args).value
+
+    # the Guide captured the recovered state once the recovery had settled; an in-place rollout that is
+    # still starting its new replica already reads Healthy (as on Azure) but still counts the old replicas
+    cap = time.monotonic() + 120
+    while lab_context.backend.settling(lab_context.resource_group) and time.monotonic() < cap:
+        time.sleep(0.1)
 
     latest = value("app_state", app="app", field="latestRevisionName")
     out = {
@@ -52,16 +60,20 @@ def _value(text: Any) -> Any:
         return text
 
 
-def run_lab(pytester: pytest.Pytester, name: str, recorder: str = RECORDER) -> tuple[dict[str, Any],
-                                                                                   list[dict[str, Any]]]:
-    """Run the lab; return what the recorder saw at the end and the journal's probe answers seen before the
-    first recovery action started (the failing state)."""
+def run_lab(pytester: pytest.Pytester, name: str, extra: dict[str, str] | None = None,
+            recorder: str = RECORDER) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """Run the lab (with ``extra`` test files beside the recorder); return what the recorder saw at the end and
+    the journal's probe answers seen before the first recovery action started (the failing state). The run's
+    terminal output is kept in ``output.txt``."""
     target = pytester.path / "labs" / name
     shutil.copytree(LABS / name, target)
     (target / "test_zz_recorder.py").write_text(recorder)
+    for file_name, text in (extra or {}).items():
+        (target / file_name).write_text(text)
     reports = pytester.path / "reports"
     result = pytester.runpytest("labs", "-q", "-p", "no:cacheprovider", "--acalab-report-dir", str(reports))
-    result.assert_outcomes(passed=2 + 2 * len(_rows(target)))
+    (pytester.path / "output.txt").write_text(result.stdout.str() + result.stderr.str())
+    result.assert_outcomes(passed=2 + len(extra or {}) + 2 * len(_rows(target)))
     produced = json.loads((target / "produced.json").read_text())
     journal = json.loads((reports / name / "journal.json").read_text())["entries"]
     recovery_ids = _recovery_ids(target)

@@ -58,7 +58,7 @@ def test_scale_rule_mismatch_matches_the_guide_s_evidence(pytester: pytest.Pytes
     h1 = json.loads((azure / "10-h1-gate.json").read_text())
     h2 = json.loads((azure / "19-h2-gate.json").read_text())
     azure_after = json.loads((azure / "17-replicas-load-90s-after-fix.json").read_text())
-    produced, _ = run_lab(pytester, "scale_rule_mismatch", RECORDER)
+    produced, _ = run_lab(pytester, "scale_rule_mismatch", recorder=RECORDER)
     actions = produced["actions"]
     before, after = actions["mismatched-rule"], actions["fix-rule"]
     assert before["state"] == after["state"] == "Succeeded"
@@ -104,7 +104,7 @@ def test_keda_no_metrics_returned_matches_the_guide_s_evidence(pytester: pytest.
     report = (azure / "report-20260620T004905Z.txt").read_text()
     crash_revision = json.loads((azure / "revisions-20260620T004905Z.json").read_text())[0]
     gate = json.loads((azure / "11-h1-crash-not-ready-gate.json").read_text())
-    produced, failing = run_lab(pytester, "keda_no_metrics_returned", RECORDER)
+    produced, failing = run_lab(pytester, "keda_no_metrics_returned", recorder=RECORDER)
     crashing = produced["actions"]["crash-loop"]
     assert crashing["state"] == "Succeeded"
     healthy = produced["latest"]
@@ -147,7 +147,7 @@ def test_memory_percentage_vs_keda_utilization_matches_the_guide_s_evidence(pyte
     azure = EVIDENCE / "memory-percentage-vs-keda-utilization"
     below = json.loads((azure / "22-h1-scenario-a-gate.json").read_text())
     above = json.loads((azure / "23-h1-scenario-b-gate.json").read_text())
-    produced, _ = run_lab(pytester, "memory_percentage_vs_keda_utilization", MEMPCT_RECORDER)
+    produced, _ = run_lab(pytester, "memory_percentage_vs_keda_utilization", recorder=MEMPCT_RECORDER)
     at_560 = produced["latest"]
     at_400 = [r for r in produced["revisions"] if r != at_560][-1]
     limit = produced["actions"]  # both deploys succeeded
@@ -180,7 +180,7 @@ def test_metrics_load_test_matches_the_guide_s_evidence(pytester: pytest.Pyteste
     """Every metric the lab reads answers as Azure's did for the Guide's load-test app: name, unit,
     description, namespace, grain, points at whole minutes; and the counts are what the loads sent."""
     azure = EVIDENCE / "metrics-load-test"
-    produced, failing = run_lab(pytester, "metrics_load_test", METRICS_RECORDER)
+    produced, failing = run_lab(pytester, "metrics_load_test", recorder=METRICS_RECORDER)
     captured = {json.loads(f.read_text())["value"][0]["name"]["value"]: json.loads(f.read_text())
                 for f in sorted(azure.glob("metric-*.json"))}
     assert set(captured) == set(produced["raw"])

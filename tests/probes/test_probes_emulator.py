@@ -42,7 +42,8 @@ def probe(ctx: LabContext, name: str, **args: Any) -> Any:
 
 def test_registry_lists_every_probe_of_the_lab_format() -> None:
     assert sorted(PROBES) == sorted(["revision_health", "revision_state", "revisions", "app_state", "app_image",
-                                     "system_logs", "deployment_errors", "image_tag", "http_endpoint", "metric"])
+                                     "system_logs", "deployment_errors", "image_tag", "http_endpoint",
+                                     "registry_state", "metric"])
 
 
 def test_no_revision_and_the_evidence_says_why(case_a) -> None:

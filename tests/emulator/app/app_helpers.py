@@ -96,7 +96,7 @@ class FakeLogs:
         return self.keys.get(customer_id) == shared_key
 
 
-def wait_until(fn: Callable[[], T], what: str, timeout: float = 5.0) -> T:
+def wait_until(fn: Callable[[], T], what: str, timeout: float = 60.0) -> T:
     """Poll ``fn`` until it returns something truthy (every poll is a request, so the scheduler runs)."""
     deadline = time.monotonic() + timeout
     while True:
