@@ -47,6 +47,8 @@ GROUPS: dict[str, tuple[str, dict[str, Any], dict[str, Any]]] = {
     "fidelity": ("benchmarks.bench_fidelity", {}, {"cassettes": 1}),
     "identity_labs": ("benchmarks.bench_identity_labs", {"runs": 3}, {"runs": 1, "warmup": False}),
     "credential_labs": ("benchmarks.bench_credential_labs", {"runs": 3}, {"runs": 1, "warmup": False}),
+    "scaling": ("benchmarks.bench_scaling", {"seconds": 4.0, "replicas": (1, 4), "lab_runs": 1},
+                {"seconds": 1.0, "replicas": (1,), "lab_runs": 0}),
 }
 
 COMPARATORS: dict[str, Callable[[float, float], bool]] = {

@@ -55,6 +55,14 @@ class Clients:
         return self._mgmt(ContainerRegistryTasksMgmtClient)
 
     @functools.cached_property
+    def monitor(self) -> Any:
+        """Azure Monitor's management client (metrics, metric definitions): what ``az monitor metrics`` uses."""
+        # the Azure SDK stack loads when a lab runs, not at collection
+        from azure.mgmt.monitor import MonitorManagementClient
+
+        return self._mgmt(MonitorManagementClient)
+
+    @functools.cached_property
     def logs(self) -> Any:
         # the Azure SDK stack loads when a lab runs, not at collection
         from azure.monitor.query import LogsQueryClient

@@ -18,6 +18,7 @@ PROVIDERS = (
     "pytest_acalab.emulator.insights.responses",
     "pytest_acalab.emulator.managedidentity.responses",
     "pytest_acalab.emulator.keyvault.responses",
+    "pytest_acalab.emulator.insights.metrics",
 )
 
 

@@ -40,7 +40,7 @@ def test_registry_lists_every_action_of_the_lab_format() -> None:
                                       "regenerate_registry_credential", "set_app_secret", "set_app_registry",
                                       "update_environment", "update_ingress", "activate_revision",
                                       "deactivate_revision", "scale_app", "wait", "assign_role",
-                                      "delete_role_assignment", "set_logs_destination"])
+                                      "delete_role_assignment", "set_logs_destination", "load"])
 
 
 def test_recovery_actions_then_every_recovered_row_holds(case_a) -> None:

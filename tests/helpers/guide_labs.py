@@ -79,14 +79,14 @@ def _value(text: Any) -> Any:
         return text
 
 
-def run_lab(pytester: pytest.Pytester, name: str, extra: dict[str, str] | None = None) -> tuple[
-        dict[str, Any], list[dict[str, Any]]]:
+def run_lab(pytester: pytest.Pytester, name: str, extra: dict[str, str] | None = None,
+            recorder: str = RECORDER) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """Run the lab (with ``extra`` test files beside the recorder); return what the recorder saw at the end and
     the journal's probe answers seen before the first recovery action started (the failing state). The run's
     terminal output is kept in ``output.txt``."""
     target = pytester.path / "labs" / name
     shutil.copytree(LABS / name, target)
-    (target / "test_zz_recorder.py").write_text(RECORDER)
+    (target / "test_zz_recorder.py").write_text(recorder)
     for file_name, text in (extra or {}).items():
         (target / file_name).write_text(text)
     reports = pytester.path / "reports"

@@ -55,7 +55,9 @@ def negated_row_check(check: dict[str, Any]) -> dict[str, Any]:
 RUNTIME_LABS = {"probe_and_port_mismatch", "revision_failover", "revision_provisioning_failure",
                 "memory_leak_oomkilled", "acr_admin_disabled", "acr_password_regenerated",
                 "ingress_target_port_mismatch", "traffic_routing_canary", "image_size_startup_delay",
-                "managed_identity_key_vault_failure", "appinsights_connection_string_missing"}
+                "managed_identity_key_vault_failure", "appinsights_connection_string_missing",
+                "scale_rule_mismatch", "keda_no_metrics_returned", "memory_percentage_vs_keda_utilization",
+                "metrics_load_test"}
 
 
 def test_the_labs_exist() -> None:

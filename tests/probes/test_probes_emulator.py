@@ -44,7 +44,7 @@ def test_registry_lists_every_probe_of_the_lab_format() -> None:
     assert sorted(PROBES) == sorted(["revision_health", "revision_state", "revisions", "app_state", "app_image",
                                      "system_logs", "deployment_errors", "image_tag", "http_endpoint",
                                      "registry_state", "replicas", "console_logs", "ingress", "role_assignments",
-                                     "log_rows", "environment_state"])
+                                     "log_rows", "environment_state", "metric"])
 
 
 def test_no_revision_and_the_evidence_says_why(case_a) -> None:

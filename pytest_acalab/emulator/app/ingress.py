@@ -218,6 +218,14 @@ class Edge:
                 return Response(0)  # the name no longer resolves: nothing answers on it
             app = route.app
             rev = self._revision_for(route)
+            self.svc.scaler.request_started(app, rev)  # in flight from here: what the HTTP scale rule counts
+        try:
+            return self._serve(req, route, app, rev)
+        finally:
+            with self.p.lock:
+                self.svc.scaler.request_ended(rev)
+
+    def _serve(self, req: Request, route: Route, app: ContainerApp, rev: Revision | None) -> Response:
         deadline = time.monotonic() + self.p.clock.scale(REQUEST_TIMEOUT_SECONDS)
         while True:
             with self.p.lock:
@@ -232,7 +240,20 @@ class Edge:
             if time.monotonic() >= deadline and not starting:
                 return self._count(app, rev, self._local_reply(504, REQUEST_TIMED_OUT))
             time.sleep(HOLD_POLL_SECONDS)
-        return self._count(app, rev, self._forward(req, route.host, replica, port))
+        started = time.monotonic()
+        resp = self._forward(req, route.host, replica, port)
+        self._measure(app, rev, replica, req, resp, time.monotonic() - started)
+        return self._count(app, rev, resp)
+
+    def _measure(self, app: ContainerApp, rev: Revision | None, replica: Replica, req: Request, resp: Response,
+                 seconds: float) -> None:
+        """The request's metrics: status, bytes the replica received and sent (head and body), time taken."""
+        rx = len(req.method) + len(req.target or req.path) + 12 + len(req.body or b"") + sum(
+            len(k) + len(v) + 4 for k, v in req.headers.items())
+        body = len(resp.body) if isinstance(resp.body, bytes) else 0
+        tx = 17 + body + sum(len(k) + len(v) + 4 for k, v in resp.headers.items())
+        self.svc.metrics.request(app.id, rev.name if rev is not None else "", replica.name, resp.status, rx, tx,
+                                 seconds * 1000)
 
     def _count(self, app: ContainerApp, rev: Revision | None, resp: Response) -> Response:
         with self.p.lock:

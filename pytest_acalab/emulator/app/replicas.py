@@ -143,8 +143,10 @@ class Kubelet:
         rev.desired = len(rev.replicas)
         rev.rolling_update = False
         rev.progress_deadline = self._deadline()
+        rev.scaled_to_zero = False
         for rep in rev.replicas:
             self.schedule(app, rev, rep)
+        self.svc.scaler.watch(app, rev)
 
     def roll(self, app: ContainerApp, rev: Revision) -> None:
         """An in-place change that alters the pods (ingress target port): a rolling update of the revision.
@@ -425,6 +427,8 @@ class Kubelet:
             c = by_name.get(ended.name)
             if c is not None and c.process_running:
                 self._exited(app, rev, rep, c, ended)
+        if status is not None:
+            self._sample(app, rev, rep, status)
         now = time.monotonic()
         for c in rep.containers:
             if c.process_running:
@@ -442,7 +446,17 @@ class Kubelet:
                   and self._ensure_pod(app, rev, rep)):
                 spec = next((s for s in rev.template["containers"] if s["name"] == c.name), {"name": c.name})
                 c.restart_count += 1
+                self.svc.metrics.container_restarted(rep.name, c.name, app.id)
                 self._launch(app, rev, rep, c, spec, main=rep.containers[0] is c, due=None)
+
+    def _sample(self, app: ContainerApp, rev: Revision, rep: Replica, status: Any) -> None:
+        """Feed the metrics: each running container's memory and CPU time as the pod just measured them."""
+        for c in rep.containers:
+            if c.process_running and c.name in status.rss:
+                self.svc.metrics.container_sample(
+                    app.id, rev.name, rep.name, c.name, rss=status.rss[c.name],
+                    cpu_ns=status.cpu_ns.get(c.name, 0), memory_limit=c.memory_limit, cpu_limit=c.cpu,
+                    restarts=c.restart_count)
 
     def _probe(self, app: ContainerApp, rev: Revision, rep: Replica, c: ContainerState, now: float) -> None:
         pod = rep.pod
@@ -600,6 +614,7 @@ class Kubelet:
     def deactivate(self, app: ContainerApp, rev: Revision, at: float | None = None) -> None:
         if not rev.active:
             return
+        self.svc.scaler.unwatch(app, rev, at)
         for rep in rev.replicas:
             for c in rep.containers:
                 if c.running_state == "Running":
@@ -628,6 +643,7 @@ class Kubelet:
 
     def stop_app(self, app: ContainerApp) -> None:
         for rev in app.revisions.values():
+            self.svc.scaler.unwatch(app, rev, quiet=True)
             for rep in rev.replicas:
                 self.stop_replica(rep)
             rev.active = False

@@ -17,7 +17,9 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from pytest_acalab.emulator.app import syslog
+from pytest_acalab.emulator.app.metrics import MetricsStore
 from pytest_acalab.emulator.app.replicas import Kubelet
+from pytest_acalab.emulator.app.scaling import Autoscaler
 from pytest_acalab.emulator.app.state import (
     GUID,
     WORDS_A,
@@ -59,6 +61,10 @@ class AppService:
         self.rng = random.Random()
         self.kubelet = Kubelet(self)
         self.validator = AppValidator(self)
+        self.metrics = MetricsStore(self.p.clock.now)
+        """Azure Monitor metrics measured from the replicas and the edge (served by ``insights.metrics``)."""
+        self.scaler = Autoscaler(self)
+        """KEDA and the HPA: revisions with scale rules get replicas added and removed."""
 
     def settling(self, scope: str) -> bool:
         """Whether a container of an app under ``scope`` is still starting (real time the clock cannot compress)."""
@@ -400,17 +406,20 @@ class AppService:
     def remove_app(self, app: ContainerApp) -> None:
         app.deleted = True
         self.kubelet.stop_app(app)
+        self.metrics.forget(app.id)
         self.apps.pop(app.id.lower(), None)
         self.p.store.remove(app.id)
 
     # events -------------------------------------------------------------------------------------
     def emit(self, app: ContainerApp, type_: str | None, reason: str, msg: str, *, revision: str | None = None,
              replica: str | None = None, container: str | None = None, count: int = 1,
-             at: float | None = None) -> syslog.SystemEvent:
+             at: float | None = None, source: str | None = None) -> syslog.SystemEvent:
         """Record one system-log event on the app's and the environment's stream and in Log Analytics."""
         when = wall_at(at) if at is not None else self.p.clock.now()
         ev = syslog.SystemEvent(when, type_, reason, msg, app.name, revision, replica, container, app.env.name,
                                 count=count)
+        if source is not None:
+            ev.source = source
         app.events.append(ev)
         app.env.events.append(ev)
         self._ingest(app.env, ev)

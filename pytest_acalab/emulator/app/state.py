@@ -264,6 +264,10 @@ class Revision:
     rolling_update: bool = False
     """The rollout replaces replicas of a revision that was already serving (an in-place app change)."""
     desired: int = 1
+    scaling: bool = False
+    """The autoscaler is adding replicas to a revision that already serves (it stays Healthy meanwhile)."""
+    scaled_to_zero: bool = False
+    """The autoscaler removed every replica (``minReplicas: 0``, no load for the cooldown period)."""
 
     @property
     def max_replicas(self) -> int:
@@ -320,6 +324,8 @@ class Revision:
                     "runningStateDetails": f"{len(self.failing)}/{len(self.replicas)} {PULL_BACKOFF_DETAILS}",
                     "provisioningError": PULL_BACKOFF_DETAILS}
         cur = self.current
+        if not self.replicas and self.scaled_to_zero:  # observed: "runningState": "ScaledToZero"
+            return {"healthState": "Healthy", "provisioningState": "Provisioned", "runningState": "ScaledToZero"}
         if self.all_running and not any(r.retiring for r in self.replicas):
             running = "RunningAtMaxScale" if len(cur) >= self.max_replicas else "Running"
             return {"healthState": "Healthy", "provisioningState": "Provisioned", "runningState": running}
@@ -347,7 +353,7 @@ class Revision:
             return {"healthState": "Unhealthy", "provisioningState": "Failed", "runningState": "Failed",
                     "runningStateDetails": f"{len(crashing)}/{len(cur)} {CONTAINER_CRASHING}: {name}",
                     "provisioningError": f"{CONTAINER_CRASHING}: {name}"}
-        if self.rolling_update and self.serving:
+        if (self.rolling_update or self.scaling) and self.serving:
             running = "RunningAtMaxScale" if len(self.serving) >= self.max_replicas else "Running"
             return {"healthState": "Healthy", "provisioningState": "Provisioned", "runningState": running}
         if mismatch:  # within the deadline: recorded (containerapp debug 2025; guide's traffic-routing-canary)

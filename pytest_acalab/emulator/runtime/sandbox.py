@@ -59,6 +59,8 @@ class PodStatus:
     rss: dict[str, int]
     """Resident bytes per running container (its whole process tree)."""
     exits: list[ContainerExit] = field(default_factory=list)
+    cpu_ns: dict[str, int] = field(default_factory=dict)
+    """CPU time used so far per running container (its whole process tree), in nanoseconds."""
 
 
 class _Spawner:
@@ -182,7 +184,8 @@ class Pod:
         exits = [ContainerExit(str(e.get("name")), int(e["code"]), e.get("signal"), bool(e.get("oom")),
                                int(e.get("peak_rss") or 0), float(e["at"])) for e in answer.get("exits", [])]
         rss = {str(k): int(v) for k, v in (answer.get("rss") or {}).items()}
-        return PodStatus(list(answer.get("running") or []), rss, exits)
+        cpu = {str(k): int(v) for k, v in (answer.get("cpu_ns") or {}).items()}
+        return PodStatus(list(answer.get("running") or []), rss, exits, cpu)
 
     def kill(self, name: str | None = None, sig: int = signal.SIGKILL, wait: bool = True, grace: float = 2.0) -> None:
         self.request("kill", name=name, signal=int(sig), wait=wait, grace=grace)

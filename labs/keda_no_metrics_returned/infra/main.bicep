@@ -1,0 +1,137 @@
+// KEDA no-metrics lab: Log Analytics, a Container Apps environment, a registry, and an app with 0.5 vCPU,
+// 1Gi and a memory scale rule written the legacy way (metadata type=Utilization, value=50), as the Practical
+// Guide's. The image, the workload's MODE and DELAY_SECONDS are parameters: the trigger and the fix
+// redeploy with new values, each a new revision. The app carries the registry's admin credentials.
+@description('Base name for every resource and the image repository')
+param baseName string = 'labnometrics'
+
+@description('Location of every resource')
+param location string = resourceGroup().location
+
+@description('Ingress target port of the app')
+param targetPort int = 8000
+
+@description('Image of the app (the helloworld sample until the workload is built)')
+param image string = 'mcr.microsoft.com/azuredocs/containerapps-helloworld:latest'
+
+@description('Workload mode: healthy, slow-start or crash-loop')
+param mode string = 'healthy'
+
+@description('Seconds the slow-start mode waits, or the crash-loop mode runs, before it listens or exits')
+param delaySeconds string = '120'
+
+var suffix = take(uniqueString(resourceGroup().id, baseName), 6)
+var workspaceName = 'log-${baseName}-${suffix}'
+var registryName = 'acr${baseName}${suffix}'
+var environmentName = 'cae-${baseName}-${suffix}'
+var appName = 'ca-${baseName}-${suffix}'
+
+resource workspace 'Microsoft.OperationalInsights/workspaces@2023-09-01' = {
+  name: workspaceName
+  location: location
+  properties: {
+    sku: {
+      name: 'PerGB2018'
+    }
+    retentionInDays: 30
+  }
+}
+
+resource registry 'Microsoft.ContainerRegistry/registries@2023-07-01' = {
+  name: registryName
+  location: location
+  sku: {
+    name: 'Basic'
+  }
+  properties: {
+    adminUserEnabled: true
+  }
+}
+
+resource environment 'Microsoft.App/managedEnvironments@2025-07-01' = {
+  name: environmentName
+  location: location
+  properties: {
+    appLogsConfiguration: {
+      destination: 'log-analytics'
+      logAnalyticsConfiguration: {
+        customerId: workspace.properties.customerId
+        sharedKey: workspace.listKeys().primarySharedKey
+      }
+    }
+  }
+}
+
+resource app 'Microsoft.App/containerApps@2025-07-01' = {
+  name: appName
+  location: location
+  properties: {
+    managedEnvironmentId: environment.id
+    configuration: {
+      activeRevisionsMode: 'Single'
+      ingress: {
+        external: true
+        targetPort: targetPort
+        transport: 'auto'
+      }
+      secrets: [
+        {
+          name: 'acr-password'
+          value: registry.listCredentials().passwords[0].value
+        }
+      ]
+      registries: [
+        {
+          server: registry.properties.loginServer
+          username: registry.listCredentials().username
+          passwordSecretRef: 'acr-password'
+        }
+      ]
+    }
+    template: {
+      containers: [
+        {
+          name: 'app'
+          image: image
+          env: [
+            {
+              name: 'MODE'
+              value: mode
+            }
+            {
+              name: 'DELAY_SECONDS'
+              value: delaySeconds
+            }
+          ]
+          resources: {
+            cpu: json('0.5')
+            memory: '1Gi'
+          }
+        }
+      ]
+      scale: {
+        minReplicas: 1
+        maxReplicas: 10
+        rules: [
+          {
+            name: 'mem-rule'
+            custom: {
+              type: 'memory'
+              metadata: {
+                type: 'Utilization'
+                value: '50'
+              }
+            }
+          }
+        ]
+      }
+    }
+  }
+}
+
+output containerAppName string = app.name
+output containerRegistryName string = registry.name
+output containerRegistryLoginServer string = registry.properties.loginServer
+output environmentName string = environment.name
+output logAnalyticsWorkspaceName string = workspace.name
+output containerAppUrl string = 'https://${app.properties.configuration.ingress.fqdn}'

@@ -1,0 +1,121 @@
+"""Scale rules as Azure applies them: replicas added under load and removed after it, real processes each.
+
+Load goes through the emulator's loopback proxy and edge to real replicas (``actions.load.run_load``), the
+app is driven and read through ``azure-mgmt-appcontainers``. No test waits for time: each waits for a
+condition (replicas listed, autoscaler syncs that saw the load), with generous bounds for a loaded machine.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+from app_helpers import Lab, wait_until
+
+from pytest_acalab.actions.load import LoadPlan, LoadReport, run_load
+from pytest_acalab.emulator.app.scaling import Autoscaler
+
+CONCURRENCY = 50
+
+
+def http_scaled(lab: Lab, name: str, concurrent: int, *, min_replicas: int = 1) -> Any:
+    scale = {"minReplicas": min_replicas, "maxReplicas": 10,
+             "rules": [{"name": "http-rule", "http": {"metadata": {"concurrentRequests": str(concurrent)}}}]}
+    body = lab.app_body("acrlab.azurecr.io/web:v1")
+    body["properties"]["template"]["scale"] = scale
+    return lab.client.container_apps.begin_create_or_update(lab.rg, name, body).result()
+
+
+def replica_count(lab: Lab, app: str, revision: str) -> int:
+    return len(list(lab.client.container_apps_revision_replicas.list_replicas(lab.rg, app, revision).value))
+
+
+def scaler(lab: Lab) -> Autoscaler:
+    return lab.emu.platform.services.extra["app"].scaler
+
+
+def the_watch(lab: Lab, app: str, revision: str) -> Any:
+    svc = lab.emu.platform.services.extra["app"]
+    rev = next(a for a in svc.apps.values() if a.name == app).revisions[revision]
+    return scaler(lab).watch_of(rev)
+
+
+@contextmanager
+def loading(lab: Lab, fqdn: str) -> Iterator[LoadReport]:
+    """50 clients sending GETs to the app's fqdn until the block ends (at most 10 minutes)."""
+    stop = threading.Event()
+    box: dict[str, LoadReport] = {}
+    plan = LoadPlan(concurrency=CONCURRENCY, seconds=600)
+
+    def run() -> None:
+        box["report"] = run_load(f"https://{fqdn}/", plan, verify=lab.emu.ca_bundle,
+                                 proxies={"https": lab.emu.proxy_url}, stop=stop)
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    report = LoadReport(f"https://{fqdn}/", datetime.now(UTC), datetime.now(UTC))
+    try:
+        yield report
+    finally:
+        stop.set()
+        thread.join(60)
+        got = box.get("report")
+        if got is not None:
+            report.statuses, report.errors, report.latencies = got.statuses, got.errors, got.latencies
+
+
+def running(lab: Lab, app: str) -> tuple[str, str]:
+    created = lab.client.container_apps.get(lab.rg, app)
+    revision = created.latest_revision_name
+    lab.revision_when(app, revision, lambda r: r.health_state == "Healthy", f"{revision} healthy")
+    return revision, created.configuration.ingress.fqdn
+
+
+def test_http_rule_of_10_scales_out_under_50_concurrent_requests_and_back_after_the_cooldown(lab: Lab) -> None:
+    http_scaled(lab, "web", 10)
+    revision, fqdn = running(lab, "web")
+    assert replica_count(lab, "web", revision) == 1
+    with loading(lab, fqdn) as report:
+        grown = wait_until(lambda: (n := replica_count(lab, "web", revision)) >= 2 and n, "scale out", 120)
+    assert report.statuses and set(report.statuses) == {200}, (report.statuses, report.errors)
+    assert 2 <= grown <= 10
+    wait_until(lambda: replica_count(lab, "web", revision) == 1, "scale back to minReplicas", 120)
+    # the revision stayed healthy meanwhile, and KEDA said it was watching it
+    assert lab.client.container_apps_revisions.get_revision(lab.rg, "web", revision).health_state == "Healthy"
+    keda = [line for line in lab.system_lines("web") if line.get("EventSource") == "KEDA"]
+    assert [line["Msg"] for line in keda] == [
+        "Scaler external-push is built",
+        f"KEDA is starting a watch for revision '{revision}' to monitor scale operations for this revision"]
+
+
+def test_the_same_rule_at_500_never_scales_under_the_same_load(lab: Lab) -> None:
+    http_scaled(lab, "web", 500)
+    revision, fqdn = running(lab, "web")
+    watch = the_watch(lab, "web", revision)
+    before = watch.loaded_syncs
+    with loading(lab, fqdn) as report:
+        # the autoscaler judged the load many times, and saw it heavy: never enough for a second replica
+        wait_until(lambda: watch.loaded_syncs - before >= 10 and watch.peak_concurrency >= 10, "syncs under load",
+                   120)
+        assert replica_count(lab, "web", revision) == 1
+    assert report.statuses and set(report.statuses) == {200}
+    app_id = lab.client.container_apps.get(lab.rg, "web").id
+    recorded = [s.value for s in lab.emu.platform.services.extra["app"].metrics.apps[app_id.lower()].samples[
+        "replicas"]]
+    assert recorded and max(recorded) == 1
+
+
+def test_min_zero_scales_to_zero_after_the_cooldown_and_a_request_brings_a_replica_back(lab: Lab) -> None:
+    http_scaled(lab, "web", 10, min_replicas=0)
+    revision, fqdn = running(lab, "web")
+    wait_until(lambda: replica_count(lab, "web", revision) == 0, "scale to zero", 60)
+    rev = lab.client.container_apps_revisions.get_revision(lab.rg, "web", revision)
+    assert rev.running_state == "ScaledToZero"
+    with lab.session as session:
+        session.trust_env = False
+        answer = session.get(f"https://{fqdn}/", proxies={"https": lab.emu.proxy_url}, verify=lab.emu.ca_bundle,
+                             timeout=60)
+    assert answer.status_code == 200
+    assert replica_count(lab, "web", revision) >= 1
