@@ -18,7 +18,7 @@ from pytest_acalab.emulator import fidelity
 
 RECORDINGS = Path(__file__).parent / "recordings"
 ROOT = Path(__file__).resolve().parents[2]
-FLOOR = 98.3
+FLOOR = 99.0
 """Per cent of recorded interactions answered as Azure answered. Raise it; never lower it."""
 SHARED = [ROOT.parent / "shared" / "azure-evidence" / "recordings", Path("/work/shared/azure-evidence/recordings")]
 
