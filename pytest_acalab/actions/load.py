@@ -40,6 +40,12 @@ MIN_REAL_SECONDS = 1.0
 """A ``duration`` never runs shorter than this many real seconds (or its own length, if shorter): a real
 workload cannot answer thousands of requests in the microseconds the fast clock makes of 90 s."""
 REQUEST_TIMEOUT = 30.0
+ERROR_PAUSE = 0.05
+"""Seconds a closed-loop worker waits after a request that got no answer, so that a refused connection
+does not turn the load into a busy loop of failures."""
+UNANSWERED_LIMIT = 20
+"""A run stops once this many requests (at least, or twice the concurrency) failed before any answer came:
+nothing is listening, and more of the same proves nothing."""
 
 
 @dataclass(frozen=True)
@@ -141,9 +147,13 @@ def run_load(url: str, plan: LoadPlan, *, verify: Any = True, proxies: Mapping[s
         due = t0 + index / plan.rate if plan.rate else time.monotonic()
         return due if due < end else None
 
+    give_up_after = max(UNANSWERED_LIMIT, 2 * plan.concurrency)
+
     def worker() -> None:
         with make_session() as session:
-            session.trust_env = False  # the backend's proxy and trust, never the machine's environment
+            # the emulator's proxy and trust, never the machine's environment; without a proxy (Azure) the
+            # machine's own proxy settings are the way out, as they are for the SDK clients
+            session.trust_env = not proxies
             while True:
                 due = next_slot()
                 if due is None or time.monotonic() >= end:
@@ -160,12 +170,14 @@ def run_load(url: str, plan: LoadPlan, *, verify: Any = True, proxies: Mapping[s
                     with lock:
                         report.statuses[resp.status_code] += 1
                         report.latencies.append(took)
-                except requests.Timeout:
-                    with lock:
-                        report.errors["timeout"] += 1
                 except requests.RequestException as exc:
+                    kind = "timeout" if isinstance(exc, requests.Timeout) else type(exc).__name__
                     with lock:
-                        report.errors[type(exc).__name__] += 1
+                        report.errors[kind] += 1
+                        if not report.statuses and sum(report.errors.values()) >= give_up_after:
+                            halt.set()  # nothing answers: more of the same proves nothing
+                    if not plan.rate and halt.wait(ERROR_PAUSE):
+                        return
 
     threads = [threading.Thread(target=worker, name=f"acalab-load-{i}", daemon=True)
                for i in range(plan.concurrency)]

@@ -127,6 +127,10 @@ def evaluate(ctx: LabContext, check: Check, *, default_within: float | None = No
     def attempt() -> _Pass:
         state["attempt"] += 1
         remaining = max(deadline - (time.monotonic() - started), 0.5)
+        if ctx.backend.settling(ctx.resource_group):
+            # an observation begun while something still starts may see only the start (requests timing out
+            # on a booting workload) and end past the deadline: it earns the observations after settling
+            state["settled"], state["waited"] = 0, 1
         result = _once(ctx, check, remaining, state["attempt"], started, label)
         state["streak"] = state["streak"] + 1 if result.ok else 0
         if result.ok and not first_held:

@@ -85,6 +85,19 @@ def test_refused_connections_are_errors_not_answers() -> None:
     assert report.sent == 4 and not report.statuses and sum(report.errors.values()) == 4
 
 
+def test_a_load_that_nothing_answers_gives_up_instead_of_spinning() -> None:
+    import socket
+
+    from pytest_acalab.actions.load import UNANSWERED_LIMIT
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    # ten minutes of load asked for: the run ends once the unanswered limit is reached, with few requests sent
+    report = run_load(f"http://127.0.0.1:{port}/", LoadPlan(concurrency=3, seconds=600))
+    assert not report.statuses and UNANSWERED_LIMIT <= report.sent < UNANSWERED_LIMIT + 3
+
+
 @pytest.mark.parametrize("args, words", [
     ({"app": "app"}, "a load needs a bound: 'requests' or 'duration'"),
     ({"app": "app", "requests": 10, "concurrency": 0}, "'concurrency' must be between 1 and 200, got 0"),

@@ -97,6 +97,21 @@ PROBE_FAILED = "ProbeFailed"
 PROCESS_EXITED = "ProcessExited"
 
 
+
+def telemetry_schedule(divisor: float) -> dict[str, str]:
+    """OpenTelemetry's export schedules on the emulator's clock (none on a real-time one).
+
+    An instrumented workload batches spans and log records for 5 s and metrics for 60 s before it exports
+    them (the OpenTelemetry SDK's defaults, https://opentelemetry.io/docs/specs/otel/configuration/sdk-environment-variables/);
+    those are real seconds the fast clock cannot compress, so a lab waiting 10 minutes of Azure time for
+    AppRequests would time out on the emulator. The replica gets the same schedules divided by the clock
+    (floors 100 ms and 1 s); a value the app's own template sets wins, as any env var of the template does."""
+    if divisor <= 1:
+        return {}
+    batch = str(max(100, round(5000 / divisor)))
+    return {"OTEL_BSP_SCHEDULE_DELAY": batch, "OTEL_BLRP_SCHEDULE_DELAY": batch,
+            "OTEL_METRIC_EXPORT_INTERVAL": str(max(1000, round(60000 / divisor)))}
+
 class Kubelet:
     def __init__(self, service: AppService) -> None:
         self.svc = service
@@ -307,6 +322,7 @@ class Kubelet:
     def _serve_platform(self, app: ContainerApp, rep: Replica, pod: Pod) -> None:
         """What the platform offers on a replica's loopback: the way out to Azure's host names (the emulator's
         proxy), and the identity endpoint when the app has a managed identity."""
+        rep.platform_env.update(telemetry_schedule(self.p.clock.divisor))
         upstream = self.p.egress()
         try:
             if upstream is not None:
