@@ -117,7 +117,8 @@ def console_logs(ctx: LabContext, args: Mapping[str, Any], deadline: float) -> O
         where = f"console log stream of revision '{revision}'"
     else:
         app = fetch_app(ctx, app_name, deadline)
-        rows, note = query_log_analytics(ctx, app_name, app, since, deadline, (LEGACY_TABLE, TABLE))
+        rows, note = query_log_analytics(ctx, app_name, app, since, deadline, (LEGACY_TABLE, TABLE),
+                                         revision=revision)
         if rows is None:
             return Observation([], "log_analytics", note)
         records, where = normalise_console_rows(rows), note

@@ -174,10 +174,17 @@ def table_for_destination(destination: str | None, legacy: str = LEGACY_TABLE, r
     return None
 
 
-def kql_for(table: str, app: str) -> str:
-    column = "ContainerAppName_s" if table.endswith("_CL") else "ContainerAppName"
-    safe = app.replace("'", "")
-    return f"{table} | where {column} == '{safe}' | order by TimeGenerated asc | take 1000"
+LA_ROW_LIMIT = 1000
+"""Rows one Log Analytics read returns at most: the newest ones (a crash loop writes thousands)."""
+
+
+def kql_for(table: str, app: str, revision: str | None = None) -> str:
+    """The query a user types: the app's rows (of one revision, when given), the newest first, capped."""
+    suffix = "_s" if table.endswith("_CL") else ""
+    clauses = [f"ContainerAppName{suffix} == '{app.replace(chr(39), '')}'"]
+    if revision:
+        clauses.append(f"RevisionName{suffix} == '{revision.replace(chr(39), '')}'")
+    return f"{table} | where {' and '.join(clauses)} | order by TimeGenerated desc | take {LA_ROW_LIMIT}"
 
 
 def is_missing_table(exc: BaseException) -> str | None:
@@ -230,9 +237,10 @@ def read_eventstream(ctx: LabContext, app_name: str, app: Mapping[str, Any], dea
 
 def query_log_analytics(ctx: LabContext, app_name: str, app: Mapping[str, Any], since: datetime,
                         deadline: float, table_names: tuple[str, str] = (LEGACY_TABLE, TABLE),
-                        ) -> tuple[list[dict[str, Any]] | None, str]:
-    """(rows, note) of the app's rows in the workspace its environment sends logs to; ``table_names`` are the
-    (legacy, resource-specific) table names. Rows None means "nothing to read here", with the reason."""
+                        revision: str | None = None) -> tuple[list[dict[str, Any]] | None, str]:
+    """(rows, note) of the app's rows (of ``revision``, if given; oldest first) in the workspace its environment
+    sends logs to; ``table_names`` are the (legacy, resource-specific) table names. Rows None means "nothing
+    to read here", with the reason."""
     # the Azure SDK stack loads when a lab runs, not at collection
     from azure.core.exceptions import HttpResponseError
 
@@ -255,7 +263,7 @@ def query_log_analytics(ctx: LabContext, app_name: str, app: Mapping[str, Any], 
         customer_id = _workspace_customer_id(ctx)
     if not customer_id:
         return None, f"no Log Analytics workspace id for environment '{env_name}' (destination {destination})"
-    query = kql_for(table, app_name)
+    query = kql_for(table, app_name, revision)
     now = datetime.now(UTC)
 
     def run() -> Any:
@@ -276,7 +284,9 @@ def query_log_analytics(ctx: LabContext, app_name: str, app: Mapping[str, Any], 
     for t in tables:
         columns = list(t.columns)
         rows.extend(dict(zip(columns, list(r), strict=False)) for r in t.rows)
-    return rows, f"{table} in workspace {customer_id}"
+    rows.reverse()  # the query takes the newest rows; records read oldest first
+    capped = f" (the newest {LA_ROW_LIMIT}: older rows not read)" if len(rows) >= LA_ROW_LIMIT else ""
+    return rows, f"{table} in workspace {customer_id}{capped}"
 
 
 def _workspace_customer_id(ctx: LabContext) -> str | None:
@@ -312,7 +322,7 @@ def system_logs(ctx: LabContext, args: Mapping[str, Any], deadline: float) -> Ob
         records = parse_eventstream(read_eventstream(ctx, app_name, app, deadline))
         where = "event stream"
     elif source == "log_analytics":
-        rows, note = query_log_analytics(ctx, app_name, app, since, deadline)
+        rows, note = query_log_analytics(ctx, app_name, app, since, deadline, revision=revision)
         if rows is None:
             return Observation([], "log_analytics", note)
         records = normalise_la_rows(rows)

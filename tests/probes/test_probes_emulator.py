@@ -110,3 +110,36 @@ def test_every_failing_row_of_the_lab_holds_in_case_a(case_a) -> None:
         assert outcome.ok, outcome.failure_message()
     any_of = evaluate(case_a, case_a.lab.row("system-log-evidence").failing, default_within=5)
     assert any_of.source == "deployment_operations" and "(tried: deployment_operations, eventstream)" in any_of.excerpt
+
+
+def test_log_analytics_reads_the_revision_asked_for_past_a_flood_of_other_rows(case_a) -> None:
+    """A crash loop writes thousands of rows: the probe filters by revision in the query and reads the newest
+    rows, so one row of the revision asked for is found behind 1,500 of another (they were the oldest 1,000
+    read, then filtered, before)."""
+    import datetime as dt
+
+    from pytest_acalab.emulator.app.syslog import LEGACY_TABLE
+    from pytest_acalab.probes.logs import LA_ROW_LIMIT
+
+    emu = case_a.backend._emulator  # type: ignore[attr-defined]
+    app = case_a.resource("app")
+    env = case_a.clients.apps.managed_environments.get(case_a.resource_group, case_a.resource("environment").name)
+    customer_id = env.app_logs_configuration.log_analytics_configuration.customer_id
+    now = emu.platform.clock.now()
+
+    def row(revision: str, reason: str, i: int) -> dict[str, Any]:
+        return {"TimeGenerated": now - dt.timedelta(microseconds=2 * LA_ROW_LIMIT - i),  # in order, past
+                "Reason_s": reason, "Log_s": f"line {i}",
+                "Type_s": "Normal", "RevisionName_s": revision, "ContainerAppName_s": app.name, "Count_d": 1.0}
+
+    flood = [row(f"{app.name}--crashing", "BackOff", i) for i in range(LA_ROW_LIMIT + 500)]
+    visible = now - dt.timedelta(minutes=5)  # ingested as if written minutes ago: queryable at once
+    emu.platform.services.logs.ingest(customer_id, LEGACY_TABLE, flood, visible)
+    emu.platform.services.logs.ingest(customer_id, LEGACY_TABLE, [row(f"{app.name}--healthy", "KEDAScalersStarted",
+                                                                       LA_ROW_LIMIT + 600)], visible)
+    found = run_probe(case_a, "system_logs", {"app": "app", "source": "log_analytics", "since": "lab",
+                                               "revision": f"{app.name}--healthy"}, deadline=30)
+    assert [r["reason"] for r in found.value] == ["KEDAScalersStarted"], (found.excerpt, found.value)
+    every = run_probe(case_a, "system_logs", {"app": "app", "source": "log_analytics", "since": "lab",
+                                               "reason": "KEDAScalersStarted"}, deadline=30)
+    assert len(every.value) == 1 and f"the newest {LA_ROW_LIMIT}" in every.excerpt, every.excerpt

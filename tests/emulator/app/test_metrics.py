@@ -119,9 +119,9 @@ def test_cpu_follows_the_load_and_memory_is_the_replicas_resident_set(busy: tupl
                       "maximum")
 
     started = datetime.now(UTC)
-    idle = wait_until(lambda: len(peaks("UsageNanoCores", started)) >= 1 and peaks("UsageNanoCores", started),
+    idle = wait_until(lambda: len(peaks("UsageNanoCores", started)) >= 2 and peaks("UsageNanoCores", started),
                       "CPU readings of the idle replica", 60)
-    idle_cores = max(idle) / 1e9
+    idle_cores = min(idle) / 1e9  # the quietest reading: the first may still hold the process's start-up
     memory = max(peaks("WorkingSetBytes", started))
     assert 5_000_000 < memory < 500_000_000  # a Python process's resident set, measured
     loaded = datetime.now(UTC)
