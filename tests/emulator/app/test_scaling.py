@@ -7,6 +7,7 @@ condition (replicas listed, autoscaler syncs that saw the load), with generous b
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -119,3 +120,69 @@ def test_min_zero_scales_to_zero_after_the_cooldown_and_a_request_brings_a_repli
                              timeout=60)
     assert answer.status_code == 200
     assert replica_count(lab, "web", revision) >= 1
+
+
+# KEDA's teardown of the revision an update replaces ----------------------------------------------------------
+STOPPED = "KEDA is stopping the watch for revision '{}' to monitor scale operations for this revision"
+DELETED = "ScaledObject was removed from KEDA watch and would not be auto-scaled."
+WHOLE_SECOND = r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d \+0000 UTC"
+TEARDOWN = ("KEDAScalersStopped", "FailedGetScale", "ScaledObjectDeleted")
+
+
+def updated_rule(lab: Lab, app: str, concurrent: int) -> tuple[str, str]:
+    """``az containerapp update --scale-rule-metadata concurrentRequests=<n>``: a new revision, the old one goes.
+    Returns (old, new) once the old revision is deactivated."""
+    old = lab.client.container_apps.get(lab.rg, app).latest_revision_name
+    new = http_scaled(lab, app, concurrent).latest_revision_name
+    assert new != old
+    lab.revision_when(app, new, lambda r: r.health_state == "Healthy", f"{new} healthy")
+    lab.revision_when(app, old, lambda r: not r.active, f"{old} deactivated")
+    return old, new
+
+
+def revision_lines(lab: Lab, app: str, revision: str) -> list[dict[str, Any]]:
+    return [line for line in lab.system_lines(app) if line["RevisionName"] == revision]
+
+
+def test_an_update_tears_the_old_revision_s_scaled_object_down_in_azure_s_words(lab: Lab) -> None:
+    http_scaled(lab, "web", 500)
+    running(lab, "web")
+    old, new = updated_rule(lab, "web", 10)
+    lines = revision_lines(lab, "web", old)
+    teardown = [line for line in lines if line["Reason"] in TEARDOWN]
+    # what the pe-direct, image-size and most of the Guide's captures show: Stopped, then Deleted, no race
+    assert [(x["Type"], x["Reason"], x["EventSource"], x["Msg"]) for x in teardown] == [
+        ("Normal", "KEDAScalersStopped", "KEDA", STOPPED.format(old)),
+        ("Warning", "ScaledObjectDeleted", "KEDA", DELETED)]
+    for line in teardown:
+        assert line["ReplicaName"] == "" and line["Count"] == 1 and line["ContainerAppName"] == "web"
+        assert re.fullmatch(WHOLE_SECOND, line["TimeStamp"]), line["TimeStamp"]
+    # before the old replica's container is stopped
+    reasons = [x["Reason"] for x in lines]
+    assert reasons.index("ScaledObjectDeleted") < reasons.index("ContainerTerminated")
+    assert next(x for x in lines if x["Reason"] == "ContainerTerminated")["Msg"].endswith("reason 'ManuallyStopped'")
+    # the new revision: started, never torn down
+    assert not [x for x in revision_lines(lab, "web", new) if x["Reason"] in TEARDOWN]
+    # Log Analytics gets the same rows (ContainerAppSystemLogs_CL, what the Guide's KQL reads)
+    rows = [r[2] for r in lab.logs.rows if r[1] == "ContainerAppSystemLogs_CL" and r[2]["Reason_s"] in TEARDOWN]
+    assert [(r["RevisionName_s"], r["Reason_s"], r["EventSource_s"], r["ReplicaName_s"], r["Count_d"]) for r in rows] \
+        == [(old, "KEDAScalersStopped", "KEDA", "", 1.0), (old, "ScaledObjectDeleted", "KEDA", "", 1.0)]
+
+
+def test_the_teardown_race_logs_the_hpa_s_failed_get_scale_for_the_old_revision_only(lab: Lab) -> None:
+    http_scaled(lab, "web", 500)
+    running(lab, "web")
+    lab.emu.platform.faults.configure(0.0, teardown_scale_race=1.0)
+    old, new = updated_rule(lab, "web", 10)
+    teardown = [line for line in revision_lines(lab, "web", old) if line["Reason"] in TEARDOWN]
+    # the managed-identity-key-vault-failure capture, line for line
+    assert [(x["Type"], x["Reason"], x["EventSource"], x["ReplicaName"], x["Count"], x["Msg"]) for x in teardown] == [
+        ("Normal", "KEDAScalersStopped", "KEDA", "", 1, STOPPED.format(old)),
+        ("Warning", "FailedGetScale", "Scaling", "", 1, f'deployments.apps "{old}" not found'),
+        ("Warning", "ScaledObjectDeleted", "KEDA", "", 1, DELETED)]
+    assert lab.emu.platform.faults.as_dict()["injected"] == {"teardown_scale_race": 1}
+    # the Guide's strict per-revision filter on the active revision stays empty
+    assert not [x for x in revision_lines(lab, "web", new) if x["Reason"] in TEARDOWN]
+    rows = [r[2] for r in lab.logs.rows if r[1] == "ContainerAppSystemLogs_CL" and r[2]["Reason_s"] == "FailedGetScale"]
+    assert [(r["RevisionName_s"], r["Log_s"], r["Type_s"]) for r in rows] == [
+        (old, f'deployments.apps "{old}" not found', "Warning")]
