@@ -15,13 +15,26 @@ behavior"), modelled here for a revision whose template has scale rules:
 - replicas are added and removed by the kubelet (``replicas.Kubelet``): a new replica pulls, starts and is
   probed like any other, so scaling out costs a real process start.
 
-KEDA's system-log lines are Azure's (captures of the Practical Guide's image-size-startup-delay and
-keda-no-metrics-returned labs): ``KEDAScalersStarted`` ("Scaler <type> is built", "KEDA is starting a
-watch for revision ..."), ``KEDAScalersStopped`` and ``ScaledObjectDeleted`` when the revision goes, and
-while a replica has no resource metrics yet (not ready, restarting, or the metrics server's first minute)
-a cpu/memory rule logs the HPA's ``FailedGetContainerResourceMetric`` and ``FailedComputeMetricsReplicas``
-warnings each sync. No event is written when replicas are added or removed: the guide's
-scale-rule-mismatch lab found none in the load window either.
+KEDA's and the HPA's system-log lines are Azure's (captures of the Practical Guide's image-size-startup-delay,
+keda-no-metrics-returned, managed-identity-key-vault-failure and acr-network-path labs): ``ReplicaName`` empty,
+``TimeStamp`` to the whole second, ``EventSource`` ``KEDA`` for KEDA's and ``Scaling`` for the HPA's.
+
+- ``KEDAScalersStarted`` ("Scaler <type> is built", "KEDA is starting a watch for revision ...") when a
+  revision starts;
+- while a replica has no resource metrics yet (not ready, restarting, or the metrics server's first minute)
+  a cpu/memory rule logs the HPA's ``FailedGetContainerResourceMetric`` and ``FailedComputeMetricsReplicas``
+  warnings each sync, their ``Count`` going up as Kubernetes aggregates a repeated event;
+- when the revision is deactivated (an update that mints a new revision, single revision mode): Normal
+  ``KEDAScalersStopped`` "KEDA is stopping the watch for revision '<revision>' ...", then Warning
+  ``ScaledObjectDeleted`` "ScaledObject was removed from KEDA watch and would not be auto-scaled.", all with
+  ``Count`` 1, before the containers' ``ManuallyStopped``. In 1 of the 10 teardowns captured, the HPA synced
+  after the revision's Deployment was gone and before KEDA removed the ScaledObject, and logged Warning
+  ``FailedGetScale`` ``deployments.apps "<revision>" not found`` between the two: a race, which the
+  emulator reproduces when the fault switch asks for it (``Faults.teardown_scale_race``), never by default.
+
+Not produced: ``ScaledObjectCheckFailed`` (the captures hold only its counts, 6 per revision, never its
+message, so the emulator does not make one up), and no event when replicas are added or removed (the
+guide's scale-rule-mismatch lab found none in the load window either).
 """
 
 from __future__ import annotations
@@ -53,11 +66,14 @@ METRICS_WARMUP_SECONDS = 60.0
 """How long after a container starts the metrics server has no sample of it (the guide's healthy baseline
 of keda-no-metrics-returned logged "no metrics returned" for ~61 s after a clean start)."""
 KEDA = "KEDA"
+HPA = "Scaling"
+"""``EventSource`` of the HPA controller's events (``FailedGetScale``, ``FailedGetContainerResourceMetric``)."""
 KEDA_STARTED = "KEDAScalersStarted"
 KEDA_STOPPED = "KEDAScalersStopped"
 SCALED_OBJECT_DELETED = "ScaledObjectDeleted"
 FAILED_CONTAINER_METRIC = "FailedGetContainerResourceMetric"
 FAILED_COMPUTE = "FailedComputeMetricsReplicas"
+FAILED_GET_SCALE = "FailedGetScale"
 HPA_METRICS_BESIDES_RULES = 4
 """The HPA Azure builds for a revision judges 5 metrics with one memory rule ("invalid metrics (1 invalid
 out of 5)" in the keda-no-metrics-returned captures): the rules plus four of the platform's own (guess)."""
@@ -84,6 +100,9 @@ class _Watch:
     peak_concurrency: float = 0.0
     last_poll: float = field(default_factory=time.monotonic)
     """When KEDA last checked the revision's activity (every ``pollingInterval``)."""
+    counts: dict[str, int] = field(default_factory=dict)
+    """How many times each of the HPA's warnings was logged (Kubernetes aggregates a repeated event into
+    one with a growing ``Count``)."""
 
     def touch(self, now: float) -> None:
         self.area += self.inflight * (now - self.last_change)
@@ -157,6 +176,10 @@ class Autoscaler:
             return
         self._emit(app, rev, KEDA_STOPPED, f"KEDA is stopping the watch for revision '{rev.name}' to monitor scale "
                                            "operations for this revision", at=at)
+        if self.p.faults.draw_teardown_scale_race():
+            # the HPA's sync fell between the Deployment's deletion and the ScaledObject's removal
+            self._emit(app, rev, FAILED_GET_SCALE, f'deployments.apps "{rev.name}" not found', type_=syslog.WARNING,
+                       at=at, source=HPA)
         self._emit(app, rev, SCALED_OBJECT_DELETED, "ScaledObject was removed from KEDA watch and would not be "
                                                      "auto-scaled.", type_=syslog.WARNING, at=at)
 
@@ -229,7 +252,7 @@ class Autoscaler:
                 ratio = utilization / target
                 wanted.append(current if abs(ratio - 1) <= TOLERANCE else math.ceil(current * ratio))
         for kind in missing:
-            self._no_metrics(app, rev, kind, len(w.rules), due)
+            self._no_metrics(app, rev, w, kind, due)
         if missing and not wanted:
             return None
         return max(wanted) if wanted else current
@@ -250,15 +273,17 @@ class Autoscaler:
                 values.append(sample.value)
         return sum(values) / len(values) if values else None
 
-    def _no_metrics(self, app: ContainerApp, rev: Revision, kind: str, rules: int, due: float) -> None:
+    def _no_metrics(self, app: ContainerApp, rev: Revision, w: _Watch, kind: str, due: float) -> None:
         """The HPA's two warnings of a sync that found no resource metrics for a container."""
         container = (rev.template.get("containers") or [{}])[0].get("name") or app.name
         inner = f"failed to get {kind} usage: unable to get metrics for resource {kind}: no metrics returned from " \
                 "resource metrics API"
-        self._emit(app, rev, FAILED_CONTAINER_METRIC, inner, type_=syslog.WARNING, at=due)
-        self._emit(app, rev, FAILED_COMPUTE, f"invalid metrics (1 invalid out of {rules + HPA_METRICS_BESIDES_RULES}), "
-                   f"first error is: failed to get {container} container metric value: {inner}",
-                   type_=syslog.WARNING, at=due)
+        judged = len(w.rules) + HPA_METRICS_BESIDES_RULES
+        for reason, message in ((FAILED_CONTAINER_METRIC, inner),
+                                (FAILED_COMPUTE, f"invalid metrics (1 invalid out of {judged}), first error is: "
+                                                 f"failed to get {container} container metric value: {inner}")):
+            w.counts[reason] = w.counts.get(reason, 0) + 1
+            self._emit(app, rev, reason, message, type_=syslog.WARNING, at=due, source=HPA, count=w.counts[reason])
 
     def _apply(self, app: ContainerApp, rev: Revision, w: _Watch, current: int, desired: int, now: float) -> None:
         scale = rev.template.get("scale") or {}
@@ -311,8 +336,10 @@ class Autoscaler:
             metrics.replicas(app.id, rev.name, len(rev.current) if count is None else count)
 
     def _emit(self, app: ContainerApp, rev: Revision, reason: str, message: str, *, type_: str | None = None,
-              at: float | None = None) -> None:
-        self.svc.emit(app, type_ or syslog.NORMAL, reason, message, revision=rev.name, at=at, source=KEDA)
+              at: float | None = None, source: str = KEDA, count: int = 1) -> None:
+        """One of KEDA's or the HPA's lines: revision-level (``ReplicaName`` empty), whole-second ``TimeStamp``."""
+        self.svc.emit(app, type_ or syslog.NORMAL, reason, message, revision=rev.name, replica="", at=at,
+                      source=source, count=count, whole_seconds=True)
 
     def watch_of(self, rev: Revision) -> _Watch | None:
         """The autoscaler's state for ``rev`` (None when it has no scale rules or is not active)."""

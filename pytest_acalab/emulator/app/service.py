@@ -413,11 +413,11 @@ class AppService:
     # events -------------------------------------------------------------------------------------
     def emit(self, app: ContainerApp, type_: str | None, reason: str, msg: str, *, revision: str | None = None,
              replica: str | None = None, container: str | None = None, count: int = 1,
-             at: float | None = None, source: str | None = None) -> syslog.SystemEvent:
+             at: float | None = None, source: str | None = None, whole_seconds: bool = False) -> syslog.SystemEvent:
         """Record one system-log event on the app's and the environment's stream and in Log Analytics."""
         when = wall_at(at) if at is not None else self.p.clock.now()
         ev = syslog.SystemEvent(when, type_, reason, msg, app.name, revision, replica, container, app.env.name,
-                                count=count)
+                                count=count, whole_seconds=whole_seconds)
         if source is not None:
             ev.source = source
         app.events.append(ev)

@@ -68,6 +68,9 @@ class SystemEvent:
     count: int = 1
     short_time: bool = False
     """Connection lines carry ``2025-05-24T17:22:34Z``; events ``2025-05-24 17:22:29.4269018 +0000 UTC``."""
+    whole_seconds: bool = False
+    """KEDA's and the HPA's lines carry ``2026-06-26 08:19:46 +0000 UTC``, no fraction (the Practical Guide's
+    managed-identity-key-vault-failure and image-size-startup-delay captures)."""
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -75,6 +78,8 @@ class SystemEvent:
         t = self.time.astimezone(UTC)
         if self.short_time:
             return t.strftime("%Y-%m-%dT%H:%M:%SZ")
+        if self.whole_seconds:
+            return t.strftime("%Y-%m-%d %H:%M:%S +0000 UTC")
         return t.strftime("%Y-%m-%d %H:%M:%S.") + f"{t.microsecond:06d}0 +0000 UTC"
 
 

@@ -169,8 +169,8 @@ class Platform:
     def _faults_switch(self, req: Request) -> Response:
         """Emulator-only: read (GET) or set (PUT) the fault switch of a standalone emulator.
 
-        PUT takes ``{"share", "kinds", "seed", "stall_then_fail", "retry_after"}`` (see ``Faults.configure``);
-        authenticated like ARM; not under ``/subscriptions``, so never faulted itself."""
+        PUT takes ``{"share", "kinds", "seed", "stall_then_fail", "retry_after", "teardown_scale_race"}`` (see
+        ``Faults.configure``); authenticated like ARM; not under ``/subscriptions``, so never faulted itself."""
         if req.method == "PUT":
             body = req.json() or {}
             if not isinstance(body, dict):
@@ -178,7 +178,8 @@ class Platform:
             try:
                 self.faults.configure(float(body.get("share", 0.0)), tuple(body.get("kinds") or KINDS),
                                       int(body.get("seed", 0)), float(body.get("stall_then_fail", 0.0)),
-                                      float(body.get("retry_after", 1.0)))
+                                      float(body.get("retry_after", 1.0)),
+                                      float(body.get("teardown_scale_race", 0.0)))
             except (TypeError, ValueError) as exc:
                 raise ArmError(400, "InvalidRequestContent", f"Invalid fault switch settings: {exc}") from None
         return Response.json(200, self.faults.as_dict())

@@ -1,7 +1,8 @@
-"""Fault injection: a share of ARM requests answered 429 / 503 / connection reset.
+"""Fault injection: a share of ARM requests answered 429 / 503 / connection reset, and Azure's races.
 
 Off by default. Used to prove that the plugin retries transient failures within its deadlines and
-reports persistent ones clearly. Deterministic for a given seed.
+reports persistent ones clearly, and that a lab's filters hold when one of Azure's occasional races
+happens (``teardown_scale_race``). Deterministic for a given seed.
 """
 
 from __future__ import annotations
@@ -25,15 +26,19 @@ class Faults:
     """Share of long-running operations that stall (take 3x longer) and then fail."""
     retry_after: float = 1.0
     """Seconds the 429/503 answers ask the client to wait (ARM commonly asks for seconds)."""
+    teardown_scale_race: float = 0.0
+    """Share of revision teardowns in which the HPA syncs after the revision's Deployment is deleted and
+    before KEDA removes the ScaledObject, logging ``FailedGetScale`` (Azure: 1 of the 10 teardowns captured in
+    the Practical Guide's evidence; off by default so that runs are reproducible)."""
     injected: dict[str, int] = field(default_factory=dict)
     _rng: random.Random = field(default_factory=random.Random, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def configure(self, share: float, kinds: tuple[str, ...] = KINDS, seed: int = 0,
-                  stall_then_fail: float = 0.0, retry_after: float = 1.0) -> None:
+                  stall_then_fail: float = 0.0, retry_after: float = 1.0, teardown_scale_race: float = 0.0) -> None:
         """``retry_after``: what the 429/503 answers ask for, in seconds; below one second it is sent as
         ``retry-after-ms`` so fast tests do not sleep a second per injected fault."""
-        if not 0.0 <= share <= 1.0 or not 0.0 <= stall_then_fail <= 1.0:
+        if not all(0.0 <= x <= 1.0 for x in (share, stall_then_fail, teardown_scale_race)):
             raise ValueError("fault shares must be between 0 and 1")
         if retry_after < 0:
             raise ValueError(f"retry_after must be >= 0 seconds, got {retry_after}")
@@ -43,6 +48,7 @@ class Faults:
         with self._lock:
             self.share, self.kinds, self.seed = share, tuple(kinds), seed
             self.stall_then_fail, self.retry_after = stall_then_fail, retry_after
+            self.teardown_scale_race = teardown_scale_race
             self._rng = random.Random(seed)
             self.injected = {}
 
@@ -73,9 +79,20 @@ class Faults:
             self.injected["stall_then_fail"] = self.injected.get("stall_then_fail", 0) + 1
             return True
 
+    def draw_teardown_scale_race(self) -> bool:
+        """Whether this revision's teardown meets the HPA's sync (see ``teardown_scale_race``)."""
+        if self.teardown_scale_race <= 0:
+            return False
+        with self._lock:
+            if self._rng.random() >= self.teardown_scale_race:
+                return False
+            self.injected["teardown_scale_race"] = self.injected.get("teardown_scale_race", 0) + 1
+            return True
+
     def as_dict(self) -> dict[str, Any]:
         """The switch's settings and what it injected so far (``GET /acalab/faults``)."""
         with self._lock:
             return {"share": self.share, "kinds": list(self.kinds), "seed": self.seed,
                     "stall_then_fail": self.stall_then_fail, "retry_after": self.retry_after,
+                    "teardown_scale_race": self.teardown_scale_race,
                     "injected": dict(self.injected)}
