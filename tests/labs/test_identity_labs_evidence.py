@@ -206,7 +206,8 @@ def test_observability_tracing_matches_the_guide_s_evidence(pytester: pytest.Pyt
     # revisions: one, then a new one per update (the update's own answer names it), three distinct names with
     # createdTime strictly increasing, the newest taking all the traffic, as Azure's lists show
     assert len(load("02-baseline-revisions")) == 1 and len(load("09-post-trigger-revisions")) == 2
-    assert h2["fix_window"]["three_distinct_revisions"] and h2["revision_progression"]["createdTime_strictly_increasing"]
+    progression = h2["revision_progression"]
+    assert h2["fix_window"]["three_distinct_revisions"] and progression["createdTime_strictly_increasing"]
     ours = produced["revision_list"]
     assert set(ours[0]) == set(load("18-post-fix-revisions")[0])  # the Guide's projection, field for field
     names = [r["name"] for r in sorted(ours, key=lambda r: r["createdTime"])]
