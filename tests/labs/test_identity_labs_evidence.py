@@ -228,6 +228,12 @@ def test_observability_tracing_matches_the_guide_s_evidence(pytester: pytest.Pyt
     recovered = [_shown(e.get("value")) for e in journal if e["kind"] == "probe" and e["name"] == "http_endpoint"
                  and float(e["t"]) > trigger_start]
     assert recovered[-1] == [200] * 5
+    # the component's real connection string lives only in the app secret: no report holds its key (the only
+    # instrumentation key anywhere is the trigger's zero GUID)
+    written = "\n".join(f.read_text(errors="replace") for f in (pytester.path / "reports").rglob("*") if f.is_file())
+    assert "junit.xml" in {f.name for f in (pytester.path / "reports").rglob("*")}
+    keys = set(re.findall(r"InstrumentationKey=([0-9a-fA-F-]{36})", written))
+    assert keys == {"00000000-0000-0000-0000-000000000000"}
     # both gates passed on Azure; the telemetry half stays unproven there and here (no SDK in helloworld)
     assert h1["h1_all_subgates_pass"] and h2["h2_all_subgates_pass"]
     assert h1["telemetry_caveat"]["ships_application_insights_sdk"] is False
