@@ -119,3 +119,24 @@ def test_a_source_control_of_a_missing_app_is_azure_s_resource_not_found(lab: La
     assert "Microsoft.App/containerApps/no-such-app" in err.value.error.message
     with pytest.raises(ResourceNotFoundError):
         list(api.list_by_container_app(lab.rg, "no-such-app"))
+
+
+def test_a_template_deployment_writes_a_source_control_through_the_same_provider(lab: Lab) -> None:
+    from azure.mgmt.resource.deployments import DeploymentsMgmtClient
+
+    lab.create("cd-app", "mcr.microsoft.com/k8se/quickstart:latest")
+    deployments = DeploymentsMgmtClient(lab.emu.credential(), lab.emu.subscription_id, **lab.emu.client_kwargs())
+    template = {"$schema": "https://schema.management.azure.com/schemas/2019-04-01/deploymentTemplate.json#",
+                "contentVersion": "1.0.0.0", "resources": [{
+                    "type": "Microsoft.App/containerApps/sourcecontrols", "apiVersion": "2024-03-01",
+                    "name": "cd-app/current", "properties": ENVELOPE["properties"]}]}
+    done = deployments.deployments.begin_create_or_update(
+        lab.rg, "cd", {"properties": {"mode": "Incremental", "template": template}}).result()
+    assert done.properties.provisioning_state == "Succeeded"
+    shown = lab.client.container_apps_source_controls.get(lab.rg, "cd-app", "current")
+    assert shown.properties.operation_state == "Succeeded" and shown.properties.branch == "main"
+    bad = {**template, "resources": [{**template["resources"][0], "properties": {"branch": "main"}}]}
+    with pytest.raises(HttpResponseError) as err:
+        deployments.deployments.begin_create_or_update(
+            lab.rg, "cd-bad", {"properties": {"mode": "Incremental", "template": bad}}).result()
+    assert "'properties.repoUrl' is required." in str(err.value)
