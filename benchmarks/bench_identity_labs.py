@@ -19,7 +19,7 @@ from benchmarks import BenchmarkError, clean_env, figure, median, run_process, v
 
 GROUP = "identity_labs"
 LABS = {"managed_identity_key_vault_failure": 9, "cd_reconnect_rbac_conflict": 5, "diagnostic_settings_missing": 9,
-        "appinsights_connection_string_missing": 9}
+        "appinsights_connection_string_missing": 9, "observability_tracing": 9}
 """Lab folder -> items it passes (2 per hypothesis row and the deployment and cleanup items)."""
 
 

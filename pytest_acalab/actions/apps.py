@@ -44,8 +44,7 @@ def update_envelope(app: Mapping[str, Any], *, image: str | None = None, env: Ma
         if image is not None:
             first["image"] = image
         if env is not None:
-            current = [e for e in first.get("env") or [] if e.get("name") not in env]
-            first["env"] = current + [_env_var(str(k), v) for k, v in env.items()]
+            first["env"] = _set_env(first.get("env") or [], env)
         if resources is not None:
             merged = dict(first.get("resources") or {})
             if "cpu" in resources:
@@ -80,6 +79,21 @@ def traffic_rules(weights: Any) -> list[dict[str, Any]]:
         else:
             rules.append({"revisionName": str(revision), "weight": int(weight)})
     return rules
+
+
+def _set_env(current: list[dict[str, Any]], env: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """``current`` with each variable of ``env`` replaced where it stands (names compared case-insensitively) or
+    appended, as ``az containerapp update --set-env-vars`` does: a variable keeps its place in the list, and
+    its source switches between a literal ``value`` and a ``secretRef`` without the other key left behind."""
+    merged = [dict(e) for e in current]
+    for name, value in env.items():
+        var = _env_var(str(name), value)
+        at = next((i for i, e in enumerate(merged) if str(e.get("name", "")).lower() == var["name"].lower()), None)
+        if at is None:
+            merged.append(var)
+        else:
+            merged[at] = {"name": merged[at].get("name", var["name"]), **{k: v for k, v in var.items() if k != "name"}}
+    return merged
 
 
 def _env_var(name: str, value: Any) -> dict[str, Any]:

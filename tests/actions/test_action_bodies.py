@@ -58,6 +58,12 @@ def test_update_envelope_changes_only_what_was_asked() -> None:
     assert containers[0]["env"] == [{"name": "A", "value": "1"}, {"name": "B", "value": "3"},
                                     {"name": "C", "value": "false"}]
     assert "configuration" not in body["properties"] and "revisionSuffix" not in body["properties"]["template"]
+    # --set-env-vars keeps a variable where it stands and switches its source, literal <-> secretRef
+    to_secret = update_envelope(APP, env={"a": {"secret_ref": "s"}})["properties"]["template"]["containers"][0]
+    assert to_secret["env"] == [{"name": "A", "secretRef": "s"}, {"name": "B", "value": "2"}]
+    back = update_envelope({"name": "ca-x", "properties": {"template": {"containers": [{**to_secret}]}}},
+                           env={"A": "x"})["properties"]["template"]["containers"][0]
+    assert back["env"] == [{"name": "A", "value": "x"}, {"name": "B", "value": "2"}]
     assert APP["properties"]["template"]["containers"][0]["image"] == "r.azurecr.io/labacr:old"  # not mutated
     probe = {"type": "Startup", "httpGet": {"path": "/health", "port": 8000}}
     probes = update_envelope(APP, probes=[probe])["properties"]["template"]["containers"][0]

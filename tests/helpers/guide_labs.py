@@ -62,6 +62,16 @@ def test_record_what_the_emulator_produced(lab_context, lab_probe):
         settings = lab_context.backend.http_settings()
         out["health"] = requests.get(f"https://{fqdn}/health", verify=settings.get("verify", True),
                                      proxies=settings.get("proxies"), timeout=30).text
+    if Path(__file__).parent.name == "observability_tracing":  # what the Guide's show and revision list captured
+        app_name = latest.rsplit("--", 1)[0]
+        shown = lab_context.clients.apps.container_apps.get(lab_context.resource_group, app_name).as_dict()
+        out["app"] = {"env": shown["properties"]["template"]["containers"][0].get("env"),
+                      "secrets": shown["properties"]["configuration"].get("secrets")}
+        listed = lab_context.clients.apps.container_apps_revisions.list_revisions(lab_context.resource_group,
+                                                                                  app_name)
+        out["revision_list"] = [{"name": r.name, "active": r.active, "createdTime": r.created_time.isoformat(),
+                                 "healthState": r.health_state, "runningState": r.running_state,
+                                 "trafficWeight": r.traffic_weight} for r in listed]
     (Path(__file__).parent / "produced.json").write_text(json.dumps(out, default=str))
 '''
 

@@ -10,6 +10,7 @@ import re
 from typing import Any
 
 import pytest
+import yaml
 
 from helpers.guide_labs import EVIDENCE, run_lab
 from helpers.guide_labs import seen as _seen
@@ -149,3 +150,90 @@ def test_appinsights_connection_string_missing_matches_the_guide_s_evidence(pyte
     assert produced["latest"] == produced["actions"]["set-connection-string"]["latestRevisionName"] \
         != produced["actions"]["deploy-workload"]["latestRevisionName"]
     assert produced["final"]["healthState"] == "Healthy"
+
+
+def _redacted(secrets: list[dict[str, Any]] | None) -> list[dict[str, Any]]:
+    """The Guide's redaction of ``az containerapp show --query properties.configuration.secrets`` (trigger.sh
+    Phase 5): name, whether a value came back, keyVaultUrl and identity; never the value."""
+    return [{"name": s.get("name"), "value_present": "value" in s and bool(s.get("value")),
+             "keyVaultUrl": s.get("keyVaultUrl"), "identity": s.get("identity")} for s in secrets or []]
+
+
+def _shown(text: Any) -> Any:
+    """A journal value back as data: the journal writes mappings in YAML's flow style (``{name: 'X', value: 'Y'}``)
+    and lists as ``N items: [...]``."""
+    if not isinstance(text, str):
+        return text
+    return yaml.safe_load(re.sub(r"^\d+ items?: ", "", text))
+
+
+def _guide_secrets(snapshot: dict[str, Any]) -> list[dict[str, Any]]:
+    return [{k: v for k, v in s.items() if k != "value_redacted_placeholder"} for s in snapshot["secrets"]]
+
+
+def test_observability_tracing_matches_the_guide_s_evidence(pytester: pytest.Pytester) -> None:
+    azure = EVIDENCE / "observability-tracing"
+
+    def load(name: str) -> Any:
+        return json.loads((azure / f"{name}.json").read_text())
+
+    h1, h2 = load("12-h1-gate"), load("24-h2-gate")
+    literal = h1["trigger_window"]["expected_literal_value"]
+    produced, failing = run_lab(pytester, "observability_tracing")
+    journal = produced["journal"]
+    trigger_start = min(float(e["t"]) for e in journal if e["kind"] == "action" and e["name"] == "set-invalid-literal"
+                        and e.get("event") == "start")
+    env_reads = [(float(e["t"]), _shown(e.get("value"))) for e in journal
+                 if e["kind"] == "probe" and e["name"] == "app_state" and "'APPLICATIONINSIGHTS_CONNECTION_STRING'"
+                 in str(e.get("value"))]
+
+    # baseline: the variable exactly as Azure showed it (secretRef, no value key at all)
+    baseline = [v for t, v in env_reads if t < trigger_start]
+    assert baseline and baseline[-1] == load("04-baseline-env-var")
+    # after the trigger: the literal Azure answered, no secretRef key, in a second revision
+    assert load("08-post-trigger-env-var") == {"name": "APPLICATIONINSIGHTS_CONNECTION_STRING", "value": literal}
+    assert [v for t, v in env_reads if t > trigger_start and v in (load("08-post-trigger-env-var"),)]
+    assert all(v != load("08-post-trigger-env-var") for t, v in env_reads if t < trigger_start)
+    # after the fix: secretRef again, as Azure showed it, and the other variable where it was
+    assert produced["app"]["env"][0] == load("17-post-fix-env-var")
+    assert [e["name"] for e in produced["app"]["env"]] == ["APPLICATIONINSIGHTS_CONNECTION_STRING",
+                                                           "OTEL_SERVICE_NAME"]
+    # the secret store: the Guide's own redaction of our answers equals its snapshots of all three states
+    for snapshot in ("05-baseline-secrets", "10-post-trigger-secrets", "19-post-fix-secrets"):
+        assert _guide_secrets(load(snapshot)) == _redacted(produced["app"]["secrets"]), snapshot
+    listed = [_shown(v) for v in _seen_any(failing, "app_state") if str(v).startswith(("[", "1 item"))]
+    assert listed and all(_redacted(v) == _guide_secrets(load("10-post-trigger-secrets")) for v in listed)
+    # revisions: one, then a new one per update (the update's own answer names it), three distinct names with
+    # createdTime strictly increasing, the newest taking all the traffic, as Azure's lists show
+    assert len(load("02-baseline-revisions")) == 1 and len(load("09-post-trigger-revisions")) == 2
+    progression = h2["revision_progression"]
+    assert h2["fix_window"]["three_distinct_revisions"] and progression["createdTime_strictly_increasing"]
+    ours = produced["revision_list"]
+    assert set(ours[0]) == set(load("18-post-fix-revisions")[0])  # the Guide's projection, field for field
+    names = [r["name"] for r in sorted(ours, key=lambda r: r["createdTime"])]
+    times = [r["createdTime"] for r in sorted(ours, key=lambda r: r["createdTime"])]
+    assert len(set(names)) == 3 and times == sorted(set(times))
+    assert names == produced["revisions"]
+    trigger, fix = produced["actions"]["set-invalid-literal"], produced["actions"]["restore-secretref"]
+    assert names[1:] == [trigger["latestRevisionName"], fix["latestRevisionName"]]
+    assert produced["latest"] == fix["latestRevisionName"] != trigger["latestRevisionName"] != names[0]
+    newest = next(r for r in ours if r["name"] == produced["latest"])
+    assert newest["trafficWeight"] == load("18-post-fix-revisions")[-1]["trafficWeight"] == 100
+    assert produced["final"]["healthState"] == "Healthy"
+    # the data plane: 5 of 5 answered 200 in every state, as Azure's curls did
+    for curl in ("03-baseline-curl", "11-curl-after-trigger", "20-curl-post-fix"):
+        assert load(curl)["success_count_200"] == load(curl)["attempts"] == 5, curl
+    answered = [_shown(e["value"]) for e in failing if e["name"] == "http_endpoint"]
+    assert answered and answered[-1] == [200] * 5
+    recovered = [_shown(e.get("value")) for e in journal if e["kind"] == "probe" and e["name"] == "http_endpoint"
+                 and float(e["t"]) > trigger_start]
+    assert recovered[-1] == [200] * 5
+    # the component's real connection string lives only in the app secret: no report holds its key (the only
+    # instrumentation key anywhere is the trigger's zero GUID)
+    written = "\n".join(f.read_text(errors="replace") for f in (pytester.path / "reports").rglob("*") if f.is_file())
+    assert "junit.xml" in {f.name for f in (pytester.path / "reports").rglob("*")}
+    keys = set(re.findall(r"InstrumentationKey=([0-9a-fA-F-]{36})", written))
+    assert keys == {"00000000-0000-0000-0000-000000000000"}
+    # both gates passed on Azure; the telemetry half stays unproven there and here (no SDK in helloworld)
+    assert h1["h1_all_subgates_pass"] and h2["h2_all_subgates_pass"]
+    assert h1["telemetry_caveat"]["ships_application_insights_sdk"] is False

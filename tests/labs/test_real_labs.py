@@ -57,7 +57,7 @@ RUNTIME_LABS = {"probe_and_port_mismatch", "revision_failover", "revision_provis
                 "ingress_target_port_mismatch", "traffic_routing_canary", "image_size_startup_delay",
                 "managed_identity_key_vault_failure", "appinsights_connection_string_missing",
                 "scale_rule_mismatch", "keda_no_metrics_returned", "memory_percentage_vs_keda_utilization",
-                "metrics_load_test"}
+                "metrics_load_test", "observability_tracing"}
 
 
 def test_the_labs_exist() -> None:

@@ -11,7 +11,7 @@ import copy
 import time
 from typing import Any
 
-from pytest_acalab.emulator.app import storages
+from pytest_acalab.emulator.app import sourcecontrols, storages
 from pytest_acalab.emulator.app.eventstream import EventStreams
 from pytest_acalab.emulator.app.ingress import Edge, ingress_domain
 from pytest_acalab.emulator.app.service import AppService
@@ -616,11 +616,81 @@ class EnvironmentStorages(_Base):
         return [storages.storage_body(env.id, n, s) for n, s in sorted(env.storages.items())]
 
 
+class SourceControls(_Base):
+    """``containerApps/sourcecontrols``: see ``app/sourcecontrols.py`` for what is modelled and what is not."""
+
+    type_name = "containerApps/sourcecontrols"
+
+    def lookup(self, ctx: Ctx, rid: ResourceId) -> Any:
+        return self._app(rid)
+
+    def _existing(self, rid: ResourceId) -> tuple[ContainerApp, sourcecontrols.SourceControl]:
+        app = self._app(rid.parent())
+        sc = app.source_controls.get(rid.name.lower())
+        if sc is None:  # guess: ARM's wording for a missing resource (a missing source control not captured)
+            raise self.not_found(ResourceId.parse(f"{rid.parent().id}/sourcecontrols/{rid.name}"))
+        return app, sc
+
+    def _operation_url(self, ctx: Ctx, app: ContainerApp, name: str):  # noqa: ANN202
+        # the REST spec's examples: Location .../sourcecontrols/<name>InOperationModel/operationresults/<id>
+        return lambda op_id: (f"{ctx.platform.base_url}{app.id}/sourcecontrols/{name}InOperationModel/"
+                              f"operationresults/{op_id}?api-version={ctx.api_version}")
+
+    def get(self, ctx: Ctx, rid: ResourceId) -> Response:
+        app, sc = self._existing(rid)
+        return Response.json(200, sourcecontrols.body(app.id, sc))
+
+    def put(self, ctx: Ctx, rid: ResourceId, body: Any) -> Response:
+        for secret in sourcecontrols.secret_values(body):
+            ctx.platform.remember_secret(secret)
+        with ctx.platform.lock:
+            app = self._app(rid.parent())
+            sc = sourcecontrols.validate(app.name, rid.name, body)
+            created = rid.name.lower() not in app.source_controls
+            app.source_controls[rid.name.lower()] = sc
+
+            def finish() -> dict[str, Any] | None:
+                sc.operation_state = "Succeeded"
+                ctx.platform.unmodelled(app.id, sourcecontrols.unmodelled_reason(sc))
+                return None
+
+            op = ctx.platform.operations.start(self._operation_url(ctx, app, rid.name),
+                                               ctx.clock.duration("sourcecontrol.operation"), finish)
+            op.extra["location_style"] = True
+            op.final = lambda _op: Response.json(200, sourcecontrols.body(app.id, sc))
+            # the spec: 201 (200 for an existing one) with the body, operationState InProgress, and a Location
+            return Response.json(201 if created else 200, sourcecontrols.body(app.id, sc),
+                                 ctx.platform.operations.location_headers(op))
+
+    def delete(self, ctx: Ctx, rid: ResourceId) -> Response:
+        with ctx.platform.lock:
+            app = self._app(rid.parent())
+            sc = app.source_controls.get(rid.name.lower())
+            if sc is None:
+                return Response.empty(204)  # the spec: "Container App SourceControl does not exist."
+
+            def finish() -> dict[str, Any] | None:
+                app.source_controls.pop(rid.name.lower(), None)
+                return None
+
+            op = ctx.platform.operations.start(self._operation_url(ctx, app, rid.name),
+                                               ctx.clock.duration("sourcecontrol.operation"), finish)
+            op.extra["location_style"] = True
+            op.final = lambda _op: Response.empty(200)
+            return Response.empty(202, ctx.platform.operations.location_headers(op))
+
+    def list(self, ctx: Ctx, parent: ResourceId | None, resource_group: str | None) -> list[dict[str, Any]]:
+        if parent is None:
+            return []
+        app = self._app(parent)
+        return [sourcecontrols.body(app.id, sc) for _, sc in sorted(app.source_controls.items())]
+
+
 def register(platform: Platform) -> AppService:
     svc = AppService(platform)
     bodies = Bodies(platform)
     for rt in (ManagedEnvironments(svc, bodies), ContainerApps(svc, bodies), Revisions(svc, bodies),
-               Replicas(svc, bodies), EnvironmentStorages(svc, bodies)):
+               Replicas(svc, bodies), EnvironmentStorages(svc, bodies), SourceControls(svc, bodies)):
         platform.register_type(rt)
     svc.streams = EventStreams(platform, svc)
     svc.streams.register()

@@ -322,7 +322,7 @@ class AppService:
                 return name
 
     def _create_revision(self, app: ContainerApp, name: str, template: dict[str, Any]) -> Revision:
-        rev = Revision(name, copy.deepcopy(template), self.p.clock.now(), "")
+        rev = Revision(name, copy.deepcopy(template), self._revision_created(app), "")
         rev.template["revisionSuffix"] = template.get("revisionSuffix")
         rev.announce_app_ready = True
         app.revisions[name] = rev
@@ -330,6 +330,18 @@ class AppService:
         self.emit(app, syslog.NORMAL, syslog.REVISION_CREATION, syslog.revision_creation(name), revision=name)
         self.kubelet.start_replicas(app, rev)
         return rev
+
+    def _revision_created(self, app: ContainerApp) -> datetime:
+        """A new revision's creation time: now, or the second after the app's newest revision when that is
+        later. Azure answers ``createdTime`` to the second and an update takes it 15 s or more, so each new
+        revision shows a later ``createdTime`` than the one before (the Practical Guide's observability-tracing
+        lab checks exactly that); the fast clock squeezes an update into milliseconds, and without this two
+        revisions would share a second and their order would be lost."""
+        now = self.p.clock.now()
+        newest = max((r.created for r in app.revisions.values()), default=None)
+        if newest is not None and now.replace(microsecond=0) <= newest.replace(microsecond=0):
+            return newest.replace(microsecond=0) + timedelta(seconds=1)
+        return now
 
     def _update_in_place(self, app: ContainerApp, previous: dict[str, Any]) -> None:
         """An app-scope change: the active revisions are updated, no new revision is provisioned.

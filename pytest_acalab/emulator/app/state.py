@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from pytest_acalab.emulator.app import syslog
+from pytest_acalab.emulator.app.sourcecontrols import SourceControl
 from pytest_acalab.emulator.platform.errors import ArmError
 from pytest_acalab.emulator.platform.resource_types import ResourceId
 from pytest_acalab.emulator.platform.services import PullAuth, PullResult
@@ -393,6 +394,8 @@ class ContainerApp:
     modified: datetime | None = None
     ingress_requests: dict[tuple[str, int], int] = field(default_factory=dict)
     """(revision, HTTP status) → requests the edge answered (``ingress.Edge``), for request metrics."""
+    source_controls: dict[str, SourceControl] = field(default_factory=dict)
+    """name → GitHub Actions source control (``containerApps/sourcecontrols``)."""
 
     @property
     def id(self) -> str:
