@@ -265,6 +265,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     """Marks for ``--dist loadgroup`` users (pytest < 9.2); the default grouping is our scheduler's. Each lab's
     items are put in phase order, Python tests marked ``lab_phase`` among them (``collection.phases``)."""
     order_lab_items(items, LabDir, LabItem)
+    if not config.pluginmanager.has_plugin("xdist"):
+        return  # the mark is xdist's: without it, an unknown mark (an error under --strict-markers)
     for item in items:
         lab_dir = item.getparent(LabDir)
         if lab_dir is not None:
