@@ -20,6 +20,7 @@ import platform
 import shutil
 import signal
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -218,6 +219,23 @@ def clean_env(**extra: str) -> dict[str, str]:
     env["PYTHONPYCACHEPREFIX"] = pycache_dir()
     env.update(extra)
     return env
+
+
+USER_PLUGINS = ("pytest_acalab.plugin", "xdist.plugin")
+"""The pytest plugins of a user's install (pytest-acalab, and pytest-xdist for ``-n``): the lab runs measured here
+load these alone, not the project's test extras (hypothesis' plugin imports hypothesis at every run's end,
+pytest-benchmark's its storage), which are not the plugin's cost and which users do not have."""
+
+
+def user_pytest(*args: str) -> list[str]:
+    """``python -m pytest <args>`` with the plugins of a user's install only (run it with :func:`user_env`)."""
+    plugins = [arg for name in USER_PLUGINS for arg in ("-p", name)]
+    return [sys.executable, "-m", "pytest", *plugins, *args]
+
+
+def user_env(**extra: str) -> dict[str, str]:
+    """:func:`clean_env` without plugin autoloading (the plugins come from :func:`user_pytest`)."""
+    return clean_env(PYTEST_DISABLE_PLUGIN_AUTOLOAD="1", **extra)
 
 
 # ---- running groups -------------------------------------------------------------------------------------

@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from benchmarks import BenchmarkError, ProcessRun, clean_env, figure, median, run_process
+from benchmarks import BenchmarkError, ProcessRun, figure, median, run_process, user_env, user_pytest
 
 GROUP = "credential_labs"
 LABS = {"acr_admin_disabled": 11, "acr_password_regenerated": 11}
@@ -20,9 +20,8 @@ LABS = {"acr_admin_disabled": 11, "acr_password_regenerated": 11}
 
 
 def _run(*args: str) -> ProcessRun:
-    import sys
 
-    proc = run_process([sys.executable, "-m", "pytest", *args, "-q", "-p", "no:cacheprovider"], env=clean_env(),
+    proc = run_process(user_pytest(*args, "-q", "-p", "no:cacheprovider"), env=user_env(),
                        timeout=300.0)
     if proc.returncode != 0:
         raise BenchmarkError(f"'pytest {' '.join(args)}' exited {proc.returncode}:\n{proc.output[-2000:]}")

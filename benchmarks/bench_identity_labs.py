@@ -12,10 +12,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from typing import Any
 
-from benchmarks import BenchmarkError, clean_env, figure, median, run_process, verdict
+from benchmarks import BenchmarkError, figure, median, run_process, user_env, user_pytest, verdict
 
 GROUP = "identity_labs"
 LABS = {"managed_identity_key_vault_failure": 9, "cd_reconnect_rbac_conflict": 5, "diagnostic_settings_missing": 9,
@@ -24,8 +23,8 @@ LABS = {"managed_identity_key_vault_failure": 9, "cd_reconnect_rbac_conflict": 5
 
 
 def _run(lab: str, expected: int) -> tuple[float, float]:
-    proc = run_process([sys.executable, "-m", "pytest", f"labs/{lab}", "-q", "-p", "no:cacheprovider"],
-                       env=clean_env(), timeout=600.0)
+    proc = run_process(user_pytest(f"labs/{lab}", "-q", "-p", "no:cacheprovider"),
+                       env=user_env(), timeout=600.0)
     if proc.returncode != 0 or f"{expected} passed" not in proc.output:
         raise BenchmarkError(f"labs/{lab} did not pass ({proc.returncode}): {proc.output[-600:]}")
     return proc.wall, proc.max_rss_mb

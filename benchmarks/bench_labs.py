@@ -22,14 +22,13 @@ from __future__ import annotations
 import argparse
 import json
 import re
-import sys
 import threading
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
-from benchmarks import ROOT, BenchmarkError, ProcessRun, clean_env, figure, median, run_process, verdict
+from benchmarks import ROOT, BenchmarkError, ProcessRun, figure, median, run_process, user_env, user_pytest, verdict
 
 GROUP = "labs"
 LAB = "labs/acr_pull_failure"
@@ -151,7 +150,7 @@ class RecordTap:
 
 # ---- runs -------------------------------------------------------------------------------------------------
 def _pytest(*extra: str) -> list[str]:
-    return [sys.executable, "-m", "pytest", LAB, "-q", *extra]
+    return user_pytest(LAB, "-q", *extra)
 
 
 def _check(proc: ProcessRun, what: str) -> int:
@@ -164,7 +163,7 @@ def _check(proc: ProcessRun, what: str) -> int:
 
 
 def fast_run() -> dict[str, Any]:
-    proc = run_process(_pytest(), env=clean_env(), cwd=ROOT, timeout=120)
+    proc = run_process(_pytest(), env=user_env(), cwd=ROOT, timeout=120)
     _check(proc, "fast-profile lab run")
     return {"wall_s": round(proc.wall, 3), "max_rss_mb": round(proc.max_rss_mb, 1), "rss_source": proc.rss_source}
 
@@ -174,7 +173,7 @@ def guide_lab_fast_run(name: str) -> dict[str, Any]:
     from pytest_acalab.labfile import load_lab
 
     expected = 1 + 2 * len(load_lab(ROOT / "labs" / name).rows)
-    proc = run_process([sys.executable, "-m", "pytest", f"labs/{name}", "-q"], env=clean_env(), cwd=ROOT,
+    proc = run_process(user_pytest(f"labs/{name}", "-q"), env=user_env(), cwd=ROOT,
                        timeout=300)
     match = re.search(r"(\d+) passed", proc.output)
     if proc.returncode != 0 or not match or int(match.group(1)) != expected:
@@ -184,7 +183,7 @@ def guide_lab_fast_run(name: str) -> dict[str, Any]:
 
 def standalone_realistic_run(speed: float) -> dict[str, Any]:
     """The user's own command on the realistic clock (emulator inside the pytest process): wall only."""
-    proc = run_process(_pytest("--acalab-profile", "realistic", "--acalab-speed", f"{speed:g}"), env=clean_env(),
+    proc = run_process(_pytest("--acalab-profile", "realistic", "--acalab-speed", f"{speed:g}"), env=user_env(),
                        cwd=ROOT, timeout=300)
     _check(proc, "realistic-profile lab run (own emulator)")
     return {"wall_s": round(proc.wall, 3), "max_rss_mb": round(proc.max_rss_mb, 1)}
@@ -198,7 +197,7 @@ def attached_realistic_run(speed: float) -> dict[str, Any]:
     tap = RecordTap(emu)
     emu.start()
     try:
-        env = clean_env(ACALAB_EMULATOR_URL=emu.url, ACALAB_EMULATOR_CA_BUNDLE=emu.ca_bundle,
+        env = user_env(ACALAB_EMULATOR_URL=emu.url, ACALAB_EMULATOR_CA_BUNDLE=emu.ca_bundle,
                         AZURE_TENANT_ID=emu.tenant_id, AZURE_CLIENT_ID=emu.client_id,
                         AZURE_CLIENT_SECRET=emu.client_secret, AZURE_SUBSCRIPTION_ID=emu.subscription_id)
         begin = datetime.now(UTC)

@@ -63,7 +63,7 @@ def bench(runs: int = 15) -> dict[str, Any]:
                          "without_ms": [round(t, 1) for t in times["without"]],
                          "median_with_ms": round(with_ms, 1), "median_without_ms": round(without_ms, 1)}
     lone, loaded_fig = figs
-    summary = [f"Plugin import cost: +{loaded_fig['value']:.0f} ms on 'pytest --version --version' with the plugin "
+    summary = [f"Plugin import cost: {loaded_fig['value']:+.0f} ms on 'pytest --version --version' with the plugin "
                f"vs -p no:acalab, medians of {runs} runs ({verdict(loaded_fig)}); a lone 'pytest --version' loads no "
                f"plugin at all ({round(lone['value']) + 0:+d} ms, noise)"]
     return {"summary": summary, "figures": figs, "details": details}

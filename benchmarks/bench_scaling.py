@@ -22,7 +22,7 @@ import sys
 import time
 from typing import Any
 
-from benchmarks import ROOT, BenchmarkError, figure
+from benchmarks import ROOT, BenchmarkError, figure, user_env, user_pytest
 
 GROUP = "scaling"
 IMAGE = "benchscaling.azurecr.io/web:v1"
@@ -107,7 +107,7 @@ def _one_size(emu: Any, apps: Any, env_id: str, k: int, seconds: float) -> dict[
 
 def _lab_wall(name: str) -> float:
     t0 = time.monotonic()
-    proc = subprocess.run([sys.executable, "-m", "pytest", f"labs/{name}", "-q", "-p", "no:cacheprovider"],
+    proc = subprocess.run(user_pytest(f"labs/{name}", "-q", "-p", "no:cacheprovider"), env=user_env(),
                           cwd=ROOT, capture_output=True, text=True, timeout=900)
     if proc.returncode != 0:
         raise BenchmarkError(f"labs/{name} failed: {proc.stdout[-800:]}")

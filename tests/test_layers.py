@@ -1,6 +1,6 @@
 """The package's layers point one way, and what pytest loads at start-up stays free of the Azure SDKs.
 
-labfile <- context <- probes <- actions <- lifecycle <- collection <- plugin: a unit may import units of a
+labfile <- context <- probes <- actions <- lifecycle <- collection <- hooks <- plugin: a unit may import units of a
 lower layer only (and itself). Checked on the source with ``ast``, every import statement counted:
 top-level, inside functions and under ``TYPE_CHECKING`` alike.
 """
@@ -30,6 +30,7 @@ LAYERS: list[set[str]] = [
     {"extensions", "hookspecs"},
     {"lifecycle"},
     {"collection", "authoring"},
+    {"hooks"},
     {"plugin", "cli"},
 ]
 RANK = {unit: rank for rank, units in enumerate(LAYERS) for unit in units}
@@ -123,11 +124,22 @@ def _has_reason(lines: list[str], lineno: int) -> bool:
     return False
 
 
-def test_loading_the_plugin_imports_no_sdk() -> None:
-    """``pytest --version`` and collection import the plugin: none of the SDK stack may come with it."""
+@pytest.mark.parametrize("module", ["pytest_acalab.plugin", "pytest_acalab.hooks"])
+def test_what_pytest_loads_at_start_imports_no_sdk(module: str) -> None:
+    """The entry point (every pytest start) and the hooks it registers (every run, before collection)."""
     heavy = ("azure", "requests", "tenacity", "jsonschema", "duckdb", "trustme", "cryptography")
-    code = ("import sys, pytest_acalab.plugin; "
+    code = (f"import sys, {module}; "
             f"print(sorted({{m.split('.')[0] for m in sys.modules}} & set({heavy!r})))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          cwd=PACKAGE.parent).stdout.strip()
-    assert out == "[]", f"importing pytest_acalab.plugin loads {out}"
+    assert out == "[]", f"importing {module} loads {out}"
+
+
+def test_the_entry_point_loads_only_the_hook_specifications() -> None:
+    """``pytest --version`` and ``--help`` import the entry point alone: the lab language, the session and the
+    reports load when a run is configured (``pytest_acalab.hooks``)."""
+    code = ("import sys, pytest_acalab.plugin; "
+            "print(sorted(m for m in sys.modules if m.startswith('pytest_acalab')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         cwd=PACKAGE.parent).stdout.strip()
+    assert out == str(["pytest_acalab", "pytest_acalab.hookspecs", "pytest_acalab.plugin"]), out

@@ -9,7 +9,6 @@ lines ("Connecting to the container ...") are the service's, not the container's
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterable, Mapping
 from datetime import datetime
@@ -17,7 +16,7 @@ from typing import Any
 
 from pytest_acalab.context import LabContext
 from pytest_acalab.probes.base import Observation, ProbeError, fetch, iso, parse_timestamp, resource_name
-from pytest_acalab.probes.logs import TAIL_LINES, http_session, query_log_analytics
+from pytest_acalab.probes.logs import TAIL_LINES, http_session, ndjson_objects, query_log_analytics
 from pytest_acalab.probes.revisions import fetch_app, fetch_revisions, latest_of_app
 
 __all__ = ["LEGACY_TABLE", "TABLE", "console_logs", "normalise_console_rows", "parse_console_stream"]
@@ -30,15 +29,8 @@ _CONNECTION = re.compile(r"^(Connecting to the container '|Successfully Connecte
 def parse_console_stream(text: str, revision: str | None, replica: str | None) -> list[dict[str, Any]]:
     """Records of a console log stream answer (NDJSON ``{"TimeStamp", "Log": "F <line>"}``)."""
     out = []
-    for line in text.splitlines():
-        line = line.strip()
-        if not line.startswith("{"):
-            continue
-        try:
-            item = json.loads(line)
-        except ValueError:
-            continue
-        log = str(item.get("Log") or "") if isinstance(item, dict) else ""
+    for item in ndjson_objects(text):
+        log = str(item.get("Log") or "")
         if not log or _CONNECTION.match(log):
             continue
         tag, _, rest = log.partition(" ")

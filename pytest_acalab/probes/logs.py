@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -68,9 +68,9 @@ def _record(*, time: Any, type_: Any, reason: Any, message: Any, revision: Any, 
             "source": source}
 
 
-def parse_eventstream(text: str) -> list[dict[str, Any]]:
-    """Records of an event-stream answer (NDJSON); blank and non-JSON lines are ignored."""
-    out = []
+def ndjson_objects(text: str) -> Iterator[dict[str, Any]]:
+    """The JSON objects of a log stream answer (NDJSON, one per line): blank, non-JSON and non-object lines,
+    which the stream interleaves with its own notices, are skipped."""
     for line in text.splitlines():
         line = line.strip()
         if not line.startswith("{"):
@@ -79,13 +79,16 @@ def parse_eventstream(text: str) -> list[dict[str, Any]]:
             item = json.loads(line)
         except ValueError:
             continue
-        if not isinstance(item, dict):
-            continue
-        out.append(_record(time=item.get("TimeStamp"), type_=item.get("Type"), reason=item.get("Reason"),
-                           message=item.get("Msg"), revision=item.get("RevisionName"),
-                           replica=item.get("ReplicaName"), app=item.get("ContainerAppName"),
-                           count=item.get("Count"), source="eventstream"))
-    return out
+        if isinstance(item, dict):
+            yield item
+
+
+def parse_eventstream(text: str) -> list[dict[str, Any]]:
+    """Records of an event-stream answer (NDJSON)."""
+    return [_record(time=item.get("TimeStamp"), type_=item.get("Type"), reason=item.get("Reason"),
+                    message=item.get("Msg"), revision=item.get("RevisionName"), replica=item.get("ReplicaName"),
+                    app=item.get("ContainerAppName"), count=item.get("Count"), source="eventstream")
+            for item in ndjson_objects(text)]
 
 
 def normalise_la_rows(rows: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:

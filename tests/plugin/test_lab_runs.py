@@ -48,6 +48,16 @@ def test_a_lab_whose_hypothesis_holds(pytester: pytest.Pytester) -> None:
     assert any(e["name"] == "delete-group" for e in journal["entries"])
 
 
+
+def test_a_user_with_nothing_but_pytest_and_the_plugin_gets_no_warning(pytester: pytest.Pytester) -> None:
+    """No xdist installed (or blocked): the lab's items carry no xdist mark, which --strict-markers would refuse."""
+    write_lab(pytester.path, "tiny")
+    # a subprocess: pytest.mark is process-global, and the outer run (xdist loaded) registered the mark
+    result = pytester.runpytest_subprocess("labs", "-p", "no:xdist", "--strict-markers", "-W", "error", *FAST)
+    result.assert_outcomes(passed=5)
+    assert "warnings summary" not in result.stdout.str()
+
+
 def test_a_failing_state_that_never_appears_fails_clearly_and_still_recovers_and_tears_down(
         pytester: pytest.Pytester) -> None:
     rows = HOLDS.replace("""        expect: {equals: absent}
