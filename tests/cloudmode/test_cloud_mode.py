@@ -5,6 +5,7 @@ does the same from a shell in a loopback-only network namespace)."""
 from __future__ import annotations
 
 import json
+import re
 import socket
 import ssl
 import xml.etree.ElementTree as ET
@@ -203,8 +204,11 @@ def test_the_azure_backend_passes_every_lab_against_the_cloud_faithful_emulator(
     assert {"management.azure.com", "login.microsoftonline.com"} <= set(hosts)
     if "probe: image_tag" in (lab / "lab.yaml").read_text():  # the registry's data plane, on its own host
         assert any(h.endswith(".azurecr.io") for h in hosts), hosts
-    if "probe: system_logs" in lab_text:
+    log_reads = re.findall(r"probe: system_logs\s*\n\s*with: \{([^}]*)\}", lab_text)
+    if any("log_analytics" not in read for read in log_reads):
         assert "koreacentral.azurecontainerapps.dev" in hosts, hosts  # the event stream's real host
+    if any("log_analytics" in read for read in log_reads):
+        assert "api.loganalytics.io" in hosts, hosts  # Log Analytics' query host
     if "vault" in (lab / "infra" / "main.json").read_text().lower() and "KEY_VAULT_URL" in lab_text:
         assert any(h.endswith(".vault.azure.net") for h in hosts), hosts  # the workload's vault, through the proxy
     if "action: acr_build" in (lab / "lab.yaml").read_text():  # the build context's SAS upload

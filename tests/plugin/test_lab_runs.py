@@ -49,11 +49,15 @@ def test_a_lab_whose_hypothesis_holds(pytester: pytest.Pytester) -> None:
 
 
 
-def test_a_user_with_nothing_but_pytest_and_the_plugin_gets_no_warning(pytester: pytest.Pytester) -> None:
-    """No xdist installed (or blocked): the lab's items carry no xdist mark, which --strict-markers would refuse."""
+def test_a_user_with_nothing_but_pytest_and_the_plugin_gets_no_warning(pytester: pytest.Pytester,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """No xdist installed: the lab's items carry no xdist mark, which --strict-markers would refuse."""
     write_lab(pytester.path, "tiny")
-    # a subprocess: pytest.mark is process-global, and the outer run (xdist loaded) registered the mark
-    result = pytester.runpytest_subprocess("labs", "-p", "no:xdist", "--strict-markers", "-W", "error", *FAST)
+    # a subprocess loading pytest-acalab alone (pytest.mark is process-global, and the outer run has xdist)
+    monkeypatch.setenv("PYTEST_DISABLE_PLUGIN_AUTOLOAD", "1")
+    monkeypatch.delenv("PYTEST_XDIST_WORKER", raising=False)
+    result = pytester.runpytest_subprocess("labs", "-p", "pytest_acalab.plugin", "--strict-markers", "-W", "error",
+                                           *FAST)
     result.assert_outcomes(passed=5)
     assert "warnings summary" not in result.stdout.str()
 
