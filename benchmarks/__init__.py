@@ -50,6 +50,9 @@ GROUPS: dict[str, tuple[str, dict[str, Any], dict[str, Any]]] = {
     "credential_labs": ("benchmarks.bench_credential_labs", {"runs": 3}, {"runs": 1, "warmup": False}),
     "scaling": ("benchmarks.bench_scaling", {"seconds": 4.0, "replicas": (1, 4), "lab_runs": 1},
                 {"seconds": 1.0, "replicas": (1,), "lab_runs": 0}),
+    "all_labs": ("benchmarks.bench_all_labs", {"runs": 1},
+                 {"runs": 1, "labs": ("acr_tag_deleted",), "parallel": False, "warmup": False,
+                  "realistic_speed": None}),
 }
 
 COMPARATORS: dict[str, Callable[[float, float], bool]] = {

@@ -90,7 +90,7 @@ def _value(text: Any) -> Any:
 
 
 def run_lab(pytester: pytest.Pytester, name: str, extra: dict[str, str] | None = None,
-            recorder: str = RECORDER) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+            recorder: str = RECORDER, args: tuple[str, ...] = ()) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """Run the lab (with ``extra`` test files beside the recorder); return what the recorder saw at the end and
     the journal's probe answers seen before the first recovery action started (the failing state). The run's
     terminal output is kept in ``output.txt``."""
@@ -101,7 +101,7 @@ def run_lab(pytester: pytest.Pytester, name: str, extra: dict[str, str] | None =
         (target / file_name).write_text(text)
     reports = pytester.path / "reports"
     result = pytester.runpytest("labs", "-q", "-p", "no:cacheprovider", "--acalab-report-dir", str(reports),
-                                "--junitxml", str(reports / "junit.xml"))
+                                "--junitxml", str(reports / "junit.xml"), *args)
     (pytester.path / "output.txt").write_text(result.stdout.str() + result.stderr.str())
     result.assert_outcomes(passed=2 + len(extra or {}) + 2 * len(_rows(target)))
     produced = json.loads((target / "produced.json").read_text())

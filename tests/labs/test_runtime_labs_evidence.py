@@ -118,3 +118,22 @@ def test_memory_leak_oomkilled_matches_the_guide_s_evidence(pytester: pytest.Pyt
     assert not [r for r in produced["logs"] if "OOMKilled" in str(r)]  # Azure never says it
     assert produced["latest"] == produced["actions"]["healthy-mode"]["latestRevisionName"] != failing_revision
     assert produced["final"]["healthState"] == "Healthy"
+
+
+REALISTIC_SPEED = 100.0
+
+
+def test_revision_failover_does_not_break_sooner_than_azure_on_the_realistic_clock(pytester: pytest.Pytester) -> None:
+    """Azure took 261 s from the port flip to a non-Healthy revision (the Guide's 2026-06-23 run; its budget is
+    420 s). On the realistic clock the emulator's probes must not give up sooner than Azure's retry budget
+    allows; how close it comes to 261 s is a benchmark figure (a load only lengthens what is measured here,
+    so the lower bound is the one a test can hold)."""
+    produced, _ = run_lab(pytester, "revision_failover",
+                          args=("--acalab-profile", "realistic", "--acalab-speed", f"{REALISTIC_SPEED:g}"))
+
+    def at(action: str, event: str) -> float:
+        return next(float(e["t"]) for e in produced["journal"]
+                    if e["kind"] == "action" and e["name"] == action and e.get("event") == event)
+
+    azure_seconds = (at("wait-unhealthy", "end") - at("break-port", "end")) * REALISTIC_SPEED
+    assert azure_seconds >= 200, f"Unhealthy {azure_seconds:.0f} Azure seconds after the flip (Azure: 261 s)"
