@@ -100,7 +100,10 @@ class LabContext:
         """Where a time window starts: ``lab`` (the lab's start), ``phase`` (the current phase's start: the
         trigger or the recovery, before its first action), or an action id (the end of that action)."""
         if which == "lab":
-            return self.lab_started
+            # from the start of the lab's first second: Azure stamps KEDA's and the HPA's event-stream lines to
+            # the second, and on a fast clock a revision the lab made can log within that second; nothing of
+            # the lab's happened before it started, so the earlier fraction hides nothing
+            return self.lab_started.replace(microsecond=0)
         if which == "phase":
             return self.phase_started.get(self.phase, self.lab_started)
         result = self.action_results.get(which)

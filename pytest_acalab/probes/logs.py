@@ -121,12 +121,7 @@ class LogFilter:
     def __call__(self, record: Mapping[str, Any]) -> bool:
         if self.since is not None:
             when = parse_timestamp(record.get("time"))
-            if when is None:  # a line without a time cannot be placed in a phase
-                return False
-            # a line stamped to the second (the event stream's KEDA and HPA lines) counts from the start of
-            # the second ``since`` falls in: its stamp may read up to a second before the event
-            since = self.since.replace(microsecond=0) if when.microsecond == 0 else self.since
-            if when < since:
+            if when is None or when < self.since:  # a line without a time cannot be placed in a phase
                 return False
         if self.reasons is not None and record.get("reason") not in self.reasons:
             return False

@@ -100,6 +100,17 @@ def test_since_phase_filters_recorded_records(lab, monkeypatch) -> None:
     assert "2 of 5 event stream records match" in obs.excerpt
 
 
+def test_since_lab_starts_at_the_lab_s_whole_second(lab, monkeypatch) -> None:
+    """A line stamped to the second within the lab's first second (a fast clock's revision) belongs to the lab."""
+    ctx, _ = replay_context(lab, cassette("cassette-2025-eventstream.yaml"), resource_group=RG, app="capp000002",
+                            monkeypatch=monkeypatch)
+    ctx.lab_started = datetime(2025, 5, 24, 17, 22, 30, 600_000, tzinfo=UTC)
+    assert ctx.since("lab") == datetime(2025, 5, 24, 17, 22, 30, tzinfo=UTC)
+    obs = run_probe(ctx, "system_logs", {"app": "app", "revision": "capp000002--4to7hbs", "since": "lab"},
+                    deadline=2)
+    assert [r["reason"] for r in obs.value] == ["ContainerCreated", "ContainerStarted"], obs.excerpt
+
+
 def test_check_runner_on_the_replayed_event_stream(lab, monkeypatch) -> None:
     ctx, _ = replay_context(lab, cassette("cassette-2025-eventstream.yaml"), resource_group=RG, app="capp000002",
                             monkeypatch=monkeypatch)
