@@ -71,22 +71,20 @@ class Faults:
             return kind
 
     def draw_stall(self) -> bool:
-        if self.stall_then_fail <= 0:
-            return False
-        with self._lock:
-            if self._rng.random() >= self.stall_then_fail:
-                return False
-            self.injected["stall_then_fail"] = self.injected.get("stall_then_fail", 0) + 1
-            return True
+        return self._draw("stall_then_fail", self.stall_then_fail)
 
     def draw_teardown_scale_race(self) -> bool:
         """Whether this revision's teardown meets the HPA's sync (see ``teardown_scale_race``)."""
-        if self.teardown_scale_race <= 0:
+        return self._draw("teardown_scale_race", self.teardown_scale_race)
+
+    def _draw(self, kind: str, share: float) -> bool:
+        """True for ``share`` of the draws (counted in ``injected``); never when the share is 0."""
+        if share <= 0:
             return False
         with self._lock:
-            if self._rng.random() >= self.teardown_scale_race:
+            if self._rng.random() >= share:
                 return False
-            self.injected["teardown_scale_race"] = self.injected.get("teardown_scale_race", 0) + 1
+            self.injected[kind] = self.injected.get(kind, 0) + 1
             return True
 
     def as_dict(self) -> dict[str, Any]:
