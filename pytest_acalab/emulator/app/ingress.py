@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING, Any
 
 from pytest_acalab.emulator.app.state import ContainerApp, Replica, Revision
 from pytest_acalab.emulator.platform.http import Headers, Request, Response
-from pytest_acalab.emulator.runtime.sandbox import SandboxError
+from pytest_acalab.emulator.runtime.sandbox import Pod, SandboxError
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -235,13 +235,19 @@ class Edge:
                 replica = self._replica_of(app, rev) if rev is not None and rev.active else None
                 port = int((app.configuration.get("ingress") or {}).get("targetPort") or 80)
                 starting = self._starting(rev, time.monotonic())
-            if replica is not None:
-                break
+                if replica is not None:
+                    pod = replica.pod
+                    replica.in_flight += 1  # a replica stopped from now on finishes this request first
+                    break
             if time.monotonic() >= deadline and not starting:
                 return self._count(app, rev, self._local_reply(504, REQUEST_TIMED_OUT))
             time.sleep(HOLD_POLL_SECONDS)
         started = time.monotonic()
-        resp = self._forward(req, route.host, replica, port)
+        try:
+            resp = self._forward(req, route.host, pod, port)
+        finally:
+            with self.p.lock:
+                self.svc.kubelet.request_done(replica)
         self._measure(app, rev, replica, req, resp, time.monotonic() - started)
         return self._count(app, rev, resp)
 
@@ -281,8 +287,7 @@ class Edge:
             out.append(("Content-Length", str(len(req.body))))
         return out
 
-    def _forward(self, req: Request, host: str, replica: Replica, port: int) -> Response:
-        pod = replica.pod
+    def _forward(self, req: Request, host: str, pod: Pod | None, port: int) -> Response:
         try:
             if pod is None:
                 raise ConnectionRefusedError("the replica stopped")

@@ -52,6 +52,9 @@ if TYPE_CHECKING:
 log = logging.getLogger("pytest_acalab.emulator.app")
 
 PROGRESS_DEADLINE_SECONDS = 240.0
+TERMINATION_GRACE_SECONDS = 30.0
+"""How long a stopped replica may finish its requests when the template sets no ``terminationGracePeriodSeconds``
+(Azure's default, https://learn.microsoft.com/azure/container-apps/application-lifecycle-management#shutdown)."""
 """How long a rollout may go without a ready replica before Azure reports the deadline exceeded (the
 default startup probe's 240 x 1 s; the Practical Guide measured 261 s from the change to Unhealthy)."""
 TICK_SECONDS = 1.0
@@ -117,6 +120,8 @@ class Kubelet:
         self.svc = service
         self.p = service.p
         self.engine: ContainerEngine | None = None
+        self._draining: dict[int, tuple[Revision, Replica]] = {}
+        """Stopped replicas whose pods are still answering requests sent before the stop, by ``id()``."""
 
     def _engine(self) -> ContainerEngine:
         if self.engine is None:
@@ -152,7 +157,7 @@ class Kubelet:
     def start_replicas(self, app: ContainerApp, rev: Revision) -> None:
         """A fresh set of replicas (new revision, activation, restart): the old ones stop."""
         for old in rev.replicas:
-            self.stop_replica(old)
+            self.stop_replica(old, rev)
         rev.pod_hash = self._pod_hash(rev, app)
         rev.replicas = [self.new_replica(app, rev, rev.pod_hash) for _ in range(self.replica_count(rev))]
         rev.desired = len(rev.replicas)
@@ -588,18 +593,54 @@ class Kubelet:
         if current and all(r.ready for r in current):
             rev.progress_deadline = None
             for old in [r for r in rev.replicas if r.retiring]:
-                self.stop_replica(old)
+                self.stop_replica(old, rev)
                 rev.replicas.remove(old)
             rev.rolling_update = False
             if not rev.became_ready:
                 self.svc.after("revision.ready", lambda d: self.svc.revision_ready(app, rev, d))
 
-    def stop_replica(self, rep: Replica) -> None:
+    def stop_replica(self, rep: Replica, rev: Revision | None = None) -> None:
+        """Stop a replica; the edge sends it nothing more.
+
+        Given its revision, requests already sent to it are answered first, within the revision's termination
+        grace period (Azure time): Azure's edge stops routing to a replica that is shutting down while its
+        in-flight requests finish, so a revision switch in single revision mode loses none ("zero downtime",
+        https://learn.microsoft.com/azure/container-apps/revisions). The period is counted in real seconds, like
+        the requests it waits for. Without a revision (the app is deleted, the emulator stops) the pod is closed
+        at once.
+        """
         pod, rep.pod = rep.pod, None
         for c in rep.containers:
             c.process_running = c.ready = False
+        if pod is None:
+            return
+        if rev is not None and rep.in_flight > 0:
+            rep.draining = pod
+            self._draining[id(rep)] = (rev, rep)
+            grace = float(rev.template.get("terminationGracePeriodSeconds") or TERMINATION_GRACE_SECONDS)
+            # real seconds: what it bounds is the workload's own processing time, which no clock compresses
+            self.p.scheduler.after(grace, lambda _due: self.drained(rep))
+            return
+        pod.close()
+
+    def request_done(self, rep: Replica) -> None:
+        """The edge has the answer of one request it sent to ``rep`` (called under the platform lock)."""
+        rep.in_flight -= 1
+        if rep.in_flight <= 0 and rep.draining is not None:
+            self.drained(rep)
+
+    def drained(self, rep: Replica) -> None:
+        """A stopping replica's last request was answered, or its grace period is over: its pod stops."""
+        self._draining.pop(id(rep), None)
+        pod, rep.draining = rep.draining, None
         if pod is not None:
             pod.close()
+
+    def close_draining(self, app: ContainerApp | None = None) -> None:
+        """Stop the pods still finishing their requests: ``app``'s (it is deleted), or all (the emulator stops)."""
+        for rev, rep in list(self._draining.values()):
+            if app is None or any(r is rev for r in app.revisions.values()):
+                self.drained(rep)
 
     # console ------------------------------------------------------------------------------------
     def _console(self, app: ContainerApp, rev: Revision, rep: Replica, stream: str, text: str, when: float) -> None:
@@ -637,7 +678,7 @@ class Kubelet:
                     self.svc.emit(app, syslog.WARNING, syslog.CONTAINER_TERMINATED, syslog.manually_stopped(c.name),
                                   revision=rev.name, replica=rep.name, container=c.name,
                                   count=rep.bump(syslog.CONTAINER_TERMINATED), at=at)
-            self.stop_replica(rep)
+            self.stop_replica(rep, rev)
         rev.active = False
         rev.replicas = []
         rev.progress_deadline = None
@@ -664,3 +705,4 @@ class Kubelet:
                 self.stop_replica(rep)
             rev.active = False
             rev.replicas = []
+        self.close_draining(app)

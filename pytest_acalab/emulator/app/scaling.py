@@ -323,7 +323,7 @@ class Autoscaler:
             # the newest and the unready go first (Kubernetes' ReplicaSet downscale order, roughly)
             order = sorted(current, key=lambda r: (r.ready, -r.created.timestamp()))
             for rep in order[: len(current) - count]:
-                kubelet.stop_replica(rep)
+                kubelet.stop_replica(rep, rev)
                 rev.replicas.remove(rep)
         rev.desired = count
         rev.scaled_to_zero = count == 0

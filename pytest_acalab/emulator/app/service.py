@@ -91,6 +91,7 @@ class AppService:
         with self.p.lock:
             for app in list(self.apps.values()):
                 self.kubelet.stop_app(app)
+            self.kubelet.close_draining()
 
     # helpers ----------------------------------------------------------------------------------
     def after(self, operation: str, fn: Callable[[float], None], due: float | None = None) -> None:

@@ -229,6 +229,10 @@ class Replica:
     """An older generation kept serving until the new one is ready (rolling update)."""
     platform_env: dict[str, str] = field(default_factory=dict)
     """Variables the platform sets in every container of the replica (identity endpoint, egress)."""
+    in_flight: int = 0
+    """Requests the edge has sent to this replica that are not answered yet."""
+    draining: Pod | None = None
+    """A stopped replica's pod, kept until its in-flight requests are answered (or its grace period ends)."""
 
     def bump(self, reason: str, by: int = 1) -> int:
         self.counts[reason] = self.counts.get(reason, 0) + by

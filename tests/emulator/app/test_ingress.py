@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
 from collections import Counter
 from typing import Any
 
 import pytest
 import requests
-from app_helpers import Lab, wait_until, web_image
+from app_helpers import Lab, python_image, wait_until, web_image
 
 from pytest_acalab.emulator.app.ingress import REFUSED, REQUEST_TIMED_OUT
 from pytest_acalab.emulator.platform.services import ImageFiles
@@ -209,6 +210,71 @@ def test_single_revision_mode_keeps_the_old_revision_serving_until_the_new_one_i
     session = proxied(echo)
     assert {session.get(f"https://{app.configuration.ingress.fqdn}/", timeout=30).json()["image"]
             for _ in range(3)} == {"one"}
+
+
+HELD = '''
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+released = threading.Event()
+
+class Held(BaseHTTPRequestHandler):
+    def do_GET(self):
+        released.wait()  # answered once something connects to port 8001
+        body = b"answered by the old revision"
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+class Release(BaseHTTPRequestHandler):
+    def do_GET(self):
+        released.set()
+        self.send_response(204)
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+threading.Thread(target=ThreadingHTTPServer(("0.0.0.0", 8001), Release).serve_forever, daemon=True).start()
+ThreadingHTTPServer(("0.0.0.0", 8000), Held).serve_forever()
+'''
+
+
+def test_a_request_in_flight_when_its_revision_is_replaced_is_answered_by_it(echo: Lab) -> None:
+    """Single revision mode is "zero downtime": the old revision stops taking requests when the new one is
+    ready, but answers the ones it already has (within the termination grace period) before its pod stops."""
+    held = "acrlab.azurecr.io/held:one"
+    echo.registry.content[held] = python_image(["python", "server.py"], {"server.py": HELD.encode()})
+    app = echo.create("draining", held)
+    old = app.latest_revision_name
+    healthy(echo, "draining", old)
+    svc = echo.emu.platform.services.extra["app"]
+    model = next(a for a in svc.apps.values() if a.name == "draining")
+    replica = model.revisions[old].replicas[0]
+    answers: list[requests.Response] = []
+    request = threading.Thread(target=lambda: answers.append(
+        proxied(echo).get(f"https://{app.configuration.ingress.fqdn}/", timeout=120)))
+    request.start()
+    wait_until(lambda: replica.in_flight == 1, "the request to reach the old revision's replica")
+    echo.client.container_apps.begin_update(echo.rg, "draining", {"properties": {"template": {
+        "containers": [{"name": "app", "image": IMAGE_TWO, "resources": {"cpu": 0.25, "memory": "0.5Gi"}}]}}}).result()
+    new = echo.client.container_apps.get(echo.rg, "draining").latest_revision_name
+    echo.revision_when("draining", old, lambda r: not r.active, f"{old} deactivated once {new} is ready")
+    pod = replica.draining
+    assert pod is not None and replica.pod is None, "the old replica's pod was stopped with a request in it"
+    assert proxied(echo).get(f"https://{app.configuration.ingress.fqdn}/", timeout=30).json()["image"] == "two"
+    release = pod.connect(8001, 10)
+    release.sendall(b"GET / HTTP/1.0\r\n\r\n")
+    release.recv(64)
+    release.close()
+    request.join(60)
+    assert [(a.status_code, a.text) for a in answers] == [(200, "answered by the old revision")]
+    wait_until(lambda: replica.draining is None, "the drained pod to stop")
+    assert pod.process.poll() is not None
 
 
 def test_internal_ingress_does_not_resolve_from_outside_the_environment(echo: Lab) -> None:
