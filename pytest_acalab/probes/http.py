@@ -17,11 +17,18 @@ from urllib.parse import urlsplit
 
 from pytest_acalab.context import LabContext
 from pytest_acalab.errors import ProbeSkipped
+from pytest_acalab.labfile.durations import parse_duration
 from pytest_acalab.probes.apps import app_field
 from pytest_acalab.probes.base import Observation, resource_name
 from pytest_acalab.probes.revisions import fetch_app
 
-__all__ = ["http_session", "ingress_host", "label_host", "request_statuses"]
+__all__ = ["HELD_HEADER", "http_session", "ingress_host", "label_host", "request_statuses"]
+DEFAULT_CLIENT_TIMEOUT = 30.0
+"""Azure seconds the client waits for an answer when the row does not say (``timeout``)."""
+HELD_HEADER = "x-acalab-held-seconds"
+"""Set by the emulator's edge on an answer it wrote after holding the request for lack of a ready replica:
+how long it held it, in Azure time. Its clock runs the hold faster than real time, so the client's own
+timeout cannot be what ends it; the probe compares the two in Azure time instead. Azure never sends it."""
 BODY_EXCERPT = 200
 BODY_LIMIT = 65536
 """How much of an answer ``contains`` searches."""
@@ -76,10 +83,18 @@ def _name_not_resolved(exc: BaseException) -> bool:
     return False
 
 
+def _held_seconds(resp: Any) -> float:
+    try:
+        return float(resp.headers.get(HELD_HEADER) or 0.0)
+    except ValueError:
+        return 0.0
+
+
 def request_statuses(url: str, count: int, *, verify: Any = True, timeout: float = 10.0,
                      proxies: Mapping[str, str] | None = None, bodies: list[str] | None = None,
-                     excerpt: int = BODY_EXCERPT) -> list[int | None]:
-    """Status code of each GET (None for a request that got no answer after connecting); the start of
+                     excerpt: int = BODY_EXCERPT, gives_up_after: float | None = None) -> list[int | None]:
+    """Status code of each GET (None for a request that got no answer after connecting, within ``timeout``
+    real seconds, or held by the emulator's edge for ``gives_up_after`` Azure seconds or more); the start of
     each answer's body is appended to ``bodies`` when given."""
     # the Azure SDK stack loads when a lab runs, not at collection
     import requests
@@ -90,6 +105,8 @@ def request_statuses(url: str, count: int, *, verify: Any = True, timeout: float
             try:
                 resp = session.get(url, verify=verify, timeout=timeout, allow_redirects=False,
                                    proxies=dict(proxies) if proxies else None)
+                if gives_up_after is not None and _held_seconds(resp) >= gives_up_after:
+                    raise requests.Timeout(f"held {resp.headers[HELD_HEADER]} s by the edge")
                 out.append(resp.status_code)
                 if bodies is not None:
                     bodies.append(resp.text[:excerpt])
@@ -120,9 +137,11 @@ def http_endpoint(ctx: LabContext, args: Mapping[str, Any], deadline: float) -> 
     settings = ctx.backend.http_settings()
     bodies: list[str] = []
     wanted = args.get("contains")
-    statuses = request_statuses(url, int(args.get("requests") or 3), timeout=min(max(deadline, 1.0), 30.0),
+    client_timeout = parse_duration(str(args["timeout"])) if "timeout" in args else DEFAULT_CLIENT_TIMEOUT
+    statuses = request_statuses(url, int(args.get("requests") or 3),
+                                timeout=min(max(deadline, 1.0), ctx.backend.scale_wait(client_timeout)),
                                 verify=settings.get("verify", True), proxies=settings.get("proxies"), bodies=bodies,
-                                excerpt=BODY_LIMIT if wanted else BODY_EXCERPT)
+                                excerpt=BODY_LIMIT if wanted else BODY_EXCERPT, gives_up_after=client_timeout)
     said = f"; last answer: {bodies[-1][:BODY_EXCERPT]!r}" if bodies and bodies[-1] else ""
     if wanted:
         statuses = [s for s, text in zip(statuses, bodies, strict=True) if str(wanted) in text]

@@ -10,6 +10,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from pytest_acalab.actions.load import LoadPlan, percentile, plan_from, run_load
+from pytest_acalab.probes.http import HELD_HEADER
 
 
 class _Server(ThreadingHTTPServer):
@@ -24,8 +25,10 @@ class _Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         with self.server.lock:
             self.server.seen += 1
-        status = 500 if self.path.startswith("/error") else 200
+        status = 500 if self.path.startswith("/error") else 504 if self.path.startswith("/held") else 200
         self.send_response(status)
+        if self.path.startswith("/held"):  # what the emulator's edge sends after holding a request 240 s
+            self.send_header(HELD_HEADER, self.path.removeprefix("/held/"))
         self.send_header("Content-Length", "2")
         self.end_headers()
         self.wfile.write(b"ok")
@@ -60,6 +63,13 @@ def test_a_request_bound_sends_exactly_that_many_and_reports_each(server: _Serve
 def test_status_codes_are_counted_as_answered(server: _Server) -> None:
     report = run_load(url(server, "/error"), LoadPlan(concurrency=3, requests=9))
     assert dict(report.statuses) == {500: 9}
+
+
+def test_an_answer_held_past_the_client_timeout_in_azure_time_is_a_timeout(server: _Server) -> None:
+    report = run_load(url(server, "/held/240"), LoadPlan(concurrency=2, requests=4))
+    assert not report.statuses and dict(report.errors) == {"timeout": 4}
+    report = run_load(url(server, "/held/20"), LoadPlan(concurrency=2, requests=4))
+    assert dict(report.statuses) == {504: 4}
 
 
 def test_a_duration_bound_load_ends_when_stopped(server: _Server) -> None:

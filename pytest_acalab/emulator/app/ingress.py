@@ -21,7 +21,9 @@ What Azure documents and the Practical Guide measured, modelled here:
   240 s request timeout the ingress docs state (Azure time, on the emulator's clock; a process that is
   still starting is waited for in real time). The Guide's probe-and-port-mismatch and traffic-routing-canary
   labs measured no answer within curl's 10 s for such revisions. What Azure answers after 240 s was not
-  measured; the emulator answers Envoy's ``504 upstream request timeout``.
+  measured; the emulator answers Envoy's ``504 upstream request timeout`` and says in ``HELD_HEADER`` that
+  it held the request 240 s, so a lab's client whose timeout is shorter (in Azure time) records no answer,
+  as curl did, although the fast clock ended the hold first.
 """
 
 from __future__ import annotations
@@ -52,6 +54,10 @@ CONNECT_TIMEOUT = 5.0
 UPSTREAM_TIMEOUT = REQUEST_TIMEOUT_SECONDS
 """Real seconds a workload may take to answer: its own processing time is real, never the clock's to compress."""
 HOLD_POLL_SECONDS = 0.01
+HELD_HEADER = "x-acalab-held-seconds"
+"""On the answer the edge writes after holding a request to the end: the hold, in Azure seconds. The fast
+clock ends the hold long before a client's timeout would in Azure (the Guide's curl gave up after 10 s,
+``--max-time 10``); the lab's client compares the two in Azure time (``probes.http.HELD_HEADER``)."""
 
 REFUSED = ("upstream connect error or disconnect/reset before headers. retried and the latest reset reason: "
            "remote connection failure, transport failure reason: delayed connect error: 111")
@@ -240,7 +246,9 @@ class Edge:
                     replica.in_flight += 1  # a replica stopped from now on finishes this request first
                     break
             if time.monotonic() >= deadline and not starting:
-                return self._count(app, rev, self._local_reply(504, REQUEST_TIMED_OUT))
+                held = self._local_reply(504, REQUEST_TIMED_OUT)
+                held.headers[HELD_HEADER] = f"{REQUEST_TIMEOUT_SECONDS:g}"
+                return self._count(app, rev, held)
             time.sleep(HOLD_POLL_SECONDS)
         started = time.monotonic()
         try:

@@ -16,8 +16,10 @@ import pytest
 import requests
 from app_helpers import Lab, python_image, wait_until, web_image
 
-from pytest_acalab.emulator.app.ingress import REFUSED, REQUEST_TIMED_OUT
+from pytest_acalab.emulator.app.ingress import HELD_HEADER, REFUSED, REQUEST_TIMED_OUT
 from pytest_acalab.emulator.platform.services import ImageFiles
+from pytest_acalab.probes import http as http_probe
+from pytest_acalab.probes.http import request_statuses
 
 ECHO = '''
 import json, os, sys
@@ -196,6 +198,12 @@ def test_a_revision_with_no_ready_replica_holds_the_request_then_times_out(echo:
                             "the port mismatch measured", 60)
     answer = proxied(echo).get(f"https://{app.configuration.ingress.fqdn}/", timeout=60)
     assert answer.status_code == 504 and answer.text == REQUEST_TIMED_OUT
+    assert answer.headers[HELD_HEADER] == "240" and HELD_HEADER == http_probe.HELD_HEADER
+    # a lab's client that gives up sooner (curl --max-time 10, in Azure time) records no answer, as in Azure;
+    # one that would wait longer than the edge's hold sees the 504
+    url, settings = f"https://{app.configuration.ingress.fqdn}/", {"https": echo.emu.proxy_url}
+    assert request_statuses(url, 2, proxies=settings, verify=echo.emu.ca_bundle, gives_up_after=10) == [None, None]
+    assert request_statuses(url, 1, proxies=settings, verify=echo.emu.ca_bundle, gives_up_after=300) == [504]
 
 
 def test_single_revision_mode_keeps_the_old_revision_serving_until_the_new_one_is_ready(echo: Lab) -> None:
