@@ -16,11 +16,13 @@ import logging
 import os
 import queue
 import selectors
+import shutil
 import signal
 import socket
 import socketserver
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -118,6 +120,7 @@ class Pod:
             self.process: subprocess.Popen[bytes] = _SPAWNER.run(spawn)
         finally:
             theirs.close()
+        self._scratch = Path(tempfile.mkdtemp(prefix="acalab-pod-"))
         with _PODS_LOCK:
             _PODS[self.process.pid] = self
         try:
@@ -168,7 +171,15 @@ class Pod:
     # -- what the runtime uses --------------------------------------------------------------
     def start(self, name: str, argv: list[str], env: dict[str, str], cwd: str, memory_limit: int,
               cpu: float = 0.0) -> tuple[bool, str]:
-        """Start container ``name``; ``cpu`` cores are enforced with a CFS quota where the OS allows."""
+        """Start container ``name``; ``cpu`` cores are enforced with a CFS quota where the OS allows.
+
+        Its temporary files (``TMPDIR``, unless the image or the template sets it) go to a directory of this
+        start's own, removed at the next start and when the pod closes: a container's writable layer lives
+        as long as the container, so nothing it writes outlives its replica on the host's /tmp."""
+        scratch = self._scratch / name
+        shutil.rmtree(scratch, ignore_errors=True)
+        scratch.mkdir(parents=True, exist_ok=True)
+        env = {**{key: str(scratch) for key in ("TMPDIR", "TMP", "TEMP")}, **env}
         answer = self.request("start", name=name, argv=argv, env=env, cwd=cwd, memory_limit=memory_limit, cpu=cpu)
         self.cpu_limited = bool(answer.get("cpu_limited"))
         return bool(answer.get("ok")), str(answer.get("error") or "")
@@ -300,6 +311,7 @@ class Pod:
             self.process.wait(timeout=5)
         with _PODS_LOCK:
             _PODS.pop(self.process.pid, None)
+        shutil.rmtree(self._scratch, ignore_errors=True)
 
 
 class LoopbackService(socketserver.ThreadingMixIn, socketserver.TCPServer):

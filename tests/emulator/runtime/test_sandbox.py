@@ -6,6 +6,7 @@ import socket
 import sys
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -92,6 +93,25 @@ def test_the_cpu_allocation_is_a_quota(pod: Pod) -> None:
     _until(lambda: pod.lines, "the ratio")  # type: ignore[attr-defined]
     share = float(pod.lines[-1][1])  # type: ignore[attr-defined]
     assert share < 0.5  # a cap: load on the machine can only lower it
+
+
+def test_temporary_files_live_as_long_as_the_container() -> None:
+    """What a workload writes with ``tempfile`` (an exporter's offline storage) does not outlive it on the host."""
+    lines: list[str] = []
+    pod = Pod("scratch", isolate=True, on_log=lambda _stream, line, _t: lines.append(line))
+    code = ("import tempfile, os; f = tempfile.NamedTemporaryFile(delete=False); f.write(b'x'); f.close(); "
+            "print(f.name)")
+    try:
+        assert pod.start("app", [sys.executable, "-c", code], ENV, "/tmp", 0)[0]
+        assert _exited(pod).exits[0].code == 0
+        first = Path(_until(lambda: lines and lines[0], "the file's name"))
+        assert first.is_file() and not str(first).startswith("/tmp/tmp")  # not straight in the host's /tmp
+        assert pod.start("app", [sys.executable, "-c", code], ENV, "/tmp", 0)[0]  # a restart: a fresh layer
+        second = Path(_until(lambda: len(lines) > 1 and lines[1], "the restart's file"))
+        assert not first.exists() and second.is_file()
+    finally:
+        pod.close()
+    assert not second.exists() and not second.parent.exists()
 
 
 def test_closing_the_pod_ends_its_processes() -> None:
