@@ -48,7 +48,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="emulator only: the least real time a stated wait gets (default 10s), e.g. 1s in "
                          "the project's own tests [env ACALAB_MIN_WAIT]")
     group.addoption("--acalab-max-wait", default=None,
-                    help="azure only: cap every wait (stated 'within', action timeouts, deadlines) at this duration, "
+                    help="azure only: cap every wait (stated 'within', 'wait' windows, load durations, action "
+                         "timeouts, deadlines) at this duration, "
                          "e.g. 60s against the cloud-faithful emulator so a regression fails in seconds "
                          "[env ACALAB_MAX_WAIT]")
     group.addoption("--acalab-poll-interval", default=None,

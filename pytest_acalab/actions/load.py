@@ -215,7 +215,7 @@ def load(ctx: LabContext, args: Mapping[str, Any], deadline: float, action: Acti
     from pytest_acalab.probes.revisions import fetch_app
 
     try:
-        plan = plan_from(args, lambda s: s / ctx.backend.clock_divisor)
+        plan = plan_from(args, ctx.backend.window_seconds)
     except (ValueError, TypeError) as exc:
         raise ActionError(f"load arguments: {exc}") from exc
     app_name = resource(ctx, str(args["app"])).name

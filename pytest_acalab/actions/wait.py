@@ -30,11 +30,11 @@ def wait_for(ctx: LabContext, args: Mapping[str, Any], deadline: float, act: Act
 
 
 def wait(ctx: LabContext, args: Mapping[str, Any], deadline: float, act: Action) -> Outcome:
-    """An observation window: ``duration`` on the lab's clock (Azure time: as written on Azure, divided by
-    the emulator clock's speed there). Nothing is checked: rows look at what happened meanwhile. The
-    window is the duration itself, whatever the action's deadline."""
+    """An observation window: ``duration`` on the lab's clock (Azure time: as written on Azure, capped by
+    ``--acalab-max-wait``; divided by the emulator clock's speed there). Nothing is checked: rows look at what
+    happened meanwhile. The window is the duration itself, whatever the action's deadline."""
     azure_seconds = parse_duration(str(args["duration"]))
-    real = azure_seconds / max(ctx.backend.clock_divisor, 1e-9)
+    real = ctx.backend.window_seconds(azure_seconds)
     time.sleep(real)  # the window itself, not a stand-in for a condition
     return Outcome.succeeded(f"waited {args['duration']} of lab time ({real:.2f}s here)",
                              azure_seconds=azure_seconds, seconds=round(real, 3))

@@ -88,6 +88,11 @@ class AzureBackend(Backend):
         """A lab's stated wait (``within: 10m``) in real seconds: as stated, capped by ``max_wait``."""
         return azure_seconds if self.max_wait is None else min(azure_seconds, self.max_wait)
 
+    def window_seconds(self, azure_seconds: float) -> float:
+        """A lab's fixed window in real seconds: as stated, capped by ``max_wait`` like every other wait (against
+        the cloud-faithful emulator, whose fast clock is over the window long before)."""
+        return azure_seconds if self.max_wait is None else min(azure_seconds, self.max_wait)
+
     def credential(self) -> Any:
         if self._cred is None:
             # the Azure SDK stack loads when a lab runs, not at collection

@@ -96,6 +96,11 @@ class Backend(ABC):
         ``clock_divisor`` times faster, yet it keeps a floor of real seconds (on Azure: the wait itself)."""
         return max(azure_seconds / self.clock_divisor, min(azure_seconds, self.deadlines.probe))
 
+    def window_seconds(self, azure_seconds: float) -> float:
+        """Real seconds of a fixed observation window a lab states in Azure time (``wait: 60s``, a load's
+        ``duration``): the clock runs it ``clock_divisor`` times faster, with no floor (nothing is polled)."""
+        return azure_seconds / max(self.clock_divisor, 1e-9)
+
     def reaches(self, host: str) -> bool:
         """Whether an app's ingress host can be requested from here (Azure: yes; the emulator: the hosts it serves)."""
         return True
