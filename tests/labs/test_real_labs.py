@@ -31,11 +31,12 @@ def negate(check: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-NEGATED_WITHIN = "1s"
+NEGATED_WITHIN = "200ms"
 """How long a negated row is observed (Azure time; on the fast clock a floor of as many real seconds). A negated
-row cannot hold, so it always polls to its deadline: one second of a system that the lab's own actions already
-brought to that phase is the sample, instead of the rows' own windows (minutes of Azure time, five seconds here)
-eight times over. The actions keep their waits (``--acalab-min-wait``)."""
+row cannot hold, so it always polls to its deadline: a fifth of a second of a system that the lab's own actions
+already brought to that phase is the sample (at least one observation, however long it takes), instead of the
+rows' own windows (minutes of Azure time, seconds here) eight times over. A longer sample would only give a
+transient state more chances to pass a negation. The actions keep their waits (``--acalab-min-wait``)."""
 
 
 def _without_within(check: dict[str, Any]) -> dict[str, Any]:
