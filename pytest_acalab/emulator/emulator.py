@@ -10,7 +10,6 @@ which clients reach through ``emu.proxy_url`` (``HTTPS_PROXY``); ``acalab emulat
 from __future__ import annotations
 
 import shutil
-import tempfile
 import uuid
 from pathlib import Path
 from typing import Any
@@ -34,6 +33,7 @@ from pytest_acalab.emulator.platform.hosts import (
 from pytest_acalab.emulator.platform.http import Request, Response
 from pytest_acalab.emulator.platform.proxy import ConnectProxy
 from pytest_acalab.emulator.platform.server import HttpsServer
+from pytest_acalab.emulator.platform.statedir import make_state_dir, sweep_leftovers
 from pytest_acalab.emulator.platform.tls import Certificates, host_context, mint
 from pytest_acalab.emulator.providers import register_all
 from pytest_acalab.emulator.runtime import python_envs
@@ -55,7 +55,9 @@ class Emulator:
         self.platform = Platform(self.clock, self.subscription_id, self.tenant_id, page_size=page_size)
         self._port = port
         self._own_dir = state_dir is None
-        self._dir = Path(state_dir or tempfile.mkdtemp(prefix="acalab-emulator-"))
+        if state_dir is None:
+            sweep_leftovers()  # the state directories of emulators that were killed outright
+        self._dir = Path(state_dir) if state_dir is not None else make_state_dir()
         self._server: HttpsServer | None = None
         self._certs: Certificates | None = None
         self._proxy: ConnectProxy | None = None

@@ -37,6 +37,8 @@ def memory_bytes(value: object) -> int:
 class ContainerEngine:
     def __init__(self, state_dir: Path) -> None:
         self.images = ImageStore(state_dir)
+        self.scratch_root = state_dir / "pods"
+        """Where the replicas' temporary files go (inside the emulator's state directory, removed with it)."""
         self._lock = threading.Lock()
         self._isolation_error: str | None = None
 
@@ -51,7 +53,7 @@ class ContainerEngine:
         if refused:
             raise Unrunnable(refused)
         try:
-            return Pod(name, isolate=True, on_log=on_log)
+            return Pod(name, isolate=True, on_log=on_log, scratch_root=self.scratch_root)
         except SandboxError as exc:
             if "unshare" not in str(exc):
                 raise Unrunnable(f"the replica's sandbox could not start: {exc}") from None

@@ -99,7 +99,8 @@ _PODS_LOCK = threading.Lock()
 class Pod:
     """One replica's sandbox: its namespaces live as long as this object is open."""
 
-    def __init__(self, name: str, isolate: bool, on_log: LogSink | None = None) -> None:
+    def __init__(self, name: str, isolate: bool, on_log: LogSink | None = None,
+                 scratch_root: Path | None = None) -> None:
         self.name = name
         self.on_log = on_log
         self._lock = threading.Lock()
@@ -120,7 +121,9 @@ class Pod:
             self.process: subprocess.Popen[bytes] = _SPAWNER.run(spawn)
         finally:
             theirs.close()
-        self._scratch = Path(tempfile.mkdtemp(prefix="acalab-pod-"))
+        if scratch_root is not None:
+            scratch_root.mkdir(parents=True, exist_ok=True)
+        self._scratch = Path(tempfile.mkdtemp(prefix="acalab-pod-", dir=scratch_root))
         with _PODS_LOCK:
             _PODS[self.process.pid] = self
         try:
