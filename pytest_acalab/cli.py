@@ -25,10 +25,13 @@ def _serve(args: argparse.Namespace) -> int:
     stop = threading.Event()
     with Emulator(profile=args.profile, speed=args.speed, port=args.port, cloud=args.hosts == "azure") as emu:
         env_file = os.path.abspath(args.env_file) if args.env_file else str(emu.state_dir / "acalab.env")
-        write_env_file(env_file, azure_cli_script(emu))  # the secret goes here (0600), never to the terminal
-        print(how_to_connect(emu, env_file), flush=True)
+        # a stop asked for as soon as the instructions show (a script's Ctrl-C or kill) must stop it cleanly:
+        # the handlers are in place before anything is printed
         signal.signal(signal.SIGTERM, lambda *_: stop.set())
+        signal.signal(signal.SIGINT, lambda *_: stop.set())
         try:
+            write_env_file(env_file, azure_cli_script(emu))  # the secret goes here (0600), never to the terminal
+            print(how_to_connect(emu, env_file), flush=True)
             while not stop.wait(0.5):
                 pass
         except KeyboardInterrupt:
