@@ -30,7 +30,7 @@ from pytest_acalab.context import LabContext
 from pytest_acalab.errors import ActionError
 from pytest_acalab.labfile.durations import parse_duration
 from pytest_acalab.labfile.model import Action
-from pytest_acalab.probes.http import HELD_HEADER
+from pytest_acalab.probes.http import held_seconds
 
 __all__ = ["LoadPlan", "LoadReport", "percentile", "run_load"]
 
@@ -42,7 +42,7 @@ MIN_REAL_SECONDS = 1.0
 workload cannot answer thousands of requests in the microseconds the fast clock makes of 90 s."""
 REQUEST_TIMEOUT = 30.0
 """Seconds a request may wait for its answer; an answer the emulator's edge held longer (in Azure time,
-``HELD_HEADER``) counts as a timeout, as it would have in Azure."""
+``probes.http.held_seconds``) counts as a timeout, as it would have in Azure."""
 ERROR_PAUSE = 0.05
 """Seconds a closed-loop worker waits after a request that got no answer, so that a refused connection
 does not turn the load into a busy loop of failures."""
@@ -169,7 +169,7 @@ def run_load(url: str, plan: LoadPlan, *, verify: Any = True, proxies: Mapping[s
                     resp = session.request(plan.method, url, verify=verify, timeout=REQUEST_TIMEOUT,
                                            allow_redirects=False, proxies=dict(proxies) if proxies else None)
                     resp.content  # noqa: B018 - the whole answer counts in the latency
-                    if float(resp.headers.get(HELD_HEADER) or 0) >= REQUEST_TIMEOUT:
+                    if held_seconds(resp) >= REQUEST_TIMEOUT:
                         raise requests.Timeout("held by the edge past the client's timeout (Azure time)")
                     took = time.monotonic() - sent
                     with lock:

@@ -22,7 +22,7 @@ from pytest_acalab.probes.apps import app_field
 from pytest_acalab.probes.base import Observation, resource_name
 from pytest_acalab.probes.revisions import fetch_app
 
-__all__ = ["HELD_HEADER", "http_session", "ingress_host", "label_host", "request_statuses"]
+__all__ = ["HELD_HEADER", "held_seconds", "http_session", "ingress_host", "label_host", "request_statuses"]
 DEFAULT_CLIENT_TIMEOUT = 30.0
 """Azure seconds the client waits for an answer when the row does not say (``timeout``)."""
 HELD_HEADER = "x-acalab-held-seconds"
@@ -83,7 +83,8 @@ def _name_not_resolved(exc: BaseException) -> bool:
     return False
 
 
-def _held_seconds(resp: Any) -> float:
+def held_seconds(resp: Any) -> float:
+    """Azure seconds the emulator's edge held the request before this answer (0: not held, or from Azure)."""
     try:
         return float(resp.headers.get(HELD_HEADER) or 0.0)
     except ValueError:
@@ -105,7 +106,7 @@ def request_statuses(url: str, count: int, *, verify: Any = True, timeout: float
             try:
                 resp = session.get(url, verify=verify, timeout=timeout, allow_redirects=False,
                                    proxies=dict(proxies) if proxies else None)
-                if gives_up_after is not None and _held_seconds(resp) >= gives_up_after:
+                if gives_up_after is not None and held_seconds(resp) >= gives_up_after:
                     raise requests.Timeout(f"held {resp.headers[HELD_HEADER]} s by the edge")
                 out.append(resp.status_code)
                 if bodies is not None:

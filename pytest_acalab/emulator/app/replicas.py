@@ -603,7 +603,7 @@ class Kubelet:
         """Stop a replica; the edge sends it nothing more.
 
         Given its revision, requests already sent to it are answered first, within the revision's termination
-        grace period (Azure time): Azure's edge stops routing to a replica that is shutting down while its
+        grace period: Azure's edge stops routing to a replica that is shutting down while its
         in-flight requests finish, so a revision switch in single revision mode loses none ("zero downtime",
         https://learn.microsoft.com/azure/container-apps/revisions). The period is counted in real seconds, like
         the requests it waits for. Without a revision (the app is deleted, the emulator stops) the pod is closed
