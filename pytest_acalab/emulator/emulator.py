@@ -10,6 +10,7 @@ which clients reach through ``emu.proxy_url`` (``HTTPS_PROXY``); ``acalab emulat
 from __future__ import annotations
 
 import shutil
+import threading
 import uuid
 from pathlib import Path
 from typing import Any
@@ -99,11 +100,14 @@ class Emulator:
         python_envs.EMULATOR_CLIENT_SETTINGS.discard(self.ca_bundle)
         if self._proxy is not None:
             python_envs.EMULATOR_CLIENT_SETTINGS.discard(self._proxy.url)
-            self._proxy.close()
-            self._proxy = None
-        if self._server is not None:
-            self._server.close()
-            self._server = None
+        # each listener notices a stop within its poll interval: close them side by side, not one after the other
+        closing = [threading.Thread(target=part.close, name="acalab-emulator-stop", daemon=True)
+                   for part in (self._proxy, self._server) if part is not None]
+        for thread in closing:
+            thread.start()
+        for thread in closing:
+            thread.join()
+        self._proxy = self._server = None
         if self._own_dir:
             shutil.rmtree(self._dir, ignore_errors=True)
 

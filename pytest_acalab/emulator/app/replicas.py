@@ -64,9 +64,11 @@ MIN_TICK_REAL = 0.02
 must never schedule its successor inside the time it takes itself."""
 START_GRACE_SECONDS = float(os.environ.get("ACALAB_START_GRACE_SECONDS", "30"))
 BACKOFF_RESET_SECONDS = 600.0
-MIN_RESTART_REAL = 0.5
-"""Real seconds a crashed container waits at least before its restart: on the fast clock Kubernetes' back-off
-would otherwise restart a crash loop as fast as processes can start, burning the machine's CPU."""
+MIN_RESTART_REAL = (0.1, 0.2, 0.4, 0.8, 1.0)
+"""Real seconds a crashed container waits at least before its first, second ... restart: on the fast clock
+Kubernetes' back-off would otherwise restart a crash loop as fast as processes can start, burning the machine's
+CPU. The floor doubles as the back-off does, so a crash loop slows down as on Azure and its first restart is
+soon; it stays at 1 s (one start a second per crash-looping container) once the back-off reaches its cap."""
 DEFAULT_IMAGE_SIZE = 32505856
 """The size an image of unknown size is reported with (a recorded PulledImage event, 2025 event stream)."""
 PULL_BYTES_PER_SECOND = 64.8e6
@@ -578,8 +580,9 @@ class Kubelet:
         c.running_state = "Waiting"
         c.details = "Container is waiting with reason: CrashLoopBackOff on legion."
         delay = KUBELET_BACKOFF[min(c.backoff_step, len(KUBELET_BACKOFF) - 1)]
+        floor = MIN_RESTART_REAL[min(c.backoff_step, len(MIN_RESTART_REAL) - 1)]
         c.backoff_step += 1
-        c.restart_due = time.monotonic() + max(self.p.clock.scale(delay), MIN_RESTART_REAL)
+        c.restart_due = time.monotonic() + max(self.p.clock.scale(delay), floor)
 
     # state --------------------------------------------------------------------------------------
     @staticmethod

@@ -126,7 +126,7 @@ class ConnectProxy:
         self._server = _ProxyServer(resolve)
         self.port: int = self._server.server_address[1]
         self.url = f"http://127.0.0.1:{self.port}"
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.2},
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
                                          name="acalab-emulator-proxy", daemon=True)
         self._thread.start()
 

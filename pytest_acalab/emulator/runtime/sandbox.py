@@ -31,6 +31,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pytest_acalab.emulator.platform.server import POLL_SECONDS, shutdown_together
+
 log = logging.getLogger("pytest_acalab.emulator.runtime")
 
 POD_SCRIPT = Path(__file__).with_name("pod.py")
@@ -260,7 +262,7 @@ class Pod:
                 service.server_close()
                 raise SandboxError(f"pod {self.name} is stopped")
             self._services.append(service)
-        threading.Thread(target=service.serve_forever, args=(0.1,), name=f"acalab-{name}-{self.name}",
+        threading.Thread(target=service.serve_forever, args=(POLL_SECONDS,), name=f"acalab-{name}-{self.name}",
                          daemon=True).start()
 
     def _pump_logs(self) -> None:
@@ -301,8 +303,9 @@ class Pod:
                 return
             self._closed = True
             services, self._services = self._services, []
+            shutdown_together(services)
             for service in services:
-                service.close()
+                service.server_close()
             try:
                 self._control.close()  # end of file: the supervisor kills its container and exits
             except OSError:

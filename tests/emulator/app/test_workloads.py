@@ -7,6 +7,7 @@ Each test drives the emulator through the real SDK client; the workloads are rea
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from app_helpers import Lab, python_image, wait_until, web_image
@@ -142,6 +143,26 @@ def test_a_container_over_its_memory_limit_exits_137_and_restarts_with_back_off(
     assert rev["healthState"] == "Unhealthy" and rev["runningStateDetails"] == "1/1 Container crashing: app"
     logs = [row for _, table, row, _ in lab.logs.rows if table == "ContainerAppConsoleLogs_CL"]
     assert any(row["Log_s"] == "allocating 700 MiB" and row["Stream_s"] == "stdout" for row in logs)
+
+
+def test_a_crash_loop_slows_down_as_the_back_off_doubles(lab: Lab) -> None:
+    """On the fast clock Kubernetes' back-off (10, 20, 40 s) is milliseconds; the restarts still wait a real
+    floor that doubles with it (0.1, 0.2, 0.4 s), so a crash loop neither burns the CPU nor stalls a lab.
+    Load can only lengthen a gap, never shorten it below its floor."""
+    lab.registry.content[GOOD] = python_image(["python", "-c", "raise SystemExit(3)"])
+    body = lab.app_body(GOOD)
+    body["properties"]["configuration"]["ingress"] = None
+    lab.client.container_apps.begin_create_or_update(lab.rg, "ca-loop", body).result()
+    started = wait_until(lambda: [line for line in _events(lab, "ca-loop")
+                                  if line["Reason"] == "ContainerStarted"][3:] and
+                         [line for line in _events(lab, "ca-loop") if line["Reason"] == "ContainerStarted"],
+                         "three restarts", timeout=30)
+    # the event stream's form: 2026-06-22 13:20:46.0916810 +0000 UTC
+    times = [datetime.strptime(line["TimeStamp"][:26], "%Y-%m-%d %H:%M:%S.%f") for line in started[:4]]
+    gaps = [(b - a).total_seconds() for a, b in zip(times, times[1:], strict=False)]
+    assert [round(gap, 3) >= floor for gap, floor in zip(gaps, (0.1, 0.2, 0.4), strict=True)] == [True] * 3, gaps
+    exits = {line["Msg"] for line in _events(lab, "ca-loop") if line["Reason"] == "ContainerTerminated"}
+    assert exits == {"Container 'app' was terminated with exit code '3' and reason 'ProcessExited'"}
 
 
 def test_the_memory_limit_is_the_template_s(lab: Lab) -> None:
