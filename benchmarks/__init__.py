@@ -50,7 +50,7 @@ GROUPS: dict[str, tuple[str, dict[str, Any], dict[str, Any]]] = {
     "credential_labs": ("benchmarks.bench_credential_labs", {"runs": 3}, {"runs": 1, "warmup": False}),
     "scaling": ("benchmarks.bench_scaling", {"seconds": 4.0, "replicas": (1, 4), "lab_runs": 1},
                 {"seconds": 1.0, "replicas": (1,), "lab_runs": 0}),
-    "all_labs": ("benchmarks.bench_all_labs", {"runs": 1},
+    "all_labs": ("benchmarks.bench_all_labs", {"runs": 3},
                  {"runs": 1, "labs": ("acr_tag_deleted",), "parallel": False, "warmup": False,
                   "realistic_speed": None}),
 }
@@ -113,6 +113,20 @@ def summary_line(fig: Mapping[str, Any]) -> str:
 
 
 # ---- machine --------------------------------------------------------------------------------------------
+def cpu_reference_ms() -> float:
+    """Milliseconds this machine takes right now for a fixed pure-Python loop (best of three): the speed a
+    figure was measured at. A shared 2-core VM varies by up to 2x from minute to minute, so wall-time figures
+    are only comparable next to it."""
+    best = math.inf
+    for _ in range(3):
+        t0 = time.perf_counter()
+        total = 0
+        for i in range(1_000_000):
+            total += i
+        best = min(best, time.perf_counter() - t0)
+    return round(best * 1000, 1)
+
+
 def machine_info() -> dict[str, Any]:
     cpu = platform.processor() or ""
     try:

@@ -6,7 +6,8 @@ Figures: each lab's fast-profile wall time (pytest's start included, median of `
 for a lab whose workload really runs, <= 3 s for labs/acr_pull_failure, whose image never starts), and
 the whole folder on two pytest-xdist workers against the sum of the serial medians (target: within 60 %
 of it). The plugins loaded are a user's (``benchmarks.user_pytest``). The machine's load average before
-and after is in every note: on a shared machine the walls inflate with it.
+and after is in every note, with the time of a fixed pure-Python loop (`cpu_reference_ms`): on a shared
+machine the walls inflate with either.
 """
 
 from __future__ import annotations
@@ -18,7 +19,17 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from benchmarks import ROOT, BenchmarkError, ProcessRun, figure, median, run_process, user_env, user_pytest
+from benchmarks import (
+    ROOT,
+    BenchmarkError,
+    ProcessRun,
+    cpu_reference_ms,
+    figure,
+    median,
+    run_process,
+    user_env,
+    user_pytest,
+)
 
 GROUP = "all_labs"
 TARGETS = {"acr_pull_failure": 3.0}
@@ -61,7 +72,7 @@ def bench(runs: int = 1, labs: tuple[str, ...] | None = None, parallel: bool = T
     unknown = sorted(set(names) - set(lab_names()))
     if unknown:
         raise ValueError(f"no such lab: {', '.join(unknown)}")
-    load_before = os.getloadavg()[0]
+    load_before, reference_before = os.getloadavg()[0], cpu_reference_ms()
     if warmup:
         _run(f"labs/{names[0]}")  # compiles the SDKs' bytecode into the benchmark's cache; not counted
     walls = {name: median([_run(f"labs/{name}").wall for _ in range(runs)]) for name in names}
@@ -70,8 +81,9 @@ def bench(runs: int = 1, labs: tuple[str, ...] | None = None, parallel: bool = T
     if parallel:
         together = median([_run(*(f"labs/{name}" for name in names), "-n", "2", timeout=1800.0).wall
                            for _ in range(runs)])
+    reference_after = cpu_reference_ms()
     load = (f"; 1-min load average {load_before:.1f} before, {os.getloadavg()[0]:.1f} after, "
-            f"on {os.cpu_count()} cores")
+            f"on {os.cpu_count()} cores; reference loop {reference_before:g} ms before, {reference_after:g} ms after")
     figures = [figure(GROUP, f"lab_wall_fast_{name}", wall, "s", target=TARGETS.get(name, DEFAULT_TARGET),
                       note=f"'pytest labs/{name} -q' in a subprocess, fast profile, pytest start included; "
                            f"median of {runs}{load}")
@@ -91,4 +103,5 @@ def bench(runs: int = 1, labs: tuple[str, ...] | None = None, parallel: bool = T
                f"serial sum {serial:.1f} s" + (f", on two workers {together:.1f} s ({together / serial:.2f} x)"
                                                if together is not None else "")]
     return {"summary": summary, "figures": figures,
-            "details": {"walls_s": walls, "two_workers_s": together, "serial_sum_s": serial}}
+            "details": {"cpu_reference_ms": [reference_before, reference_after], "walls_s": walls,
+                        "two_workers_s": together, "serial_sum_s": serial}}
