@@ -54,7 +54,8 @@ def bench(calls: int = 200) -> dict[str, Any]:
                         "warm-up calls")
     return {
         "summary": [f"SDK round trip to the emulator (ResourceManagementClient.resource_groups.get, {calls} calls): "
-                    f"median {med:.2f} ms, p90 {p90:.2f} ms ({verdict(main_fig)} for the median)"],
+                    f"median {med:.2f} ms, p90 {p90:.2f} ms ({verdict(main_fig)} for the median); emulator start "
+                    f"{start_ms:.0f} ms, stop {stop_ms:.0f} ms"],
         "figures": [
             main_fig,
             figure(GROUP, "sdk_round_trip_p90", p90, "ms"),
