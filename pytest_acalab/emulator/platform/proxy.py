@@ -18,6 +18,8 @@ import socketserver
 import threading
 from collections.abc import Callable
 
+from pytest_acalab.emulator.platform.server import POLL_SECONDS
+
 log = logging.getLogger("pytest_acalab.emulator")
 Resolver = Callable[[str], int | None]
 """Maps a host name to the loopback port of the listener serving it, or None (refused)."""
@@ -126,7 +128,7 @@ class ConnectProxy:
         self._server = _ProxyServer(resolve)
         self.port: int = self._server.server_address[1]
         self.url = f"http://127.0.0.1:{self.port}"
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": POLL_SECONDS},
                                          name="acalab-emulator-proxy", daemon=True)
         self._thread.start()
 

@@ -333,11 +333,6 @@ class LoopbackService(socketserver.ThreadingMixIn, socketserver.TCPServer):
         for key, value in attributes.items():
             setattr(self, key, value)
 
-    def close(self) -> None:
-        """Stop accepting and close the listener (from any thread but the serving one)."""
-        self.shutdown()
-        self.server_close()
-
 
 def stop_all() -> int:
     """Stop every pod of this process; returns how many were running."""
