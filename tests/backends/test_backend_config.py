@@ -130,8 +130,7 @@ def test_location_override_reaches_the_created_group_and_its_resources(
         pytester: pytest.Pytester, attached: Emulator, drop_groups: list[str]) -> None:
     lab = copy_lab(pytester.path, "acr_tag_deleted")
     before = set(groups(attached))
-    result = pytester.runpytest(str(lab), "--acalab-location", "westeurope", "--acalab-keep",
-                                "--acalab-min-wait", "1s")
+    result = pytester.runpytest(str(lab), "--acalab-location", "westeurope", "--acalab-keep")
     result.assert_outcomes(passed=9)
     new = [g for name, g in groups(attached).items() if name not in before]
     drop_groups.extend(g.name for g in new)

@@ -56,7 +56,7 @@ def _run(pytester: pytest.Pytester, emu: Emulator, path: str, monkeypatch: pytes
     monkeypatch.delenv("ACALAB_BICEP", raising=False)
     before = set(groups(emu))
     junit = pytester.path / "junit.xml"
-    result = pytester.runpytest(str(lab), "--junitxml", str(junit), "--acalab-keep", "--acalab-min-wait", "1s")
+    result = pytester.runpytest(str(lab), "--junitxml", str(junit), "--acalab-keep")
     new = [g for name, g in groups(emu).items() if name not in before]
     drop_groups.extend(g.name for g in new)
     result.assert_outcomes(passed=9)

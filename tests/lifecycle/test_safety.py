@@ -41,7 +41,7 @@ def test_two_xdist_workers_create_distinct_groups_tagged_with_one_run(
     copy_lab(pytester.path / "labs", "acr_pull_failure")
     copy_lab(pytester.path / "labs", "acr_tag_deleted")
     before = set(groups(attached))
-    result = pytester.runpytest(str(pytester.path / "labs"), "-n", "2", "--acalab-keep", "--acalab-min-wait", "1s")
+    result = pytester.runpytest(str(pytester.path / "labs"), "-n", "2", "--acalab-keep")
     result.assert_outcomes(passed=18)
     new = [g for name, g in groups(attached).items() if name not in before]
     drop_groups.extend(g.name for g in new)

@@ -88,8 +88,7 @@ def test_log_records_are_scrubbed_at_the_handler(pytester: pytest.Pytester, atta
         "eyJzdWIiOiIxMjM0NTY3ODkwIn0.abcdefghijk')\n"
         "    assert False, 'failing on purpose'\n", encoding="utf-8")
     log_file = pytester.path / "run.log"
-    result = pytester.runpytest(str(lab), "-o", "log_cli=true", "--log-level=DEBUG", "--log-file", str(log_file),
-                                "--acalab-min-wait", "1s")
+    result = pytester.runpytest(str(lab), "-o", "log_cli=true", "--log-level=DEBUG", "--log-file", str(log_file))
     result.assert_outcomes(passed=9, failed=1)
     everything = result.stdout.str() + result.stderr.str() + log_file.read_text(encoding="utf-8")
     assert "connecting with ***" in everything

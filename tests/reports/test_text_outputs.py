@@ -16,7 +16,6 @@ from pytest_acalab.labfile.tolerances import Regex, parse_tolerance
 from pytest_acalab.reports.experiment_log import LabResults
 
 LABS = Path(__file__).resolve().parents[2] / "labs"
-FAST = ("--acalab-min-wait", "1s")
 
 
 def test_expected_phrases_name_the_probe_and_its_filters() -> None:
@@ -85,7 +84,7 @@ cleanup: delete""")
     (lab / "lab.yaml").write_text(text)
     (lab / "test_extra.py").write_text("def test_extra(lab_context):\n    assert lab_context.resource_group\n")
     result = pytester.runpytest("elsewhere/outside", "-v", "--junitxml=junit.xml", "--acalab-report-dir=reports",
-                                "-p", "no:cacheprovider", *FAST)
+                                "-p", "no:cacheprovider")
     result.assert_outcomes(passed=6)
     out = result.stdout.str()
     assert "backend: emulator" in out
