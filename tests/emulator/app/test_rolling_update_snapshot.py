@@ -43,9 +43,17 @@ def test_sixty_seconds_after_a_target_port_flip_the_revision_is_still_healthy_wi
     def azure_seconds() -> float:
         return (time.monotonic() - flipped) * SPEED
 
-    wait_until(lambda: azure_seconds() >= 60, "60 s of Azure time after the flip (the Guide's propagation wait)")
+    def both_pods_up_after_sixty_seconds() -> list | None:
+        if azure_seconds() < 60:
+            return None
+        replicas = lab.client.container_apps_revision_replicas.list_replicas(lab.rg, "ingressport", revision).value
+        return replicas if len(replicas) == 2 and all(r.running_state == "Running" for r in replicas) else None
+
+    # the Guide looked 60 s after the flip; a loaded machine may start the new pod later than Azure did, so the
+    # snapshot is taken once both pods run, and must still come before the rollout's 240 s deadline
+    replicas = wait_until(both_pods_up_after_sixty_seconds,
+                          "60 s of Azure time after the flip (the Guide's propagation wait) and both pods running")
     shown = lab.client.container_apps_revisions.get_revision(lab.rg, "ingressport", revision)
-    replicas = lab.client.container_apps_revision_replicas.list_replicas(lab.rg, "ingressport", revision).value
     looked_at = azure_seconds()
     assert looked_at < 240, f"looked {looked_at:.0f} Azure seconds after the flip, past the rollout's deadline"
 

@@ -148,10 +148,14 @@ def test_a_container_over_its_memory_limit_exits_137_and_restarts_with_back_off(
 def test_a_crash_loop_slows_down_as_the_back_off_doubles(lab: Lab) -> None:
     """On the fast clock Kubernetes' back-off (10, 20, 40 s) is milliseconds; the restarts still wait a real
     floor that doubles with it (0.1, 0.2, 0.4 s), so a crash loop neither burns the CPU nor stalls a lab.
-    Load can only lengthen a gap, never shorten it below its floor."""
+    Load can only lengthen a gap, never shorten it below its floor. A readiness probe that never passes keeps
+    the container unready: Kubernetes resets the back-off of a container that ran ready for 10 minutes
+    (60 ms on the fast clock), which a slow start on a loaded machine would otherwise reach."""
     lab.registry.content[GOOD] = python_image(["python", "-c", "raise SystemExit(3)"])
     body = lab.app_body(GOOD)
     body["properties"]["configuration"]["ingress"] = None
+    body["properties"]["template"]["containers"][0]["probes"] = [
+        {"type": "Readiness", "tcpSocket": {"port": 8080}, "periodSeconds": 1, "failureThreshold": 3}]
     lab.client.container_apps.begin_create_or_update(lab.rg, "ca-loop", body).result()
     started = wait_until(lambda: [line for line in _events(lab, "ca-loop")
                                   if line["Reason"] == "ContainerStarted"][3:] and
