@@ -32,7 +32,7 @@ def test_acalab_new_demo_then_pytest_labs_demo_passes(pytester: pytest.Pytester,
     page = (lab / "README.md").read_text()
     assert {m.group("name") for m in BLOCK.finditer(page)} == set(BLOCKS)
     assert render_page(loaded, page) == page and "`labs/demo/lab.yaml`" in page and "pytest labs/demo -v" in page
-    result = pytester.runpytest("labs/demo", "-v", "--acalab-min-wait", "1s")  # no -p no:cacheprovider
+    result = pytester.runpytest("labs/demo", "-v")  # no -p no:cacheprovider
     result.assert_outcomes(passed=3)
     result.stdout.fnmatch_lines(["*labs/demo/lab.yaml::deployment PASSED*",
                                  "*labs/demo/lab.yaml::revision-health?failing? PASSED*",

@@ -165,7 +165,7 @@ def test_reused_group_is_never_deleted_and_its_content_survives(
         ws_id, api_version="2023-09-01",
         parameters={"location": "koreacentral", "properties": {"sku": {"name": "PerGB2018"}}}).result()
     lab = copy_lab(pytester.path, "acr_tag_deleted")
-    result = pytester.runpytest(str(lab), "--acalab-resource-group", name, "--acalab-min-wait", "1s")
+    result = pytester.runpytest(str(lab), "--acalab-resource-group", name)
     result.assert_outcomes(passed=9)
     result.stdout.fnmatch_lines([f"reused resource group '{name}' left in place (not created by this run)"])
     assert name.lower() in groups(attached)
@@ -190,7 +190,7 @@ def test_keep_keeps_the_group_and_says_how_to_reach_it(
         pytester: pytest.Pytester, attached: Emulator, drop_groups: list[str]) -> None:
     lab = copy_lab(pytester.path, "acr_pull_failure")
     before = set(groups(attached))
-    result = pytester.runpytest(str(lab), "--acalab-keep", "--acalab-min-wait", "1s")
+    result = pytester.runpytest(str(lab), "--acalab-keep")
     result.assert_outcomes(passed=9)
     new = _new_groups(attached, before)
     drop_groups.extend(g.name for g in new)
@@ -212,7 +212,7 @@ def test_keep_on_failure_keeps_a_failed_lab(pytester: pytest.Pytester, attached:
                                             drop_groups: list[str]) -> None:
     lab = _failing_copy(pytester.path)
     before = set(groups(attached))
-    result = pytester.runpytest(str(lab), "--acalab-keep-on-failure", "--acalab-min-wait", "1s")
+    result = pytester.runpytest(str(lab), "--acalab-keep-on-failure")
     result.assert_outcomes(passed=8, failed=1)
     new = _new_groups(attached, before)
     drop_groups.extend(g.name for g in new)
@@ -225,7 +225,7 @@ def test_keep_on_failure_deletes_when_everything_passed(pytester: pytest.Pyteste
                                                         drop_groups: list[str]) -> None:
     lab = copy_lab(pytester.path, "acr_pull_failure")
     before = set(groups(attached))
-    result = pytester.runpytest(str(lab), "--acalab-keep-on-failure", "--acalab-min-wait", "1s")
+    result = pytester.runpytest(str(lab), "--acalab-keep-on-failure")
     result.assert_outcomes(passed=9)
     assert _new_groups(attached, before) == []
     result.stdout.fnmatch_lines(["deleted resource group 'acalab-acr_pull_failure-*-main'"])
@@ -235,6 +235,6 @@ def test_keep_on_failure_deletes_when_everything_passed(pytester: pytest.Pyteste
 def test_a_failed_lab_without_keep_options_is_deleted(pytester: pytest.Pytester, attached: Emulator) -> None:
     lab = _failing_copy(pytester.path)
     before = set(groups(attached))
-    result = pytester.runpytest(str(lab), "--acalab-min-wait", "1s")
+    result = pytester.runpytest(str(lab))
     result.assert_outcomes(passed=8, failed=1)
     assert _new_groups(attached, before) == []
