@@ -100,8 +100,11 @@ def run_lab(pytester: pytest.Pytester, name: str, extra: dict[str, str] | None =
     for file_name, text in (extra or {}).items():
         (target / file_name).write_text(text)
     reports = pytester.path / "reports"
+    # every wait gets 30 real seconds at least, as in test_real_labs: beside a second suite the memory lab's
+    # first OOM kill came 20 s after the lab started (2.5 s on an idle machine), and its crash-loop wait ended in
+    # the back-off between two kills past the default 10 s floor. A lab that passes pays nothing for the floor.
     result = pytester.runpytest("labs", "-q", "-p", "no:cacheprovider", "--acalab-report-dir", str(reports),
-                                "--junitxml", str(reports / "junit.xml"), *args)
+                                "--junitxml", str(reports / "junit.xml"), "--acalab-min-wait", "30s", *args)
     (pytester.path / "output.txt").write_text(result.stdout.str() + result.stderr.str())
     result.assert_outcomes(passed=2 + len(extra or {}) + 2 * len(_rows(target)))
     produced = json.loads((target / "produced.json").read_text())
