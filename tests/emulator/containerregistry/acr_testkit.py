@@ -6,7 +6,7 @@ import io
 import tarfile
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 import requests
@@ -91,13 +91,3 @@ def stream_log(emu: Emulator, log_link: str, deadline: float = 5.0) -> tuple[str
             raise AssertionError(f"log HEAD answered {head.status_code}")
         time.sleep(0.005)
     raise AssertionError("the run log never completed")
-
-
-def wait_for(predicate: Callable[[], Any], deadline: float = 3.0) -> Any:
-    end = time.monotonic() + deadline
-    while time.monotonic() < end:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.005)
-    raise AssertionError("condition not met in time")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import time
 
 import pytest
 import requests
@@ -14,7 +15,6 @@ from acr_testkit import (
     stream_log,
     tasks_client,
     upload_source,
-    wait_for,
 )
 from azure.core.exceptions import HttpResponseError
 from azure.mgmt.containerregistrytasks.models import DockerBuildRequest, EncodedTaskRunRequest, PlatformProperties
@@ -75,33 +75,48 @@ def test_acr_build_from_a_folder_ends_as_a_listed_image(emu: Emulator, mgmt, tas
     assert [r.properties.run_id for r in tasks.runs.list(group, reg.name)] == ["ca2", "ca1"]
 
 
-def test_the_log_grows_while_the_run_runs(emu: Emulator, mgmt, tasks, group: str,
-                                          monkeypatch: pytest.MonkeyPatch) -> None:
-    from pytest_acalab.emulator.containerregistry import tasks as tasks_module
+def test_the_log_grows_while_the_run_runs() -> None:
+    """A running build's log can be read before the run ends (no push yet) and grows until it does.
 
-    # a queue of 2 s instead of 40 ms: the check that a queued run has no log must not race the clock
-    monkeypatch.setattr(tasks_module, "QUEUE_AZURE_SECONDS", 100.0)
-    reg = create_registry(mgmt, group)
-    relative = upload_source(emu, tasks, group, reg.name, make_context({"Dockerfile": DOCKERFILE,
-                                                                        "app.py": b"x"}))
-    emu.clock.profile, emu.clock.speed = "realistic", 50.0  # acr.build 35 s -> 0.7 s
-    try:
-        run = _build(tasks, group, reg.name, relative, ["web:1"])
-        link = tasks.runs.get_log_sas_url(group, reg.name, run.properties.run_id).log_link
+    The test moves time itself instead of racing it: on the realistic clock at 1/100 speed the queue (2 s) and the
+    build (35 s) last 200 and 3,500 real seconds, so nothing happens on its own; the test runs the emulator's
+    scheduler to the queue's end, reads the running state, then runs it to the build's end. A private emulator, so
+    no other test's pending events are brought forward. (At speed 50 the build lasted 0.7 s, and beside a second
+    suite it ended between the test seeing "Running" and reading the log.)
+    """
+    from azure.mgmt.resource.resources import ResourceManagementClient
+
+    from pytest_acalab.emulator.containerregistry.tasks import QUEUE_AZURE_SECONDS
+
+    with Emulator(profile="fast") as emu:
+        group = "rg-log-grows"
+        ResourceManagementClient(emu.credential(), emu.subscription_id, **emu.client_kwargs()) \
+            .resource_groups.create_or_update(group, {"location": "koreacentral"})
+        mgmt, tasks = mgmt_client(emu), tasks_client(emu)
+        reg = create_registry(mgmt, group)
+        relative = upload_source(emu, tasks, group, reg.name, make_context({"Dockerfile": DOCKERFILE,
+                                                                            "app.py": b"x"}))
+        emu.clock.profile, emu.clock.speed = "realistic", 0.01
+        run_id = _build(tasks, group, reg.name, relative, ["web:1"]).properties.run_id
+        link = tasks.runs.get_log_sas_url(group, reg.name, run_id).log_link
         assert requests.head(link, verify=emu.ca_bundle).status_code == 404  # queued: no log yet
-        wait_for(lambda: tasks.runs.get(group, reg.name, run.properties.run_id).properties.status == "Running")
+        assert tasks.runs.get(group, reg.name, run_id).properties.status == "Queued"
+
+        emu.platform.scheduler.run_due(now=time.monotonic() + emu.clock.scale(QUEUE_AZURE_SECONDS))
+        assert tasks.runs.get(group, reg.name, run_id).properties.status == "Running"
         head = requests.head(link, verify=emu.ca_bundle)
         assert head.status_code == 200 and "x-ms-meta-Complete" not in head.headers
         partial = int(head.headers["Content-Length"])
         assert head.headers["x-ms-blob-type"] == "AppendBlob"
-        assert requests.get(link, verify=emu.ca_bundle).text.startswith(
-            tuple(f"20{y}" for y in range(20, 100)))
-        assert "Successfully pushed" not in requests.get(link, verify=emu.ca_bundle).text
+        text = requests.get(link, verify=emu.ca_bundle).text
+        assert text.startswith(tuple(f"20{y}" for y in range(20, 100)))
+        assert "Successfully pushed" not in text
         assert list(data_client(emu, reg.login_server).list_repository_names()) == []  # pushed only at the end
+
+        emu.platform.scheduler.run_due(now=time.monotonic() + emu.clock.duration("acr.build"))
         log, complete = stream_log(emu, link)
-    finally:
-        emu.clock.profile, emu.clock.speed = "fast", 1.0
     assert complete == "successful" and len(log.encode()) > partial
+    assert "Successfully pushed image: " + f"{reg.login_server}/web:1" in log
 
 
 @pytest.mark.parametrize(("files", "compress", "reason"), [
@@ -192,7 +207,7 @@ def test_cli_2019_preview_paths_and_sas_checks(emu: Emulator, mgmt, tasks, group
 def test_cancel_a_queued_run(emu: Emulator, mgmt, tasks, group: str) -> None:
     reg = create_registry(mgmt, group)
     relative = upload_source(emu, tasks, group, reg.name, make_context({"Dockerfile": DOCKERFILE, "app.py": b"z"}))
-    emu.clock.profile, emu.clock.speed = "realistic", 10.0  # 0.2 s in the queue
+    emu.clock.profile, emu.clock.speed = "realistic", 0.01  # 200 real s in the queue: the cancel lands in it
     try:
         run = _build(tasks, group, reg.name, relative, ["web:1"])
         tasks.runs.cancel(group, reg.name, run.properties.run_id)
